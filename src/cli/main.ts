@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { type ActionState, actionFactory } from './action.js';
+import { defineInit } from './commands/init.js';
+import type { CliIO } from './io.js';
+
+const EXIT_USAGE = 2;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** Builds the commander program. Commands are registered here only once they work. */
+export function buildProgram(io: CliIO, state: ActionState): Command {
+  const program = new Command('gitops');
+  program
+    .description(
+      'Push-based GitOps deployments from CI: build, bump the env repo, check drift, apply, wait, verify.',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option(
+      '-c, --config <path>',
+      'config file (default: gitops.yaml, looked up from the working directory to the repo root)',
+    )
+    .option('--json', 'print one JSON document with the result on stdout; human output stays on stderr')
+    .option('-v, --verbose', 'show commands run and stack traces')
+    .option('-q, --quiet', 'only errors, warnings and results')
+    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .addOption(new Option('--ci', 'CI mode: plain output, no spinners (default: detected from CI env vars)'))
+    .addOption(new Option('--no-ci', 'interactive mode even when CI env vars are set'))
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok/in sync, 1 differences, 2 usage/config/input, 3 operation failed,\n4 rollout failed, 5 blocked by a gate, 130 interrupted. See README.md.',
+    );
+
+  const action = actionFactory(io, state);
+  defineInit(program, action);
+
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  }
+  return program;
+}
+
+/** Runs the CLI with the given arguments (without `node gitops`); resolves to the exit code. */
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  const state: ActionState = { exitCode: 0 };
+  const program = buildProgram(io, state);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return state.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      if (error.exitCode === 0) return 0;
+      if (argv.includes('--json')) {
+        const message = error.message.replace(/^error: /, '');
+        io.stdout.write(
+          `${JSON.stringify({ ok: false, error: { code: 'USAGE', exitCode: EXIT_USAGE, message } }, null, 2)}\n`,
+        );
+      }
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}

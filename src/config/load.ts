@@ -1,0 +1,182 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { type SourceLocation, usageError } from '../core/errors.js';
+import { configSchema } from './schema.js';
+import { closest } from './suggest.js';
+import type { EnvironmentConfig, GitopsConfig } from './types.js';
+import { type ConfigProblem, validateDocument } from './validate.js';
+
+export const CONFIG_FILE_NAMES = ['gitops.yaml', 'gitops.yml'] as const;
+
+/** Config files larger than this are refused before parsing: a config is a page, not a dataset. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Finds gitops.yaml: the explicit path when given, else the nearest one from `cwd` upwards,
+ * stopping at the repository root (the first directory holding `.git`).
+ */
+export function findConfigFile(cwd: string, explicit?: string): string {
+  if (explicit) {
+    const file = resolve(cwd, explicit);
+    if (!existsSync(file)) {
+      throw usageError('CONFIG_NOT_FOUND', `config file ${explicit} does not exist`, {
+        hint: 'pass an existing file with --config, or run `gitops init` to write one',
+      });
+    }
+    return file;
+  }
+  let dir = resolve(cwd);
+  for (;;) {
+    for (const name of CONFIG_FILE_NAMES) {
+      const candidate = join(dir, name);
+      if (existsSync(candidate)) return candidate;
+    }
+    const parent = dirname(dir);
+    if (existsSync(join(dir, '.git')) || parent === dir) break;
+    dir = parent;
+  }
+  throw usageError(
+    'CONFIG_NOT_FOUND',
+    `no gitops.yaml found in ${cwd} or its parents up to the repository root`,
+    {
+      hint: 'run `gitops init` to write one, or pass --config <path>',
+    },
+  );
+}
+
+function problemsError(problems: ConfigProblem[]) {
+  const [first] = problems;
+  const lines = problems.map((problem) => {
+    const where = `${problem.location.file}:${problem.location.line ?? '?'}:${problem.location.column ?? '?'}`;
+    return `${where}: ${problem.message}${problem.suggestion ? ` (${problem.suggestion})` : ''}`;
+  });
+  const message =
+    problems.length === 1
+      ? `${first!.message}${first!.suggestion ? ` — ${first!.suggestion}` : ''}`
+      : `the config has ${problems.length} problems:\n${lines.join('\n')}`;
+  return usageError('CONFIG_INVALID', message, {
+    location: first!.location,
+    hint: 'see docs/config.md for every key of gitops.yaml',
+    details: {
+      problems: problems.map(({ path, message: text, location, suggestion }) => ({
+        path,
+        message: text,
+        location,
+        suggestion,
+      })),
+    },
+  });
+}
+
+/** Reads, parses, validates and interpolates a config file. Throws exit-2 errors with file:line:column. */
+export function readConfig(file: string, env: Record<string, string | undefined>): GitopsConfig {
+  const size = statSync(file).size;
+  if (size > MAX_CONFIG_BYTES) {
+    throw usageError(
+      'CONFIG_INVALID',
+      `${file} is ${size} bytes; a config file is limited to ${MAX_CONFIG_BYTES}`,
+      {
+        location: { file },
+      },
+    );
+  }
+  const source = readFileSync(file, 'utf8');
+  const lines = new LineCounter();
+  // uniqueKeys: duplicate keys are an error, never "last one wins".
+  const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0]!;
+    const position = error.linePos?.[0];
+    const location: SourceLocation = {
+      file,
+      ...(position ? { line: position.line, column: position.col } : {}),
+    };
+    const firstLine = error.message.split('\n')[0] ?? error.message;
+    throw usageError('CONFIG_YAML', `${file} is not valid YAML: ${firstLine}`, {
+      location,
+      hint: 'fix the YAML at that position (a YAML linter such as yamllint shows the same)',
+    });
+  }
+  const { value, problems } = validateDocument(configSchema, doc, { file, lines, env });
+  const config = value as Omit<GitopsConfig, 'file' | 'dir'> | undefined;
+  if (config) problems.push(...crossChecks(config, file));
+  if (problems.length > 0 || !config) throw problemsError(problems);
+
+  for (const [name, environment] of Object.entries(config.environments)) {
+    (environment as EnvironmentConfig).name = name;
+  }
+  return { ...config, file, dir: dirname(file) };
+}
+
+/** Rules that span several keys. Locations point at the file when no single key is to blame. */
+function crossChecks(config: Omit<GitopsConfig, 'file' | 'dir'>, file: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = { file, line: 1, column: 1 };
+  const { envRepo } = config;
+  if (envRepo && !envRepo.url && !envRepo.sameRepo) {
+    problems.push({ path: 'envRepo.url', message: 'envRepo needs a url (or sameRepo: true)', location: at });
+  }
+  if (envRepo?.url && envRepo.sameRepo) {
+    problems.push({
+      path: 'envRepo',
+      message: 'envRepo has both url and sameRepo: true; choose one',
+      location: at,
+    });
+  }
+  const environments = config.environments ?? {};
+  const names = Object.keys(environments);
+  for (const [name, environment] of Object.entries(environments)) {
+    if (!environment) continue;
+    if (
+      environment.path !== undefined &&
+      (isAbsolute(environment.path) || environment.path.split(/[\\/]/).includes('..'))
+    ) {
+      problems.push({
+        path: `environments.${name}.path`,
+        message: `environments.${name}.path "${environment.path}" must stay inside the env repo (relative, no "..")`,
+        location: at,
+      });
+    }
+    if (environment.promoteFrom !== undefined && !names.includes(environment.promoteFrom)) {
+      const nearest = closest(environment.promoteFrom, names);
+      problems.push({
+        path: `environments.${name}.promoteFrom`,
+        message: `environments.${name}.promoteFrom names "${environment.promoteFrom}", which is not an environment`,
+        location: at,
+        ...(nearest ? { suggestion: `did you mean "${nearest}"?` } : {}),
+      });
+    }
+  }
+  const seen = new Set<string>();
+  for (const image of config.images ?? []) {
+    if (!image) continue;
+    if (seen.has(image.name)) {
+      problems.push({ path: 'images', message: `image name "${image.name}" is used twice`, location: at });
+    }
+    seen.add(image.name);
+    for (const secret of image.secretBuildArgs ?? []) {
+      if (!(secret in (image.buildArgs ?? {}))) {
+        problems.push({
+          path: `images.${image.name}.secretBuildArgs`,
+          message: `secretBuildArgs names "${secret}", which is not in buildArgs of image ${image.name}`,
+          location: at,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Looks up an environment by name with a "did you mean" for typos. */
+export function getEnvironment(config: GitopsConfig, name: string): EnvironmentConfig {
+  const environment = config.environments[name];
+  if (environment) return environment;
+  const names = Object.keys(config.environments);
+  const nearest = closest(name, names);
+  throw usageError('UNKNOWN_ENVIRONMENT', `environment "${name}" is not defined in ${config.file}`, {
+    hint: nearest
+      ? `did you mean --env ${nearest}? (defined: ${names.join(', ')})`
+      : `defined environments: ${names.join(', ') || 'none'}`,
+  });
+}

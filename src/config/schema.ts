@@ -1,0 +1,257 @@
+import type { Spec } from './spec.js';
+
+/**
+ * Names of environments and images end up in paths, branch-safe commit subjects and
+ * Kubernetes annotations, so they follow DNS-1123 labels (RFC 1123): no `/`, no `..`.
+ */
+export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const NAME_HINT =
+  'lowercase letters, digits and "-", starting and ending with a letter or digit (DNS-1123 label)';
+
+const DURATION_PATTERN = /^(\d+|(\d+(\.\d+)?(ms|s|m|h))+)$/;
+const DURATION_HINT = 'a duration such as 90s, 5m or 1h30m';
+
+const imageSpec: Spec = {
+  type: 'object',
+  doc: 'An image the app repo builds.',
+  fields: {
+    name: {
+      type: 'string',
+      required: true,
+      pattern: NAME_PATTERN,
+      patternHint: NAME_HINT,
+      doc: 'Short name used on the command line (`--image web=…`) and in commit trailers.',
+      example: 'web',
+    },
+    repository: {
+      type: 'string',
+      required: true,
+      doc: 'Image repository to push to and to look for in manifests, without tag.',
+      example: 'ghcr.io/acme/web',
+    },
+    context: { type: 'string', default: '.', doc: 'Build context, relative to the config file.' },
+    dockerfile: {
+      type: 'string',
+      doc: 'Dockerfile/Containerfile, relative to the config file. Default: `Containerfile` or `Dockerfile` in the context.',
+    },
+    target: { type: 'string', doc: 'Build stage to stop at (`--target`).' },
+    buildArgs: {
+      type: 'map',
+      values: { type: 'string', doc: 'value' },
+      default: {},
+      doc: 'Build arguments (`--build-arg K=V`). `${VAR}` references are read from the environment.',
+    },
+    secretBuildArgs: {
+      type: 'array',
+      items: { type: 'string', doc: 'name' },
+      default: [],
+      doc: 'Names of `buildArgs` whose values are secret: masked in every output.',
+    },
+    platforms: {
+      type: 'array',
+      items: { type: 'string', doc: 'platform' },
+      default: [],
+      doc: 'Target platforms, e.g. `linux/amd64`. Empty: the engine default.',
+    },
+    tags: {
+      type: 'array',
+      items: { type: 'string', doc: 'tag' },
+      default: [],
+      doc: 'Extra tags besides the short commit sha. `{branch}` and `{sha}` are replaced. Never `latest` unless listed here.',
+    },
+    labels: { type: 'map', values: { type: 'string', doc: 'value' }, default: {}, doc: 'Extra OCI labels.' },
+  },
+};
+
+const ignoreRuleSpec: Spec = {
+  type: 'object',
+  doc: 'Differences that are not drift.',
+  fields: {
+    kind: { type: 'string', doc: 'Kind the rule applies to; all kinds when absent.' },
+    name: { type: 'string', doc: 'Object name the rule applies to; all names when absent.' },
+    namespace: { type: 'string', doc: 'Namespace the rule applies to.' },
+    jsonPointers: {
+      type: 'array',
+      items: { type: 'string', doc: 'pointer' },
+      required: true,
+      doc: 'RFC 6901 pointers of fields to ignore, e.g. `/spec/replicas`.',
+    },
+  },
+};
+
+const environmentSpec: Spec = {
+  type: 'object',
+  doc: 'One deploy target.',
+  fields: {
+    path: {
+      type: 'string',
+      required: true,
+      doc: 'Directory of this environment in the env repo (plain YAML, a kustomization, or Helm values).',
+      example: 'envs/staging',
+    },
+    kubeContext: { type: 'string', doc: 'kubeconfig context to use. Default: the current context.' },
+    kubeconfig: { type: 'string', doc: 'kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`.' },
+    namespace: { type: 'string', doc: 'Namespace for objects that do not name one.' },
+    promoteFrom: {
+      type: 'string',
+      pattern: NAME_PATTERN,
+      patternHint: NAME_HINT,
+      doc: 'Environment whose live images `gitops promote` copies into this one.',
+    },
+    helmValues: {
+      type: 'array',
+      items: { type: 'string', doc: 'path' },
+      default: [],
+      doc: 'Helm values files (relative to `path`) holding image references.',
+    },
+    timeout: {
+      type: 'string',
+      default: '5m',
+      pattern: DURATION_PATTERN,
+      patternHint: DURATION_HINT,
+      doc: 'How long to wait for rollouts.',
+    },
+    autoRollback: {
+      type: 'boolean',
+      default: false,
+      doc: 'On a failed rollout, revert the commit and re-apply the previous revision.',
+    },
+    waitForJobs: {
+      type: 'boolean',
+      default: false,
+      doc: 'Wait for Jobs to complete as part of the rollout.',
+    },
+    prune: {
+      type: 'object',
+      doc: 'Deleting objects that left git.',
+      default: {},
+      fields: {
+        enabled: {
+          type: 'boolean',
+          default: true,
+          doc: 'Delete objects of this environment that are no longer in git.',
+        },
+        protect: {
+          type: 'array',
+          items: { type: 'string', doc: 'Kind/name' },
+          default: [],
+          doc: 'Objects never to delete, as `Kind/name` or `Kind/*`.',
+        },
+      },
+    },
+    ignoreDifferences: {
+      type: 'array',
+      items: ignoreRuleSpec,
+      default: [],
+      doc: 'Fields that drift detection ignores.',
+    },
+    policies: {
+      type: 'object',
+      doc: 'Checks the deploy gate runs before committing.',
+      default: {},
+      fields: {
+        allowedRegistries: {
+          type: 'array',
+          items: { type: 'string', doc: 'registry' },
+          default: [],
+          doc: 'Only images from these registries (empty: any).',
+        },
+        allowPlaintextSecrets: {
+          type: 'array',
+          items: { type: 'string', doc: 'name' },
+          default: [],
+          doc: 'Secrets (by name) allowed to carry plaintext data in git.',
+        },
+        requireResourceLimits: {
+          type: 'boolean',
+          default: false,
+          doc: 'Every container must set CPU and memory limits.',
+        },
+      },
+    },
+  },
+};
+
+export const configSchema: Spec = {
+  type: 'object',
+  doc: 'gitops.yaml',
+  fields: {
+    version: { type: 'integer', min: 1, max: 1, default: 1, doc: 'Config format version.' },
+    images: { type: 'array', items: imageSpec, default: [], doc: 'Images built from the app repo.' },
+    envRepo: {
+      type: 'object',
+      required: true,
+      doc: 'Where the environment manifests live.',
+      fields: {
+        url: {
+          type: 'string',
+          doc: 'Git URL (https, ssh) or local path of the env repo. Leave out with `sameRepo: true`.',
+          example: 'https://github.com/acme/environments.git',
+        },
+        sameRepo: {
+          type: 'boolean',
+          default: false,
+          doc: 'Environments live in the app repo itself (paths are relative to its root).',
+        },
+        branch: { type: 'string', default: 'main', doc: 'Branch that holds what is deployed.' },
+        tokenEnv: {
+          type: 'string',
+          doc: 'Name of the environment variable holding an HTTPS token for pushing. Handed to git via askpass, never on a command line.',
+          example: 'GITOPS_TOKEN',
+        },
+        pushAttempts: {
+          type: 'integer',
+          min: 1,
+          max: 50,
+          default: 10,
+          doc: 'Attempts to push when the remote moved in the meantime.',
+        },
+        sign: { type: 'boolean', doc: 'Sign commits. Default: follow the repo’s `commit.gpgsign`.' },
+        author: {
+          type: 'object',
+          doc: 'Commit author. Default: `GIT_AUTHOR_*`, git config, then `gitops-bot`.',
+          fields: {
+            name: { type: 'string', required: true, doc: 'Author name.' },
+            email: { type: 'string', required: true, doc: 'Author email.' },
+          },
+        },
+      },
+    },
+    environments: {
+      type: 'map',
+      required: true,
+      keyPattern: NAME_PATTERN,
+      keyHint: NAME_HINT,
+      values: environmentSpec,
+      doc: 'Environments by name (`staging`, `production`, …).',
+    },
+    kubectl: {
+      type: 'object',
+      default: {},
+      doc: 'How gitops talks to clusters.',
+      fields: {
+        path: { type: 'string', default: 'kubectl', doc: 'kubectl binary (a name on PATH or a path).' },
+      },
+    },
+    build: {
+      type: 'object',
+      default: {},
+      doc: 'How images are built.',
+      fields: {
+        engine: {
+          type: 'enum',
+          values: ['auto', 'docker', 'podman', 'buildah'],
+          default: 'auto',
+          doc: 'Build engine; `auto` tries docker, podman, buildah in that order.',
+        },
+        pin: {
+          type: 'enum',
+          values: ['digest', 'tag'],
+          default: 'digest',
+          doc: 'Write `repo:tag@sha256:…` (digest) or `repo:tag` into the env repo.',
+        },
+        concurrency: { type: 'integer', min: 1, max: 16, default: 2, doc: 'Images built at the same time.' },
+      },
+    },
+  },
+};

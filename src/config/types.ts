@@ -1,0 +1,60 @@
+/** The validated gitops.yaml. Field docs live in schema.ts (and docs/config.md, generated from it). */
+export interface ImageConfig {
+  name: string;
+  repository: string;
+  context: string;
+  dockerfile?: string;
+  target?: string;
+  buildArgs: Record<string, string>;
+  secretBuildArgs: string[];
+  platforms: string[];
+  tags: string[];
+  labels: Record<string, string>;
+}
+
+export interface IgnoreRule {
+  kind?: string;
+  name?: string;
+  namespace?: string;
+  jsonPointers: string[];
+}
+
+export interface EnvironmentConfig {
+  /** The map key in `environments`. */
+  name: string;
+  path: string;
+  kubeContext?: string;
+  kubeconfig?: string;
+  namespace?: string;
+  promoteFrom?: string;
+  helmValues: string[];
+  timeout: string;
+  autoRollback: boolean;
+  waitForJobs: boolean;
+  prune: { enabled: boolean; protect: string[] };
+  ignoreDifferences: IgnoreRule[];
+  policies: { allowedRegistries: string[]; allowPlaintextSecrets: string[]; requireResourceLimits: boolean };
+}
+
+export interface EnvRepoConfig {
+  url?: string;
+  sameRepo: boolean;
+  branch: string;
+  tokenEnv?: string;
+  pushAttempts: number;
+  sign?: boolean;
+  author?: { name: string; email: string };
+}
+
+export interface GitopsConfig {
+  /** Absolute path of the file this was read from. */
+  file: string;
+  /** Directory of that file: relative paths in the config are relative to it. */
+  dir: string;
+  version: number;
+  images: ImageConfig[];
+  envRepo: EnvRepoConfig;
+  environments: Record<string, EnvironmentConfig>;
+  kubectl: { path: string };
+  build: { engine: 'auto' | 'docker' | 'podman' | 'buildah'; pin: 'digest' | 'tag'; concurrency: number };
+}

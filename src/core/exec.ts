@@ -1,0 +1,153 @@
+import { execa } from 'execa';
+import { GitopsError } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import type { Masker } from './mask.js';
+
+export interface ExecOptions {
+  cwd: string;
+  /** Added to the context's environment (never replaces it wholesale). */
+  env?: Record<string, string | undefined>;
+  /** Milliseconds; the context default applies when unset. */
+  timeoutMs?: number;
+  input?: string;
+  /**
+   * True when the command changes something outside this process (push, apply, build).
+   * Under `--dry-run` such commands are logged as skipped and not run; reads still run.
+   */
+  mutates?: boolean;
+  /** Return the result instead of throwing when the command exits non-zero. */
+  allowFailure?: boolean;
+}
+
+export interface ExecResult {
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  /** True when `--dry-run` skipped a mutating command. */
+  skipped: boolean;
+}
+
+export interface ExecSettings {
+  env: Record<string, string | undefined>;
+  masker: Masker;
+  dryRun: boolean;
+  /** Receives `$ cmd args` echo lines under `--verbose` (already masked). */
+  echo?: (line: string) => void;
+  defaultTimeoutMs: number;
+  /** Aborting kills running children (SIGINT/SIGTERM of gitops itself). */
+  signal?: AbortSignal;
+}
+
+/** How many characters of stderr an error keeps: enough to see the cause, not a whole build log. */
+const STDERR_TAIL_CHARS = 2000;
+
+/** Failure of a subprocess: keeps the command, its exit code and the tail of its stderr. */
+export class ExecError extends GitopsError {
+  readonly command: string;
+  readonly commandExitCode: number | undefined;
+  readonly stderrTail: string;
+  readonly stdout: string;
+  readonly timedOut: boolean;
+
+  constructor(
+    message: string,
+    fields: { command: string; exitCode?: number; stderrTail: string; stdout: string; timedOut: boolean },
+    options: ConstructorParameters<typeof GitopsError>[2] = {},
+  ) {
+    super(fields.timedOut ? 'EXEC_TIMEOUT' : 'EXEC_FAILED', message, options);
+    this.command = fields.command;
+    this.commandExitCode = fields.exitCode;
+    this.stderrTail = fields.stderrTail;
+    this.stdout = fields.stdout;
+    this.timedOut = fields.timedOut;
+  }
+}
+
+export function tail(text: string, chars = STDERR_TAIL_CHARS): string {
+  const trimmed = text.trimEnd();
+  return trimmed.length <= chars ? trimmed : `…${trimmed.slice(-chars)}`;
+}
+
+/** Quotes an argument for display only; nothing is ever run through a shell. */
+function displayArg(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The one way gitops runs other programs: argument arrays, no shell, explicit cwd,
+ * a timeout, dry-run for mutating commands, masked echo and errors.
+ */
+export class Exec {
+  constructor(private readonly settings: ExecSettings) {}
+
+  get dryRun(): boolean {
+    return this.settings.dryRun;
+  }
+
+  async run(file: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    const { masker } = this.settings;
+    const command = masker.mask([file, ...args].map(displayArg).join(' '));
+    if (options.mutates && this.settings.dryRun) {
+      this.settings.echo?.(`$ ${command}  # skipped (--dry-run)`);
+      return { command, exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
+    }
+    this.settings.echo?.(`$ ${command}`);
+    const started = performance.now();
+    const result = await execa(file, [...args], {
+      cwd: options.cwd,
+      env: { ...this.settings.env, ...options.env },
+      extendEnv: false,
+      timeout: options.timeoutMs ?? this.settings.defaultTimeoutMs,
+      input: options.input,
+      stdin: options.input === undefined ? 'ignore' : 'pipe',
+      reject: false,
+      stripFinalNewline: false,
+      cancelSignal: this.settings.signal,
+      forceKillAfterDelay: 2000,
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    const durationMs = performance.now() - started;
+    const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+    const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+
+    const spawnCode = (result as { code?: string }).code;
+    if (spawnCode === 'ENOENT') {
+      throw new GitopsError(
+        'COMMAND_NOT_FOUND',
+        `${file} was not found on PATH (needed to run: ${command})`,
+        {
+          exitCode: ExitCode.Usage,
+          hint: `install ${file} or set its path in gitops.yaml`,
+          details: { command: file },
+        },
+      );
+    }
+    if (result.isCanceled || (result.isTerminated && this.settings.signal?.aborted)) {
+      throw new GitopsError('INTERRUPTED', `interrupted while running: ${command}`, {
+        exitCode: ExitCode.Interrupted,
+      });
+    }
+    const exitCode = result.exitCode ?? -1;
+    if (result.timedOut) {
+      const timeoutMs = options.timeoutMs ?? this.settings.defaultTimeoutMs;
+      throw new ExecError(
+        `${command} timed out after ${Math.round(timeoutMs / 1000)}s`,
+        { command, stderrTail: masker.mask(tail(stderr)), stdout: masker.mask(stdout), timedOut: true },
+        { hint: 'raise --timeout or check what the command waits for' },
+      );
+    }
+    if (exitCode !== 0 && !options.allowFailure) {
+      const stderrTail = masker.mask(tail(stderr));
+      throw new ExecError(`${command} exited with code ${exitCode}${stderrTail ? `:\n${stderrTail}` : ''}`, {
+        command,
+        exitCode,
+        stderrTail,
+        stdout: masker.mask(stdout),
+        timedOut: false,
+      });
+    }
+    return { command, exitCode, stdout, stderr, durationMs, skipped: false };
+  }
+}
