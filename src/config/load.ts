@@ -100,7 +100,16 @@ export function readConfig(file: string, env: Record<string, string | undefined>
   }
   const { value, problems } = validateDocument(configSchema, doc, { file, lines, env });
   const config = value as Omit<GitopsConfig, 'file' | 'dir'> | undefined;
-  if (config) problems.push(...crossChecks(config, file));
+  if (config) {
+    const locateKey = (path: readonly (string | number)[]): SourceLocation => {
+      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+      const offset = node?.range?.[0];
+      if (offset === undefined) return { file, line: 1, column: 1 };
+      const { line, col } = lines.linePos(offset);
+      return { file, line, column: col };
+    };
+    problems.push(...crossChecks(config, locateKey));
+  }
   if (problems.length > 0 || !config) throw problemsError(problems);
 
   for (const [name, environment] of Object.entries(config.environments)) {
@@ -109,19 +118,25 @@ export function readConfig(file: string, env: Record<string, string | undefined>
   return { ...config, file, dir: dirname(file) };
 }
 
-/** Rules that span several keys. Locations point at the file when no single key is to blame. */
-function crossChecks(config: Omit<GitopsConfig, 'file' | 'dir'>, file: string): ConfigProblem[] {
+/** Rules that span several keys; each problem points at the key that breaks the rule. */
+function crossChecks(
+  config: Omit<GitopsConfig, 'file' | 'dir'>,
+  locateKey: (path: readonly (string | number)[]) => SourceLocation,
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const at = { file, line: 1, column: 1 };
   const { envRepo } = config;
   if (envRepo && !envRepo.url && !envRepo.sameRepo) {
-    problems.push({ path: 'envRepo.url', message: 'envRepo needs a url (or sameRepo: true)', location: at });
+    problems.push({
+      path: 'envRepo.url',
+      message: 'envRepo needs a url (or sameRepo: true)',
+      location: locateKey(['envRepo']),
+    });
   }
   if (envRepo?.url && envRepo.sameRepo) {
     problems.push({
       path: 'envRepo',
       message: 'envRepo has both url and sameRepo: true; choose one',
-      location: at,
+      location: locateKey(['envRepo', 'sameRepo']),
     });
   }
   const environments = config.environments ?? {};
@@ -135,7 +150,7 @@ function crossChecks(config: Omit<GitopsConfig, 'file' | 'dir'>, file: string): 
       problems.push({
         path: `environments.${name}.path`,
         message: `environments.${name}.path "${environment.path}" must stay inside the env repo (relative, no "..")`,
-        location: at,
+        location: locateKey(['environments', name, 'path']),
       });
     }
     if (environment.promoteFrom !== undefined && !names.includes(environment.promoteFrom)) {
@@ -143,24 +158,28 @@ function crossChecks(config: Omit<GitopsConfig, 'file' | 'dir'>, file: string): 
       problems.push({
         path: `environments.${name}.promoteFrom`,
         message: `environments.${name}.promoteFrom names "${environment.promoteFrom}", which is not an environment`,
-        location: at,
+        location: locateKey(['environments', name, 'promoteFrom']),
         ...(nearest ? { suggestion: `did you mean "${nearest}"?` } : {}),
       });
     }
   }
   const seen = new Set<string>();
-  for (const image of config.images ?? []) {
+  for (const [index, image] of (config.images ?? []).entries()) {
     if (!image) continue;
     if (seen.has(image.name)) {
-      problems.push({ path: 'images', message: `image name "${image.name}" is used twice`, location: at });
+      problems.push({
+        path: `images[${index}].name`,
+        message: `image name "${image.name}" is used twice`,
+        location: locateKey(['images', index, 'name']),
+      });
     }
     seen.add(image.name);
     for (const secret of image.secretBuildArgs ?? []) {
       if (!(secret in (image.buildArgs ?? {}))) {
         problems.push({
-          path: `images.${image.name}.secretBuildArgs`,
+          path: `images[${index}].secretBuildArgs`,
           message: `secretBuildArgs names "${secret}", which is not in buildArgs of image ${image.name}`,
-          location: at,
+          location: locateKey(['images', index, 'secretBuildArgs']),
         });
       }
     }

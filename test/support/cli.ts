@@ -80,9 +80,17 @@ export function runBin(
   });
 }
 
-/** A temp directory removed after the test (pass t.after from node:test). */
-export function tempDir(after: (fn: () => void) => void, prefix = 'gitops-test-'): string {
+/**
+ * A temp directory removed after the test. Pass the test context `t` (preferred); a bare
+ * `t.after` loses its binding, so for a function the directory is removed when the process exits.
+ */
+export function tempDir(
+  owner: { after(fn: () => void): void } | ((fn: () => void) => void),
+  prefix = 'gitops-test-',
+): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  if (typeof owner === 'function') process.once('exit', remove);
+  else owner.after(remove);
   return dir;
 }
