@@ -2,31 +2,41 @@
 // Entry point: resolves the built CLI in dist/ and hands it the real process.
 // The first SIGINT/SIGTERM aborts the running command (children are killed, clean-ups run,
 // exit 130); a second one exits at once.
-const interrupt = new AbortController();
-let interrupts = 0;
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    interrupts += 1;
-    if (interrupts > 1) process.exit(130);
-    interrupt.abort(signal);
-  });
-}
+import { readFileSync } from 'node:fs';
 
-let cli;
-try {
-  cli = await import('../dist/cli/main.js');
-} catch (error) {
-  if (error && error.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/cli/main.js')) {
-    process.stderr.write(
-      'error: gitops is not built (dist/ is missing)\nhint: run `npm install` or `npm run build` in the gitops package\n',
-    );
-    process.exitCode = 2;
-  } else {
+const args = process.argv.slice(2);
+
+async function main() {
+  // `gitops --version` is what scripts call to probe the tool: answer it without loading the CLI.
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+
+  const interrupt = new AbortController();
+  let interrupts = 0;
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      interrupts += 1;
+      if (interrupts > 1) process.exit(130);
+      interrupt.abort(signal);
+    });
+  }
+
+  let cli;
+  try {
+    cli = await import('../dist/cli/main.js');
+  } catch (error) {
+    if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/cli/main.js')) {
+      process.stderr.write(
+        'error: gitops is not built (dist/ is missing)\nhint: run `npm install` or `npm run build` in the gitops package\n',
+      );
+      return 2;
+    }
     throw error;
   }
-}
-if (cli) {
-  process.exitCode = await cli.run(process.argv.slice(2), {
+  const code = await cli.run(args, {
     cwd: process.cwd(),
     env: process.env,
     stdout: process.stdout,
@@ -35,5 +45,8 @@ if (cli) {
     isTTY: Boolean(process.stderr.isTTY),
     signal: interrupt.signal,
   });
-  if (interrupt.signal.aborted) process.exitCode = 130;
+  return interrupt.signal.aborted ? 130 : code;
 }
+
+// Set the exit code and let Node drain stdout; process.exit() here could cut piped output.
+process.exitCode = await main();
