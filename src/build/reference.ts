@@ -1,0 +1,70 @@
+/**
+ * Image names, tags and registry hosts, following the reference grammar of the distribution
+ * project: https://github.com/distribution/reference/blob/main/reference.go
+ */
+
+/** A tag: `[\w][\w.-]{0,127}` (distribution/reference `tag`). */
+const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** The registry Docker uses for names without a host part (`nginx`, `acme/web`). */
+export const DEFAULT_REGISTRY = 'docker.io';
+
+export function isValidTag(tag: string): boolean {
+  return TAG_PATTERN.test(tag);
+}
+
+/**
+ * Turns free text (a branch such as `feature/login`) into a valid tag: every character outside
+ * the tag alphabet becomes `-`, leading `.`/`-` are dropped, the result is cut at 128 characters.
+ * Returns undefined when nothing usable is left.
+ */
+export function sanitizeTag(text: string): string | undefined {
+  const cleaned = text
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 128);
+  return isValidTag(cleaned) ? cleaned : undefined;
+}
+
+/**
+ * The registry host of a repository: the first path component when it looks like a host
+ * (contains `.` or `:`, or is `localhost`), else Docker Hub — the rule of distribution/reference
+ * `splitDockerDomain`.
+ */
+export function registryHost(repository: string): string {
+  const slash = repository.indexOf('/');
+  if (slash === -1) return DEFAULT_REGISTRY;
+  const first = repository.slice(0, slash);
+  if (first.includes('.') || first.includes(':') || first === 'localhost') return first;
+  return DEFAULT_REGISTRY;
+}
+
+/**
+ * True for registries on the loopback interface (127.0.0.0/8, localhost, [::1]).
+ * These are spoken to over plain HTTP without TLS verification, as dockerd does by default
+ * ("insecure-registries" always contains 127.0.0.0/8): a registry on the build machine itself
+ * has no certificate to verify, and no traffic leaves the machine.
+ */
+export function isLoopbackRegistry(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : (host.split(':')[0] ?? host);
+  return name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
+/**
+ * Why a configured repository cannot be used, or undefined when it is fine.
+ * The config holds the repository without tag or digest; gitops adds both.
+ */
+export function repositoryProblem(repository: string): string | undefined {
+  if (repository.includes('@')) return 'must not contain a digest (@sha256:…); gitops pins digests itself';
+  const lastSlash = repository.lastIndexOf('/');
+  if (repository.slice(lastSlash + 1).includes(':')) return 'must not contain a tag; list tags under `tags`';
+  if (!/^[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/.test(stripHost(repository))) {
+    return 'must be lowercase letters, digits and separators (. _ - /), e.g. ghcr.io/acme/web';
+  }
+  return undefined;
+}
+
+function stripHost(repository: string): string {
+  const host = registryHost(repository);
+  return repository.startsWith(`${host}/`) ? repository.slice(host.length + 1) : repository;
+}
