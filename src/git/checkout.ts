@@ -1,0 +1,305 @@
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
+import { load } from 'js-yaml';
+import type { Context } from '../cli/context.js';
+import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
+import { GitopsError, usageError } from '../core/errors.js';
+import { ExecError } from '../core/exec.js';
+import { ExitCode } from '../core/exit-codes.js';
+import { Git, writeAskpass } from './runner.js';
+
+/** A working copy of the env repo, ready for edits of one environment. */
+export interface EnvCheckout {
+  /** Root of the working tree. */
+  dir: string;
+  git: Git;
+  branch: string;
+  /** The environment's directory, relative to `dir` with `/` separators. */
+  envPath: string;
+  /** Absolute path of the environment's directory. */
+  envDir: string;
+  /** True for a clone gitops made (and removes); false for `--env-repo-dir`. */
+  temporary: boolean;
+  /** Where pushes go, credentials stripped; undefined when the checkout has no remote. */
+  remote?: string;
+}
+
+export interface CheckoutOptions {
+  /** Use this existing checkout instead of cloning. */
+  envRepoDir?: string;
+}
+
+/** scp-like SSH (`git@host:org/repo.git`) or any URL with a scheme is remote; everything else is a path. */
+export function isRemoteUrl(url: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\\]+@[^/\\:]+:/.test(url);
+}
+
+/**
+ * The URL git should clone. Local paths become file:// URLs, because git ignores --depth and
+ * --filter for plain-path clones ("--depth is ignored in local clones; use file:// instead").
+ */
+export function cloneUrl(url: string, baseDir: string): string {
+  if (isRemoteUrl(url)) return url;
+  return `file://${resolve(baseDir, url)}`;
+}
+
+function displayRemote(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+}
+
+/** Fields of a kustomization that name other files or directories (kustomize's kustomization.go). */
+const KUSTOMIZE_PATH_FIELDS = [
+  'resources',
+  'bases',
+  'components',
+  'crds',
+  'patchesStrategicMerge',
+  'configurations',
+];
+
+/**
+ * Directories (repo-relative) that the kustomizations under `envPath` reach outside it, transitively:
+ * a sparse checkout must include them or `kubectl kustomize` fails.
+ */
+export function kustomizeDependencies(
+  root: string,
+  envPath: string,
+  present: (path: string) => boolean,
+): string[] {
+  const found = new Set<string>();
+  const queue = [envPath];
+  const visited = new Set<string>();
+  while (queue.length > 0) {
+    const dir = queue.shift()!;
+    if (visited.has(dir)) continue;
+    visited.add(dir);
+    for (const name of ['kustomization.yaml', 'kustomization.yml', 'Kustomization']) {
+      const file = join(root, dir, name);
+      if (!present(file)) continue;
+      let document: unknown;
+      try {
+        document = load(readFileSync(file, 'utf8'));
+      } catch {
+        continue; // A broken kustomization is reported by whoever renders it, with its position.
+      }
+      if (!document || typeof document !== 'object') continue;
+      const record = document as Record<string, unknown>;
+      const entries: string[] = [];
+      for (const field of KUSTOMIZE_PATH_FIELDS) {
+        const value = record[field];
+        if (Array.isArray(value))
+          entries.push(...value.filter((item): item is string => typeof item === 'string'));
+      }
+      const patches = record.patches;
+      if (Array.isArray(patches)) {
+        for (const patch of patches) {
+          const path = (patch as { path?: unknown } | null)?.path;
+          if (typeof path === 'string') entries.push(path);
+        }
+      }
+      for (const entry of entries) {
+        if (isRemoteUrl(entry) || entry.startsWith('github.com/')) continue;
+        const target = posix.normalize(posix.join(dir, entry));
+        if (target.startsWith('..') || posix.isAbsolute(target)) continue;
+        // A file's directory is what a cone-mode sparse checkout can name.
+        const targetDir = /\.(ya?ml|json)$/.test(target) ? posix.dirname(target) : target;
+        if (!targetDir.startsWith(`${envPath}/`) && targetDir !== envPath) found.add(targetDir);
+        queue.push(targetDir);
+      }
+    }
+  }
+  return [...found].sort();
+}
+
+function classifyCloneError(error: unknown, url: string, branch: string): never {
+  if (error instanceof ExecError) {
+    const text = error.stderrTail;
+    if (/Remote branch .* not found|Could not find remote branch/i.test(text)) {
+      throw usageError(
+        'ENV_BRANCH_NOT_FOUND',
+        `branch "${branch}" does not exist in the env repo ${displayRemote(url)}`,
+        {
+          hint: 'set envRepo.branch in gitops.yaml to an existing branch',
+          cause: error,
+        },
+      );
+    }
+    if (/does not appear to be a git repository|repository .* not found|not found$/im.test(text)) {
+      throw usageError(
+        'ENV_REPO_NOT_FOUND',
+        `the env repo ${displayRemote(url)} could not be found: ${text.split('\n').at(-1)}`,
+        {
+          hint: 'check envRepo.url in gitops.yaml and that this job may read it',
+          cause: error,
+        },
+      );
+    }
+    throw new GitopsError(
+      'ENV_REPO_CLONE_FAILED',
+      `cloning the env repo ${displayRemote(url)} failed:\n${text}`,
+      {
+        exitCode: ExitCode.OperationFailed,
+        hint: 'check network access and credentials (envRepo.tokenEnv for HTTPS), then retry',
+        cause: error,
+      },
+    );
+  }
+  throw error;
+}
+
+/** Credentials for HTTPS pushes: the token variable named in the config, handed over by askpass. */
+function credentialEnv(ctx: Context, config: GitopsConfig, scratch: string): Record<string, string> {
+  const name = config.envRepo.tokenEnv;
+  if (!name) return {};
+  const token = ctx.env[name];
+  if (!token) {
+    throw usageError(
+      'TOKEN_MISSING',
+      `envRepo.tokenEnv names ${name}, but that environment variable is not set`,
+      {
+        hint: `set ${name} (e.g. from a CI secret), or remove envRepo.tokenEnv to use the engine's credential helper or SSH`,
+      },
+    );
+  }
+  ctx.masker.add(token);
+  return { GIT_ASKPASS: writeAskpass(scratch), GITOPS_ASKPASS_TOKEN: token };
+}
+
+/**
+ * Gets a working copy for one environment: the given checkout, or a shallow, single-branch clone
+ * with a sparse checkout of the environment's path plus what its kustomizations reference.
+ * A clone lives in a temp dir removed by the context's clean-up (exit, failure, SIGINT/SIGTERM).
+ */
+export async function openEnvRepo(
+  ctx: Context,
+  config: GitopsConfig,
+  environment: EnvironmentConfig,
+  options: CheckoutOptions = {},
+): Promise<EnvCheckout> {
+  const branch = config.envRepo.branch;
+  const envPath = posix.normalize(environment.path.replace(/\\/g, '/')).replace(/\/$/, '');
+
+  if (options.envRepoDir) {
+    const requested = resolve(ctx.cwd, options.envRepoDir);
+    if (!existsSync(requested)) {
+      throw usageError('ENV_REPO_DIR_MISSING', `--env-repo-dir ${options.envRepoDir} does not exist`);
+    }
+    const probe = new Git(ctx, requested);
+    const top = await probe.tryOutput(['rev-parse', '--show-toplevel']);
+    if (!top) {
+      throw usageError(
+        'ENV_REPO_DIR_NOT_GIT',
+        `--env-repo-dir ${options.envRepoDir} is not inside a git repository`,
+        {
+          hint: 'pass the root of a checkout of the env repo',
+        },
+      );
+    }
+    const git = probe.at(top);
+    const remote = await git.tryOutput(['remote', 'get-url', 'origin']);
+    return finish(ctx, {
+      dir: top,
+      git,
+      branch,
+      envPath,
+      envDir: join(top, envPath),
+      temporary: false,
+      ...(remote ? { remote: displayRemote(remote) } : {}),
+    });
+  }
+
+  let url = config.envRepo.url;
+  if (config.envRepo.sameRepo) {
+    const app = new Git(ctx, config.dir);
+    url = await app.tryOutput(['remote', 'get-url', 'origin']);
+    if (!url) {
+      throw usageError(
+        'SAME_REPO_NO_REMOTE',
+        'envRepo.sameRepo is true, but the app repo has no "origin" remote to push to',
+        {
+          hint: 'add an origin remote, or set envRepo.url',
+        },
+      );
+    }
+  }
+  if (!url)
+    throw usageError('ENV_REPO_URL_MISSING', 'envRepo.url is not set', {
+      hint: 'set envRepo.url in gitops.yaml',
+    });
+
+  const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'gitops-env-')));
+  ctx.cleanup.add(() => rmSync(scratch, { recursive: true, force: true }));
+  const git = new Git(ctx, scratch, credentialEnv(ctx, config, scratch));
+  const dir = join(scratch, 'repo');
+  const source = cloneUrl(url, config.dir);
+  try {
+    // --filter=blob:none: servers that allow partial clone (GitHub, GitLab) send only the blobs the
+    // sparse checkout needs; others ignore it with a warning and send the tip's tree.
+    await git.run([
+      'clone',
+      '--quiet',
+      '--depth',
+      '1',
+      '--single-branch',
+      '--branch',
+      branch,
+      '--no-checkout',
+      '--filter=blob:none',
+      '--',
+      source,
+      dir,
+    ]);
+  } catch (error) {
+    classifyCloneError(error, source, branch);
+  }
+  const repo = git.at(dir);
+  await repo.run(['sparse-checkout', 'set', '--cone', '--', envPath]);
+  await repo.run(['checkout', '--quiet', branch]);
+  // Kustomizations may reach outside the environment (../../base); widen until nothing new appears.
+  for (let round = 0; round < 10; round++) {
+    const extra = kustomizeDependencies(dir, envPath, existsSync);
+    const current = new Set((await repo.output(['sparse-checkout', 'list'])).split('\n').filter(Boolean));
+    const missing = extra.filter((path) => !current.has(path));
+    if (missing.length === 0) break;
+    await repo.run(['sparse-checkout', 'add', '--', ...missing]);
+  }
+  return finish(ctx, {
+    dir,
+    git: repo,
+    branch,
+    envPath,
+    envDir: join(dir, envPath),
+    temporary: true,
+    remote: displayRemote(source),
+  });
+}
+
+function finish(ctx: Context, checkout: EnvCheckout): EnvCheckout {
+  const inside = relative(checkout.dir, checkout.envDir);
+  if (inside.startsWith('..') || isAbsolute(inside)) {
+    throw usageError('ENV_PATH_OUTSIDE', `environment path ${checkout.envPath} leaves the env repo`);
+  }
+  if (!existsSync(checkout.envDir) || !statSync(checkout.envDir).isDirectory()) {
+    throw usageError(
+      'ENV_PATH_MISSING',
+      `environment path ${checkout.envPath} does not exist in the env repo (branch ${checkout.branch})`,
+      {
+        hint: 'check environments.<name>.path in gitops.yaml, or create the directory in the env repo',
+      },
+    );
+  }
+  // Symlinks may not lead out of the repository: an env repo is input, and input can be hostile.
+  const real = realpathSync(checkout.envDir);
+  const realRoot = realpathSync(checkout.dir);
+  if (real !== realRoot && !real.startsWith(`${realRoot}/`)) {
+    throw usageError(
+      'ENV_PATH_OUTSIDE',
+      `environment path ${checkout.envPath} resolves outside the env repo (${dirname(real)})`,
+    );
+  }
+  ctx.reporter.debug(
+    `env repo checkout at ${checkout.dir} (${checkout.temporary ? 'temporary clone' : 'existing'})`,
+  );
+  return checkout;
+}
