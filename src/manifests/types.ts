@@ -1,0 +1,61 @@
+import type { ImageReference } from '../images/reference.js';
+
+/** One image to set: what the user called it and the reference to write. */
+export interface ImageUpdate {
+  /** A config image name or a repository, as given; marker comments may name either. */
+  name: string;
+  /** The new reference; it has a tag, a digest or both. */
+  reference: ImageReference;
+}
+
+/** A value that was (or, with `write: false`, would be) rewritten. */
+export interface ImageChange {
+  /** Relative to the environment directory, with `/` separators. */
+  file: string;
+  line: number;
+  /** The update's name. */
+  image: string;
+  old: string;
+  new: string;
+}
+
+/** A reference to an updated image that was seen and left alone, with why. */
+export interface SeenReference {
+  file: string;
+  line: number;
+  image: string;
+  value: string;
+  reason: string;
+}
+
+/** A file the edit refused to touch; with any refusal nothing is written at all. */
+export interface Refusal {
+  file: string;
+  line?: number;
+  reason: string;
+}
+
+/** Before and after text of a changed file, for a diff under --dry-run. */
+export interface FileEdit {
+  file: string;
+  before: string;
+  after: string;
+}
+
+export interface UpdateResult {
+  changes: ImageChange[];
+  seen: SeenReference[];
+  files: FileEdit[];
+  refused: Refusal[];
+  /** Update names for which no reference at all was found. */
+  notFound: string[];
+  /** Whether any file was (or would be) changed; false when something was refused. */
+  changed: boolean;
+}
+
+export interface UpdateOptions {
+  /** Helm values files, relative to the environment directory (the environment's `helmValues`). */
+  helmValues: string[];
+  /** false: plan and verify only, write nothing. */
+  write: boolean;
+}
