@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { baseEnv, runCli, tempDir } from './support/cli.js';
+import { baseEnv, runBin, runCli, tempDir } from './support/cli.js';
 import {
   createAppRepo,
   gitOut,
@@ -110,6 +110,18 @@ test('several images build concurrently with prefixed lines; a dirty tree is nev
   const env = baseEnv(lab.env);
   const short = gitOut(app, ['rev-parse', '--short', 'HEAD']);
 
+  // --dry-run asks the registry but builds and pushes nothing.
+  const dry = await runCli(['build', '--dry-run', '--json'], { cwd: app, env });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.deepEqual(
+    images(dry.stdout).map((image) => [image.name, image.status, image.reference]),
+    [
+      ['web', 'dry-run', `${lab.registry}/demo/web:${short}`],
+      ['api', 'dry-run', `${lab.registry}/demo/api:${short}`],
+    ],
+  );
+  assert.equal(await registryImage(lab.registry, 'demo/web', short), undefined);
+
   const first = await runCli(['build', '--json'], { cwd: app, env });
   assert.equal(first.code, 0, first.stderr);
   const byName = new Map(images(first.stdout).map((image) => [image.name, image]));
@@ -117,6 +129,9 @@ test('several images build concurrently with prefixed lines; a dirty tree is nev
   assert.match(first.stderr, /tag "\{tag\}" left out/);
   assert.match(first.stderr, /\[web\] built /);
   assert.match(first.stderr, /\[api\] built /);
+  // Same Containerfile, context and labels, built at the same time: the same digest, whatever
+  // the other build left in the layer cache.
+  assert.equal(byName.get('api')?.digest, byName.get('web')?.digest);
 
   writeFileSync(join(app, 'www', 'index.html'), '<p>changed, not committed</p>\n');
   const dirty = await runCli(['build', '--json', 'web'], { cwd: app, env });
@@ -166,4 +181,46 @@ test('unknown image names and malformed --build-arg are usage errors', async (t)
   const badArg = await runCli(['build', '--build-arg', 'NOVALUE'], { cwd: app, env: baseEnv() });
   assert.equal(badArg.code, 2);
   assert.match(badArg.stderr, /expected NAME=VALUE/);
+});
+
+test('registry password from stdin and secret build args never show, even with --verbose', async (t) => {
+  if (!requireContainerEngine(t)) return;
+  const lab = await startContainerLab(t);
+  const app = createAppRepo(tempDir(t.after), lab.registry, [
+    { name: 'web', repository: 'demo/secret', dockerfile: 'Secret.Containerfile' },
+  ]);
+  // The label only proves the value reached the engine; a real Containerfile would use a secret mount.
+  writeFileSync(
+    join(app, 'Secret.Containerfile'),
+    'FROM scratch\nARG API_TOKEN\nCOPY www/ /www/\nLABEL proof=${API_TOKEN}\n',
+  );
+  gitOut(app, ['add', '-A']);
+  gitOut(app, ['-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'secret']);
+  const password = 'pw-Zq81sJx0vX';
+  const token = 'tok-Hh72kLmP0q';
+  // Black box: the built bin, real argv and a real stdin.
+  const result = await runBin(
+    [
+      'build',
+      '--verbose',
+      '--json',
+      '--registry-username',
+      'tester',
+      '--registry-password-stdin',
+      '--build-arg',
+      `API_TOKEN=${token}`,
+    ],
+    { cwd: app, env: baseEnv(lab.env), input: `${password}\n` },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /\$ podman login --username tester --password-stdin/);
+  assert.match(result.stderr, /--build-arg API_TOKEN /);
+  for (const secret of [password, token]) {
+    assert.ok(!result.stderr.includes(secret), `stderr shows ${secret}`);
+    assert.ok(!result.stdout.includes(secret), `stdout shows ${secret}`);
+  }
+  const [image] = images(result.stdout);
+  const remote = await registryImage(lab.registry, 'demo/secret', image?.tag ?? '');
+  assert.equal(remote?.labels.proof, token);
+  assert.equal(remote?.digest, image?.digest);
 });

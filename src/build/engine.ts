@@ -212,9 +212,20 @@ async function podmanBuild(
   const multi = build.platforms.length > 1;
   const auth = build.authFile ? ['--authfile', build.authFile] : [];
   const tls = build.insecure ? ['--tls-verify=false'] : [];
-  // --timestamp 0: file times and the image's created time are fixed, so the same source
-  // and inputs give the same digest (the created label carries the commit time instead).
-  const args = [bin === 'buildah' ? 'bud' : 'build', '--timestamp', '0', ...common.args, ...auth, ...tls];
+  // Reproducible digests: --timestamp 0 fixes file times and the image's created time (the
+  // created label carries the commit time instead). --layers=false because with the layer cache
+  // podman 4.3 writes intermediate image IDs into the history ("FROM 8e6a99af4191", or a
+  // sibling build's "…-tmp:latest" when images build concurrently), so identical inputs gave
+  // different digests depending on what the cache held. Measured; the cost is no layer reuse.
+  const args = [
+    bin === 'buildah' ? 'bud' : 'build',
+    '--timestamp',
+    '0',
+    '--layers=false',
+    ...common.args,
+    ...auth,
+    ...tls,
+  ];
   if (build.platforms.length > 0) args.push('--platform', build.platforms.join(','));
   if (multi) args.push('--manifest', primary);
   else for (const reference of build.references) args.push('--tag', reference);
