@@ -149,7 +149,7 @@ export class FilePlan {
       splices.flatMap((splice) => splice.expect),
     );
     if (problem) {
-      this.refuse(problem);
+      this.refuse(problem, this.yaml.lineOf(splices[0]!.start));
       return undefined;
     }
     return after;

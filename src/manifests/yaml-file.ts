@@ -129,10 +129,20 @@ export function documentError(
 ): { line: number; reason: string } | undefined {
   const error = parsed.doc.errors[0];
   if (!error) return undefined;
+  const at = parsed.offset + (error.pos[0] ?? 0);
+  const line = file.lineOf(at);
+  if (error.code === 'DUPLICATE_KEY') {
+    const key = /^[^\s:#]+/.exec(file.text.slice(at))?.[0] ?? '';
+    return {
+      line,
+      reason: `duplicate key${key ? ` "${key}"` : ''} at line ${line}: which value counts is ambiguous, so the file is left alone`,
+    };
+  }
   const first = error.message.split('\n')[0] ?? error.message;
-  const message = first.replace(/ at line \d+, column \d+:?$/, '');
-  const reason = /unique/i.test(message) ? `duplicate key: ${message}` : `not valid YAML: ${message}`;
-  return { line: file.lineOf(parsed.offset + (error.pos[0] ?? 0)), reason };
+  return {
+    line,
+    reason: `not valid YAML at line ${line}: ${first.replace(/ at line \d+, column \d+:?$/, '')}`,
+  };
 }
 
 export function scalarText(node: unknown): string | undefined {
