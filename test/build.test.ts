@@ -143,6 +143,15 @@ test('several images build concurrently with prefixed lines; a dirty tree is nev
   assert.match(dirty.stderr, /uncommitted changes/);
   // The clean tag still names the committed build.
   assert.equal((await registryImage(lab.registry, 'demo/web', short))?.digest, byName.get('web')?.digest);
+
+  // --no-push: a local build only, so no digest to pin and no registry check.
+  const local = await runCli(['build', '--no-push', '--json', 'api'], { cwd: app, env });
+  assert.equal(local.code, 0, local.stderr);
+  const [api] = images(local.stdout);
+  assert.equal(api?.status, 'built');
+  assert.equal(api?.digest, undefined);
+  assert.equal(api?.reference, `${lab.registry}/demo/api:${short}-dirty`);
+  assert.doesNotMatch(local.stderr, /pushing/);
 });
 
 test('no container engine on PATH: exit 2 naming the engines looked for and how to get one', async (t) => {
