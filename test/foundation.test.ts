@@ -195,3 +195,15 @@ test('piped output has no ANSI escapes and no spinner frames, even when stderr l
   assert.doesNotMatch(inCi.stderr, SPINNER_FRAMES);
   assert.doesNotMatch(inCi.stderr, ANSI);
 });
+
+test('absent sections get every nested default (build, kubectl, prune, policies)', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'gitops.yaml');
+  writeFileSync(file, VALID_CONFIG);
+  const config = readConfig(file, {});
+  assert.deepEqual(config.build, { engine: 'auto', pin: 'digest', concurrency: 2 });
+  assert.deepEqual(config.kubectl, { path: 'kubectl' });
+  assert.deepEqual(config.environments.staging?.prune, { enabled: true, protect: [] });
+  assert.equal(config.environments.staging?.policies.requireResourceLimits, false);
+  assert.equal(config.envRepo.pushAttempts, 10);
+});

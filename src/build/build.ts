@@ -91,18 +91,13 @@ export async function buildImages(
  * `config.build` with its documented defaults. The loader currently leaves an absent `build:`
  * block as `{}` (nested defaults are not applied), so they are filled in here too.
  */
-function buildSettings(config: GitopsConfig): GitopsConfig['build'] {
-  const build: Partial<GitopsConfig['build']> = config.build ?? {};
-  return { engine: build.engine ?? 'auto', pin: build.pin ?? 'digest', concurrency: build.concurrency ?? 2 };
-}
-
 /** `buildImages`, also returning the engine and the source facts (for `gitops build --json`). */
 export async function runBuild(ctx: Context, config: GitopsConfig, options: BuildOptions): Promise<BuildRun> {
   const images = selectImages(config, options.images);
   for (const image of images) registerSecrets(ctx, image, options.buildArgs);
   if (options.registryAuth) ctx.masker.add(options.registryAuth.password);
 
-  const settings = buildSettings(config);
+  const settings = config.build;
   const engine = await detectEngine(ctx, settings.engine, config.dir);
   const source = await readSourceFacts(ctx, config.dir);
 

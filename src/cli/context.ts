@@ -37,6 +37,8 @@ export interface Context {
   ci: boolean;
   configPath?: string;
   signal?: AbortSignal;
+  /** Standard input, for `--…-stdin` options (passwords are never taken as arguments). */
+  stdin?: NodeJS.ReadableStream;
 }
 
 const DEFAULT_EXEC_TIMEOUT_MS = 10 * 60 * 1000;
@@ -75,5 +77,6 @@ export function createContext(io: CliIO, options: GlobalOptions): Context {
     ci,
     ...(options.config ? { configPath: options.config } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
+    ...(io.stdin ? { stdin: io.stdin } : {}),
   };
 }

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type * as CommanderModule from 'commander';
 import type { Command } from 'commander';
 import { type ActionState, actionFactory } from './action.js';
+import { defineBuild } from './commands/build.js';
 import { defineInit } from './commands/init.js';
 import type { CliIO } from './io.js';
 
@@ -54,6 +55,7 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
 
   const action = actionFactory(io, state);
   defineInit(program, action);
+  defineBuild(program, action);
 
   for (const command of program.commands) {
     command.exitOverride().configureOutput({

@@ -64,6 +64,17 @@ function interpolate(walk: Walk, text: string, path: string, node: Node): string
   );
 }
 
+/** An absent object with a default gets every nested field's default, not just `{}`. */
+function defaultsOf(spec: Extract<Spec, { type: 'object' }>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(structuredClone(spec.default) as Record<string, unknown>) };
+  for (const [key, field] of Object.entries(spec.fields)) {
+    if (key in out) continue;
+    if (field.type === 'object' && field.default !== undefined) out[key] = defaultsOf(field);
+    else if (field.default !== undefined) out[key] = structuredClone(field.default);
+  }
+  return out;
+}
+
 function resolve(walk: Walk, node: Node | null | undefined): Node | null | undefined {
   return node && isAlias(node) ? (node.resolve(walk.doc) as Node | undefined) : node;
 }
@@ -86,6 +97,7 @@ function check(
   };
   if (node === undefined || node === null || (isScalar(node) && node.value === null)) {
     if (spec.required) return problem(`${path} is required: ${spec.doc}`);
+    if (spec.type === 'object' && spec.default !== undefined) return defaultsOf(spec);
     return structuredClone(spec.default);
   }
   switch (spec.type) {

@@ -31,11 +31,11 @@ function parseBuildArgs(values: string[]): Record<string, string> {
 /**
  * Reads the registry password from stdin (`--registry-password-stdin`, as `docker login` does):
  * never from argv, where `ps` and shell history would show it.
- * The command context has no stdin of its own yet, so this reads the process's.
  */
-async function readPassword(): Promise<string> {
+async function readPassword(stdin: NodeJS.ReadableStream | undefined): Promise<string> {
+  if (!stdin) return '';
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks)
     .toString('utf8')
     .replace(/\r?\n$/, '');
@@ -73,7 +73,7 @@ export function defineBuild(program: Command, action: ActionFactory): void {
         }
         let registryAuth: { username: string; password: string } | undefined;
         if (options.registryUsername) {
-          const password = await readPassword();
+          const password = await readPassword(ctx.stdin);
           if (!password) {
             throw usageError('REGISTRY_PASSWORD_EMPTY', '--registry-password-stdin read an empty password', {
               hint: 'pipe the password into gitops, e.g. from a CI secret',
