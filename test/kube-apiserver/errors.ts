@@ -90,11 +90,18 @@ export function methodNotAllowed(): ApiError {
   );
 }
 
-export function unsupportedMediaType(contentType: string): ApiError {
+/** 415 with the media types the resource accepts (strategic merge only for built-in kinds). */
+export function unsupportedMediaType(contentType: string, strategic: boolean): ApiError {
+  const types = [
+    'application/json-patch+json',
+    'application/merge-patch+json',
+    'application/apply-patch+yaml',
+  ];
+  if (strategic) types.push('application/strategic-merge-patch+json');
   return new ApiError(
     415,
     'UnsupportedMediaType',
-    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${contentType.includes('strategic') ? '' : ', application/strategic-merge-patch+json'}`,
+    `${contentType} is unsupported: the body of the request was in an unknown format - accepted media types include: ${types.join(', ')}`,
   );
 }
 

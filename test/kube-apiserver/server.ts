@@ -40,6 +40,7 @@ import {
 import { deepEqual, isObject } from './fieldset.js';
 import { applyConfig, type ManagedEntry, nowRfc3339, recordUpdate } from './managed.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
+import { decodeProtobuf } from './protobuf.js';
 import {
   apiVersionOf,
   BUILTIN_RESOURCES,
@@ -684,7 +685,7 @@ export class ApiServer {
       }
       if (method === 'POST') {
         entry.fieldManager = ctx.manager;
-        return withWarnings(this.create(r, namespace, parseJson(body), ctx));
+        return withWarnings(this.create(r, namespace, decodeBody(req, body), ctx));
       }
       if (method === 'DELETE') return this.deleteCollection(r, namespace, q, ctx);
       throw methodNotAllowed();
@@ -707,7 +708,7 @@ export class ApiServer {
     }
     if (method === 'PUT') {
       entry.fieldManager = ctx.manager;
-      return withWarnings(this.update(r, namespace, name, parseJson(body), subresource, ctx));
+      return withWarnings(this.update(r, namespace, name, decodeBody(req, body), subresource, ctx));
     }
     if (method === 'PATCH') {
       const type = String(req.headers['content-type'] ?? '')
@@ -724,7 +725,7 @@ export class ApiServer {
       return withWarnings(this.patch(r, namespace, name, type, body, subresource, ctx));
     }
     if (method === 'DELETE') {
-      const opts = body.length ? parseJson(body) : {};
+      const opts = body.length && !isProtobuf(req) ? parseJson(body) : {};
       return this.delete(r, namespace, name, opts, ctx, q);
     }
     throw methodNotAllowed();
@@ -1129,11 +1130,11 @@ export class ApiServer {
         break;
       case 'application/strategic-merge-patch+json':
         // Strategic merge needs Go struct tags: custom resources answer 415 (api-concepts "Patch").
-        if (r.crd) throw unsupportedMediaType(type);
+        if (r.crd) throw unsupportedMediaType(type, false);
         next = strategicMergePatch(subresource === 'scale' ? 'Scale' : r.kind, base, patchBody);
         break;
       default:
-        throw unsupportedMediaType(type);
+        throw unsupportedMediaType(type, !r.crd);
     }
     if (!isObject(next)) throw badRequest('patch produced a non-object');
     if (subresource === 'scale') return this.writeScale(r, old, next, ctx);
@@ -1356,6 +1357,17 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+function isProtobuf(req: IncomingMessage): boolean {
+  return String(req.headers['content-type'] ?? '').startsWith('application/vnd.kubernetes.protobuf');
+}
+
+/** POST/PUT bodies: JSON, YAML, or the protobuf kubectl's typed clients send for core kinds. */
+function decodeBody(req: IncomingMessage, body: Buffer): JsonObject {
+  if (isProtobuf(req)) return decodeProtobuf(body);
+  if (String(req.headers['content-type'] ?? '').includes('yaml')) return parseYaml(body);
+  return parseJson(body);
 }
 
 function parseJson(body: Buffer): JsonObject {
