@@ -88,15 +88,11 @@ function splitDomain(name: string): { domain: string | undefined; remainder: str
   return { domain: undefined, remainder: name };
 }
 
-/**
- * Parses `text` as an image reference (see the grammar above). Throws an exit-2 error naming the
- * reference and what is wrong with it: uppercase path, empty tag, malformed digest, whitespace,
- * line breaks or shell metacharacters.
- */
-export function parseImageReference(text: string): ImageReference {
-  if (text.length === 0) invalid(text, 'it is empty');
+/** The reference, or why `text` is not one. Never throws: scanning files meets many non-references. */
+function analyse(text: string): ImageReference | string {
+  if (text.length === 0) return 'it is empty';
   const forbidden = FORBIDDEN_RE.exec(text);
-  if (forbidden) invalid(text, describeForbidden(forbidden[0]));
+  if (forbidden) return describeForbidden(forbidden[0]);
 
   let rest = text;
   let digest: string | undefined;
@@ -104,15 +100,15 @@ export function parseImageReference(text: string): ImageReference {
   if (at !== -1) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (digest.length === 0) invalid(text, 'the digest after "@" is empty');
-    if (digest.includes('@')) invalid(text, 'it has more than one "@"');
+    if (digest.length === 0) return 'the digest after "@" is empty';
+    if (digest.includes('@')) return 'it has more than one "@"';
     if (!DIGEST_RE.test(digest)) {
-      invalid(text, `digest "${digest}" is not algorithm:hex (e.g. sha256: and 64 hex digits)`);
+      return `digest "${digest}" is not algorithm:hex (e.g. sha256: and 64 hex digits)`;
     }
     const [algorithm, hex] = digest.split(':') as [string, string];
     const expected = DIGEST_HEX_LENGTH[algorithm];
     if (expected !== undefined && hex.length !== expected) {
-      invalid(text, `a ${algorithm} digest has ${expected} hex digits, "${digest}" has ${hex.length}`);
+      return `a ${algorithm} digest has ${expected} hex digits, "${digest}" has ${hex.length}`;
     }
   }
 
@@ -121,38 +117,31 @@ export function parseImageReference(text: string): ImageReference {
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (tag.length === 0) invalid(text, 'the tag after ":" is empty');
+    if (tag.length === 0) return 'the tag after ":" is empty';
     if (!TAG_RE.test(tag)) {
-      invalid(
-        text,
-        tag.length > 128
-          ? `tag "${tag.slice(0, 20)}…" is longer than 128 characters`
-          : `tag "${tag}" may hold only letters, digits, "_", "." and "-", and must not start with "." or "-"`,
-      );
+      return tag.length > 128
+        ? `tag "${tag.slice(0, 20)}…" is longer than 128 characters`
+        : `tag "${tag}" may hold only letters, digits, "_", "." and "-", and must not start with "." or "-"`;
     }
   }
 
   const name = rest;
-  if (name.length === 0) invalid(text, 'the repository name is empty');
+  if (name.length === 0) return 'the repository name is empty';
   if (name.length > NAME_TOTAL_LENGTH_MAX) {
-    invalid(text, `the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
+    return `the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`;
   }
   const { domain: writtenDomain, remainder } = splitDomain(name);
   if (writtenDomain !== undefined && !DOMAIN_RE.test(writtenDomain)) {
-    invalid(text, `registry "${writtenDomain}" is not a host name with an optional :port`);
+    return `registry "${writtenDomain}" is not a host name with an optional :port`;
   }
-  if (remainder.length === 0) invalid(text, 'the repository path is empty');
+  if (remainder.length === 0) return 'the repository path is empty';
   for (const component of remainder.split('/')) {
-    if (component.length === 0)
-      invalid(text, 'the repository path has an empty component ("//" or a trailing "/")');
+    if (component.length === 0) return 'the repository path has an empty component ("//" or a trailing "/")';
     if (component.toLowerCase() !== component) {
-      invalid(text, `repository names must be lowercase, "${component}" is not`);
+      return `repository names must be lowercase, "${component}" is not`;
     }
     if (!PATH_COMPONENT_RE.test(component)) {
-      invalid(
-        text,
-        `path component "${component}" may hold only a-z, 0-9 and single ".", "_", "__" or "-" runs between them`,
-      );
+      return `path component "${component}" may hold only a-z, 0-9 and single ".", "_", "__" or "-" runs between them`;
     }
   }
 
@@ -171,15 +160,23 @@ export function parseImageReference(text: string): ImageReference {
   };
 }
 
+/**
+ * Parses `text` as an image reference (see the grammar above). Throws an exit-2 error naming the
+ * reference and what is wrong with it: uppercase path, empty tag, malformed digest, whitespace,
+ * line breaks or shell metacharacters.
+ */
+export function parseImageReference(text: string): ImageReference {
+  const result = analyse(text);
+  if (typeof result === 'string') invalid(text, result);
+  return result;
+}
+
 /** Parses without throwing: undefined when `text` is not a reference (for scanning files). */
 export function tryParseImageReference(text: string): ImageReference | undefined {
   // A cheap guard first: most scalars in a manifest are not references at all.
   if (text.length === 0 || text.length > 512 || FORBIDDEN_RE.test(text)) return undefined;
-  try {
-    return parseImageReference(text);
-  } catch {
-    return undefined;
-  }
+  const result = analyse(text);
+  return typeof result === 'string' ? undefined : result;
 }
 
 /** `name[:tag][@digest]`, keeping the name as written (no docker.io/library/ added). */

@@ -65,11 +65,19 @@ export function planWholeReference(
 }
 
 /**
- * Cheap substrings that any document referring to the update must contain: the last path element
- * of the repository (present in every spelling, `nginx` as much as `docker.io/library/nginx`).
+ * Cheap substrings that a document referring to an update must contain: the shortest spelling of
+ * its repository (`nginx` for docker.io/library/nginx, `acme/web` for docker.io/acme/web, the full
+ * `ghcr.io/acme/web` elsewhere, since a registry other than Docker Hub is always written out).
+ * Kustomizations and Helm values files are parsed whole, so split forms do not depend on this.
  */
 export function needlesFor(updates: readonly ImageUpdate[]): string[] {
-  return [...new Set(updates.map((update) => update.reference.path.split('/').at(-1)!))];
+  return [
+    ...new Set(
+      updates.map(({ reference }) =>
+        reference.domain === 'docker.io' ? reference.path.replace(/^library\//, '') : reference.repository,
+      ),
+    ),
+  ];
 }
 
 /** Parses a scalar's value as a reference when it can be one. */

@@ -37,10 +37,11 @@ export function listYamlFiles(dir: string): string[] {
   return files;
 }
 
-function readText(path: string): string | undefined {
+function readBytes(path: string): Buffer | undefined {
   try {
-    if (statSync(path).size > MAX_FILE_BYTES) return undefined;
-    return readFileSync(path, 'utf8');
+    // One read, no stat: this runs for every file of the tree.
+    const bytes = readFileSync(path);
+    return bytes.length > MAX_FILE_BYTES ? undefined : bytes;
   } catch {
     return undefined;
   }
@@ -70,10 +71,16 @@ export async function updateImages(
   const needles = needlesFor(updates);
   const helmFiles = new Set(options.helmValues.map((path) => posix.normalize(path.split(sep).join('/'))));
   const paths = listYamlFiles(envDir);
+  // Only files that can matter are decoded and kept: kustomizations, values files, and files
+  // holding a needle or a marker. The test runs on the raw bytes, before any UTF-8 decoding.
+  const byteNeedles = [...needles, MARKER_NEEDLE].map((needle) => Buffer.from(needle, 'utf8'));
   const texts = new Map<string, YamlFile>();
   for (const path of paths) {
-    const text = readText(join(envDir, path));
-    if (text !== undefined) texts.set(path, new YamlFile(path, text));
+    const bytes = readBytes(join(envDir, path));
+    if (!bytes) continue;
+    const special = isKustomizationFile(path) || helmFiles.has(path);
+    if (!special && !byteNeedles.some((needle) => bytes.includes(needle))) continue;
+    texts.set(path, new YamlFile(path, bytes.toString('utf8')));
   }
 
   // Kustomize first: which files are set through an `images:` entry rather than edited.
@@ -82,7 +89,9 @@ export async function updateImages(
     file(path: string): YamlFile | undefined {
       if (!path.startsWith('../')) return texts.get(path);
       if (!outside.has(path)) {
-        const text = /\.ya?ml$|(^|\/)Kustomization$/.test(path) ? readText(join(envDir, path)) : undefined;
+        const text = /\.ya?ml$|(^|\/)Kustomization$/.test(path)
+          ? readBytes(join(envDir, path))?.toString('utf8')
+          : undefined;
         outside.set(path, text === undefined ? undefined : new YamlFile(path, text));
       }
       return outside.get(path);
@@ -118,8 +127,6 @@ export async function updateImages(
     const file = texts.get(path);
     if (!file) continue;
     const special = isKustomizationFile(path) || helmFiles.has(path);
-    const hasMarker = file.text.includes(MARKER_NEEDLE);
-    if (!special && !hasMarker && !needles.some((needle) => file.text.includes(needle))) continue;
 
     const plan = new FilePlan(file);
     const parsed = special ? file.documents() : file.documentsContaining([...needles, MARKER_NEEDLE]);
