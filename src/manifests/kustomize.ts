@@ -3,12 +3,13 @@ import { isMap, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { formatImageReference, normalizeRepository } from '../images/reference.js';
 import { type Finder, UP_TO_DATE } from './finder.js';
 import type { FilePlan } from './plan.js';
-import { addMapKey, appendMapItem, plainOrQuoted, removeMapPair } from './structure.js';
+import { addMapKey, appendMapItem, plainOrQuoted, removeMapPair, replaceMapPair } from './structure.js';
 import type { ImageUpdate } from './types.js';
 import { containerImages } from './workloads.js';
 import {
   mapGet,
   type ParsedDocument,
+  type ScalarHit,
   scalarHit,
   scalarText,
   type YamlFile,
@@ -227,32 +228,61 @@ export function kustomizeFinder(index: KustomizeIndex): Finder {
       }
       const additions = index.additions.get(file.file);
       if (!additions) return;
-      for (const update of context.updates) {
-        for (const name of additions.get(update.name) ?? []) {
-          const entry = newEntry(name, update);
-          const owner = `the new images entry for ${name}`;
-          const line = file.lineOf(parsed.offset + (root.range?.[0] ?? 0));
-          let ok: boolean;
-          if (isSeq(images)) {
-            ok = appendMapItem(plan, parsed, images, entry, ['images'], owner);
-          } else if (images === undefined) {
-            ok = appendImagesKey(plan, parsed, root, entry, owner);
-          } else {
-            ok = false;
-          }
-          if (!ok) {
-            plan.refuse(`cannot add an images entry for ${name} to ${file.file}; add it by hand`, line);
-            continue;
-          }
-          const at = parsed.offset + (root.range?.[1] ?? 0);
-          plan.change(
-            Math.min(at, file.text.length),
-            update.name,
-            '',
-            formatImageReference({ ...update.reference, name }),
+      // Sorted by name, as `kustomize edit set image` keeps its list.
+      const adding = context.updates
+        .flatMap((update) =>
+          (additions.get(update.name) ?? []).map((name) => ({ update, name, entry: newEntry(name, update) })),
+        )
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (adding.length === 0) return;
+      const refuse = () =>
+        plan.refuse(
+          `cannot add an images entry for ${adding.map(({ name }) => name).join(', ')} to ${file.file}; add it by hand`,
+          file.lineOf(parsed.offset + (root.range?.[0] ?? 0)),
+        );
+      let lines: Array<number | undefined>;
+      if (isSeq(images)) {
+        let before = 0;
+        lines = adding.map(({ name, entry }, index) => {
+          const line = appendMapItem(
+            plan,
+            parsed,
+            images,
+            entry,
+            ['images'],
+            `the new images entry for ${name}`,
+            index,
           );
-        }
+          const shifted = line === undefined || images.flow ? line : line + before;
+          before += entry.length;
+          return shifted;
+        });
+      } else if (images === undefined) {
+        const line = appendImagesKey(
+          plan,
+          parsed,
+          root,
+          adding.map(({ entry }) => entry),
+          'the new images: list',
+        );
+        let next = line;
+        lines = adding.map(({ entry }) => {
+          const current = next;
+          if (next !== undefined) next += entry.length;
+          return current;
+        });
+      } else {
+        refuse();
+        return;
       }
+      if (lines.some((line) => line === undefined)) {
+        refuse();
+        return;
+      }
+      adding.forEach(({ update, name }, index) => {
+        const newText = formatImageReference({ ...update.reference, name });
+        plan.change(0, update.name, '', newText, lines[index]);
+      });
     },
   };
 }
@@ -290,52 +320,66 @@ function planEntry(
     plan.see(nameHit, update.name, oldText, UP_TO_DATE);
     return;
   }
+  type Action = { key: 'newTag' | 'digest'; hit: ScalarHit | undefined; wanted: string | undefined };
+  const actions: Action[] = [
+    { key: 'newTag', hit: tagHit, wanted: tag },
+    { key: 'digest', hit: digestHit, wanted: digest },
+  ].filter((action) => (action.hit?.value || undefined) !== action.wanted) as Action[];
+  const removals = actions.filter((action) => action.wanted === undefined && pair(action.key));
+  const additions = actions.filter((action) => action.wanted !== undefined && !action.hit);
+  const line = plan.yaml.lineOf(nameHit.start);
   let ok = true;
-  for (const [key, hit, wanted] of [
-    ['newTag', tagHit, tag],
-    ['digest', digestHit, digest],
-  ] as const) {
-    if ((hit?.value || undefined) === wanted) continue;
-    const existing = pair(key);
-    if (wanted === undefined) {
-      // `kustomize edit set image name@digest` leaves no newTag behind (and vice versa).
-      if (existing && !removeMapPair(plan, parsed, entry, existing, path, owner)) {
-        plan.refuse(
-          `cannot remove ${key} from the images entry ${name}; edit it by hand`,
-          plan.yaml.lineOf(nameHit.start),
-        );
-        ok = false;
-      }
-    } else if (hit) {
-      ok = plan.replaceScalar(hit, wanted, owner) && ok;
-    } else if (!addMapKey(plan, parsed, entry, key, wanted, path, owner)) {
-      plan.refuse(
-        `cannot add ${key} to the images entry ${name}; edit it by hand`,
-        plan.yaml.lineOf(nameHit.start),
-      );
+  if (removals.length === 1 && additions.length === 1) {
+    // newTag → digest (or back), as `kustomize edit set image` leaves it: swap the pair in place.
+    const removed = pair(removals[0]!.key)!;
+    const added = additions[0]!;
+    if (!replaceMapPair(plan, parsed, removed, added.key, added.wanted!, path, owner)) {
+      plan.refuse(`cannot rewrite ${removals[0]!.key} of the images entry ${name}; edit it by hand`, line);
       ok = false;
     }
+  } else {
+    for (const action of removals) {
+      if (!removeMapPair(plan, parsed, entry, pair(action.key)!, path, owner)) {
+        plan.refuse(`cannot remove ${action.key} from the images entry ${name}; edit it by hand`, line);
+        ok = false;
+      }
+    }
+    for (const action of additions) {
+      if (!addMapKey(plan, parsed, entry, action.key, action.wanted!, path, owner)) {
+        plan.refuse(`cannot add ${action.key} to the images entry ${name}; edit it by hand`, line);
+        ok = false;
+      }
+    }
+  }
+  for (const action of actions) {
+    if (action.hit && action.wanted !== undefined)
+      ok = plan.replaceScalar(action.hit, action.wanted, owner) && ok;
   }
   if (ok) plan.change(nameHit.at, update.name, oldText, newText);
 }
 
-/** Adds `images:` with one entry at the end of the kustomization's top-level map. */
+/**
+ * Adds `images:` with the given entries at the end of the kustomization's top-level map.
+ * Returns the line of the first entry in the edited file, or undefined for a layout it cannot extend.
+ */
 function appendImagesKey(
   plan: FilePlan,
   parsed: ParsedDocument,
   root: YAMLMap,
-  entry: Array<[string, string]>,
+  entries: Array<Array<[string, string]>>,
   owner: string,
-): boolean {
+): number | undefined {
   const { text, eol } = plan.yaml;
   const first = root.items[0];
-  if (root.flow || !root.range || !first || !(first.key as { range?: number[] }).range) return false;
+  if (root.flow || !root.range || !first || !(first.key as { range?: number[] }).range) return undefined;
   const keyColumn = plan.yaml.columnOf((first.key as { range: number[] }).range[0]! + parsed.offset);
   const indent = ' '.repeat(keyColumn);
   const lines = [
     `${indent}images:`,
-    ...entry.map(
-      ([key, value], index) => `${indent}${index === 0 ? '- ' : '  '}${key}: ${plainOrQuoted(value)}`,
+    ...entries.flatMap((entry) =>
+      entry.map(
+        ([key, value], index) => `${indent}${index === 0 ? '- ' : '  '}${key}: ${plainOrQuoted(value)}`,
+      ),
     ),
   ];
   const end = root.range[1] + parsed.offset;
@@ -345,8 +389,11 @@ function appendImagesKey(
     at = newline === -1 ? text.length : newline + 1;
   }
   const block = lines.join(eol);
-  const expect = [{ path: ['images'], after: [Object.fromEntries(entry)] }];
-  if (at === text.length && !text.endsWith('\n')) plan.insert(at, `${eol}${block}`, expect, owner);
-  else plan.insert(at, `${block}${eol}`, expect, owner);
-  return true;
+  const expect = [{ path: ['images'], after: entries.map((entry) => Object.fromEntries(entry)) }];
+  if (at === text.length && !text.endsWith('\n')) {
+    plan.insert(at, `${eol}${block}`, expect, owner);
+    return plan.yaml.lineOf(at) + 2;
+  }
+  plan.insert(at, `${block}${eol}`, expect, owner);
+  return plan.yaml.lineOf(at) + 1;
 }

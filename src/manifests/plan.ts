@@ -53,8 +53,15 @@ export class FilePlan {
     this.seen.push({ file: this.file, line: this.yaml.lineOf(hit.at), image, value, reason });
   }
 
-  change(at: number, image: string, oldValue: string, newValue: string): void {
-    this.changes.push({ file: this.file, line: this.yaml.lineOf(at), image, old: oldValue, new: newValue });
+  /** Records a change at an offset of the file, or at a given line (for inserted lines). */
+  change(at: number, image: string, oldValue: string, newValue: string, line?: number): void {
+    this.changes.push({
+      file: this.file,
+      line: line ?? this.yaml.lineOf(at),
+      image,
+      old: oldValue,
+      new: newValue,
+    });
   }
 
   /**

@@ -89,7 +89,8 @@ export function removeMapPair(
 /**
  * Appends a map (given as ordered `key: value` entries) to a sequence of maps, in the sequence's
  * style: `- key: value` lines at the indentation of its items, or `, {key: value}` in a flow
- * sequence.
+ * sequence. Returns the line the new item starts on (in the edited file), or undefined when the
+ * sequence's layout is not one this can extend.
  */
 export function appendMapItem(
   plan: FilePlan,
@@ -98,27 +99,29 @@ export function appendMapItem(
   entries: Array<[string, string]>,
   path: YamlPath,
   owner: string,
-): boolean {
+  /** How many items this plan appended to the same sequence before this one. */
+  appendedBefore = 0,
+): number | undefined {
   const { text, eol } = plan.yaml;
-  if (!seq.range) return false;
-  const expect = [{ path: [...path, seq.items.length], after: Object.fromEntries(entries) }];
+  if (!seq.range) return undefined;
+  const expect = [{ path: [...path, seq.items.length + appendedBefore], after: Object.fromEntries(entries) }];
   const end = seq.range[1] + parsed.offset;
   if (seq.flow) {
     const close = text.lastIndexOf(']', end - 1);
-    if (close === -1) return false;
+    if (close === -1) return undefined;
     let at = close;
     while (at > 0 && /\s/.test(text[at - 1]!)) at--;
     const item = `{${entries.map(([key, value]) => `${key}: ${plainOrQuoted(value)}`).join(', ')}}`;
     plan.insert(at, text[at - 1] === '[' ? item : `, ${item}`, expect, owner);
-    return true;
+    return plan.yaml.lineOf(at);
   }
   const first = seq.items[0] as { range?: [number, number, number] } | undefined;
   const last = seq.items.at(-1) as { range?: [number, number, number] } | undefined;
-  if (!first?.range || !last?.range) return false;
+  if (!first?.range || !last?.range) return undefined;
   // The item's node starts after "- "; the dash sits before it on the same line.
   const itemColumn = plan.yaml.columnOf(first.range[0] + parsed.offset);
   const dash = text.lastIndexOf('-', first.range[0] + parsed.offset - 1);
-  if (dash === -1) return false;
+  if (dash === -1) return undefined;
   const dashColumn = plan.yaml.columnOf(dash);
   const lines = entries.map(
     ([key, value], index) =>
@@ -126,7 +129,41 @@ export function appendMapItem(
   );
   const at = lineEnd(text, last.range[1] + parsed.offset);
   const block = lines.join(eol);
-  if (at === text.length && !text.endsWith('\n')) plan.insert(at, `${eol}${block}`, expect, owner);
-  else plan.insert(at, `${block}${eol}`, expect, owner);
+  if (at === text.length && !text.endsWith('\n')) {
+    plan.insert(at, `${eol}${block}`, expect, owner);
+    return plan.yaml.lineOf(at) + 1;
+  }
+  plan.insert(at, `${block}${eol}`, expect, owner);
+  return plan.yaml.lineOf(at);
+}
+
+/**
+ * Turns `old: value` into `key: value` in place (only the key and value tokens change), keeping
+ * the line, its `- ` and its comment: how a kustomize `newTag` becomes a `digest` and back.
+ */
+export function replaceMapPair(
+  plan: FilePlan,
+  parsed: ParsedDocument,
+  pair: Pair,
+  key: string,
+  value: string,
+  path: YamlPath,
+  owner: string,
+): boolean {
+  const valueNode = pair.value as { range?: [number, number, number] } | null;
+  if (!isScalar(pair.key) || !pair.key.range || !valueNode?.range) return false;
+  const start = pair.key.range[0] + parsed.offset;
+  const end = valueNode.range[1] + parsed.offset;
+  if (plan.yaml.text.slice(start, end).includes('\n')) return false;
+  plan.insert(start, `${key}: ${plainOrQuoted(value)}`, [], owner);
+  plan.remove(
+    start,
+    end,
+    [
+      { path: [...path, String(pair.key.value)], after: undefined },
+      { path: [...path, key], after: value },
+    ],
+    owner,
+  );
   return true;
 }
