@@ -68,7 +68,10 @@ function defaultPodTemplate(template: JsonObject | undefined, restartPolicy = 'A
   const meta = ensure(template, 'metadata');
   // A 1.32 server serialises the unset template timestamp as null; diffs see it.
   if (!('creationTimestamp' in meta)) meta.creationTimestamp = null;
-  const spec = ensure(template, 'spec');
+  defaultPodSpec(ensure(template, 'spec'), restartPolicy);
+}
+
+function defaultPodSpec(spec: JsonObject, restartPolicy: string): void {
   def(spec, 'restartPolicy', restartPolicy);
   def(spec, 'terminationGracePeriodSeconds', 30);
   def(spec, 'dnsPolicy', 'ClusterFirst');
@@ -196,6 +199,9 @@ export function applyDefaults(kind: string, obj: JsonObject): void {
       }
       break;
     }
+    case 'Pod':
+      defaultPodSpec(ensure(obj, 'spec'), 'Always');
+      break;
     case 'Ingress':
       def(obj, 'status', { loadBalancer: {} });
       break;

@@ -182,6 +182,13 @@ export function applyConfig(
   merged = structuredClone(merged);
   removeFields(resource, merged, lastSet.difference(newSet), keep);
 
+  // Empty label/annotation maps do not survive storage (omitempty), so they change nothing.
+  if (isObject(merged.metadata)) {
+    for (const k of ['labels', 'annotations']) {
+      const v = merged.metadata[k];
+      if (isObject(v) && Object.keys(v).length === 0) delete merged.metadata[k];
+    }
+  }
   const cmp = compare(resource, liveObj, merged);
   const changed = cmp.added.union(cmp.modified);
   const conflicts: Conflict[] = [];

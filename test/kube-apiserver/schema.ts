@@ -59,6 +59,9 @@ export const BUILTIN_RESOURCES: ResourceType[] = [
   builtin('', 'v1', 'Secret', 'secrets', true),
   builtin('', 'v1', 'Service', 'services', true, ['svc'], ['status'], ['all']),
   builtin('', 'v1', 'ServiceAccount', 'serviceaccounts', true, ['sa']),
+  // Listable so `kubectl get pods|events` works; no controller creates any (README, differences).
+  builtin('', 'v1', 'Pod', 'pods', true, ['po'], ['status'], ['all']),
+  builtin('', 'v1', 'Event', 'events', true, ['ev']),
   builtin('apps', 'v1', 'Deployment', 'deployments', true, ['deploy'], ['status', 'scale'], ['all']),
   builtin('apps', 'v1', 'StatefulSet', 'statefulsets', true, ['sts'], ['status', 'scale'], ['all']),
   builtin('apps', 'v1', 'DaemonSet', 'daemonsets', true, ['ds'], ['status'], ['all']),
@@ -115,6 +118,7 @@ export type ListSchema = { type: 'map'; keys: string[] } | { type: 'set' } | { t
 
 /** Where each kind keeps its pod spec. */
 export const POD_SPEC_PATHS: Record<string, string> = {
+  Pod: 'spec',
   Deployment: 'spec.template.spec',
   StatefulSet: 'spec.template.spec',
   DaemonSet: 'spec.template.spec',
