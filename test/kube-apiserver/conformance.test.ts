@@ -633,3 +633,38 @@ async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+// https://kubernetes.io/docs/reference/using-api/server-side-apply/#upgrading-from-client-side-apply-to-server-side-apply
+// (kubectl rewrites the client-side-apply ownership into its Apply entry by patching
+// managedFields, which the server must honour) and #clearing-managedfields
+test('client-side apply upgraded to server-side apply; managedFields [{}] clears them', async () => {
+  await namespace('upgrade');
+  const doc = deployment('upgrade', 'web', { replicas: 3 });
+  let r = await kubectl(['apply', '-f', '-'], doc);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(managers(deploymentObj('upgrade', 'web')).some((e) => e.manager === 'kubectl-client-side-apply'));
+  r = await kubectl(['apply', '--server-side', '-f', '-'], doc);
+  assert.equal(r.code, 0, r.stderr);
+  const names = managers(deploymentObj('upgrade', 'web')).map((e) => `${e.manager}/${e.operation}`);
+  assert.ok(names.includes('kubectl/Apply'), names.join(', '));
+  assert.ok(!names.includes('kubectl-client-side-apply/Update'), names.join(', '));
+  // The migrated applier owns replicas now: dropping it resets it to the default.
+  const without = JSON.parse(doc) as JsonObject;
+  delete (without.spec as JsonObject).replicas;
+  r = await kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(without));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((deploymentObj('upgrade', 'web').spec as JsonObject).replicas, 1);
+
+  r = await kubectl([
+    'patch',
+    'deployment',
+    'web',
+    '-n',
+    'upgrade',
+    '--type=json',
+    '-p',
+    '[{"op":"replace","path":"/metadata/managedFields","value":[{}]}]',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(meta(deploymentObj('upgrade', 'web')).managedFields, undefined);
+});

@@ -189,7 +189,7 @@ export function applyDefaults(kind: string, obj: JsonObject): void {
       break;
     }
     case 'Secret': {
-      def(obj, 'type', 'Opaque');
+      if (!obj.type) obj.type = 'Opaque';
       // stringData is write-only: merged into data, base64-encoded (core/v1 Secret docs).
       if (isObject(obj.stringData)) {
         const data = ensure(obj, 'data');

@@ -4,7 +4,7 @@
 
 import { ApiError } from './errors.js';
 import { compare, FieldNode, isObject, merge, pathToString, removeFields, toFieldSet } from './fieldset.js';
-import { apiVersionOf, type JsonObject, type ResourceType } from './schema.js';
+import { apiVersionOf, type JsonObject, type JsonValue, type ResourceType } from './schema.js';
 
 export interface ManagedEntry {
   manager: string;
@@ -226,6 +226,21 @@ function mergeInto(into: FieldNode, s: FieldNode): void {
 }
 
 /**
+ * The managedFields a non-apply write starts from: the ones in the request when it changed them
+ * (a client may rewrite managedFields, e.g. kubectl's client-side-apply upgrade; `[{}]` clears
+ * them), else the stored ones (fieldmanager.go Update: "allow directly updating managed fields").
+ */
+export function suppliedEntries(
+  requested: JsonValue | undefined,
+  stored: JsonValue | undefined,
+): ManagedEntry[] | undefined {
+  if (!Array.isArray(requested) || requested.length === 0) return undefined;
+  if (JSON.stringify(requested) === JSON.stringify(stored ?? [])) return undefined;
+  const valid = requested.filter((e) => isObject(e) && typeof e.manager === 'string' && e.manager !== '');
+  return structuredClone(valid) as unknown as ManagedEntry[];
+}
+
+/**
  * A non-apply write (create, update, merge/JSON/strategic patch): the writer takes every field it
  * changed or added; fields it removed leave every manager (structured-merge-diff Updater.Update).
  */
@@ -235,8 +250,9 @@ export function recordUpdate(
   next: JsonObject,
   manager: string,
   subresource?: string,
+  baseEntries?: ManagedEntry[],
 ): ManagedEntry[] {
-  const entries = live ? readEntries(live) : [];
+  const entries = baseEntries ? structuredClone(baseEntries) : live ? readEntries(live) : [];
   const before = live ? withoutMeta(live) : { metadata: {} };
   const after = withoutMeta(next);
   const cmp = compare(resource, before, after);

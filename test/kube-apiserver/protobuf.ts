@@ -68,7 +68,8 @@ function objectMeta(buf: Buffer): JsonObject {
   const m: JsonObject = {};
   const s = (no: number, key: string) => {
     const f = fs.find((x) => x.no === no);
-    if (f) m[key] = str(f);
+    // gogo-protobuf writes empty strings too; JSON omits them.
+    if (f && str(f) !== '') m[key] = str(f);
   };
   s(1, 'name');
   s(2, 'generateName');
@@ -120,7 +121,7 @@ export function decodeProtobuf(body: Buffer): JsonObject {
     case 'Secret': {
       set('data', map(fs, 2, true));
       const type = fs.find((f) => f.no === 3);
-      if (type) obj.type = str(type);
+      if (type && str(type) !== '') obj.type = str(type);
       set('stringData', map(fs, 4));
       set('immutable', bool(5));
       break;

@@ -38,7 +38,7 @@ import {
   unsupportedMediaType,
 } from './errors.js';
 import { deepEqual, isObject } from './fieldset.js';
-import { applyConfig, type ManagedEntry, nowRfc3339, recordUpdate } from './managed.js';
+import { applyConfig, type ManagedEntry, nowRfc3339, recordUpdate, suppliedEntries } from './managed.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { decodeProtobuf } from './protobuf.js';
 import {
@@ -1018,9 +1018,9 @@ export class ApiServer {
     if (old && (GENERATION_KINDS.has(r.kind) || r.crd) && !deepEqual(specOf(old), specOf(next))) {
       m.generation = Number(meta(old).generation ?? 1) + 1;
     }
-    m.managedFields = (typeof managedFields === 'function'
-      ? managedFields(next)
-      : managedFields) as unknown as JsonValue;
+    const entries = typeof managedFields === 'function' ? managedFields(next) : managedFields;
+    if (entries.length > 0) m.managedFields = entries as unknown as JsonValue;
+    else delete m.managedFields;
     if (old && deepEqual(old, next)) return { object: structuredClone(old), created: false };
     if (ctx.dryRun) return { object: next, created: !old };
     if (old && m.deletionTimestamp && !(Array.isArray(m.finalizers) && m.finalizers.length)) {
@@ -1093,15 +1093,15 @@ export class ApiServer {
     if (subresource === 'status') {
       next = structuredClone(old);
       next.status = structuredClone(body.status ?? {});
-    } else {
-      meta(next).managedFields = meta(old).managedFields ?? [];
     }
+    const base = subresource ? undefined : suppliedEntries(meta(body).managedFields, meta(old).managedFields);
+    meta(next).managedFields = meta(old).managedFields ?? [];
     const { object } = this.commit(
       r,
       old,
       next,
       ctx,
-      (obj) => recordUpdate(r, old, obj, ctx.manager, subresource),
+      (obj) => recordUpdate(r, old, obj, ctx.manager, subresource, base),
       subresource,
     );
     return ok(object);
@@ -1152,13 +1152,16 @@ export class ApiServer {
       if (s === undefined) delete next.status;
       else next.status = s;
     }
+    const supplied = subresource
+      ? undefined
+      : suppliedEntries(meta(next).managedFields, meta(old).managedFields);
     meta(next).managedFields = meta(old).managedFields ?? [];
     const { object } = this.commit(
       r,
       old,
       next,
       ctx,
-      (obj) => recordUpdate(r, old, obj, ctx.manager, subresource),
+      (obj) => recordUpdate(r, old, obj, ctx.manager, subresource, supplied),
       subresource,
     );
     return ok(object);
