@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { type Context, createContext } from '../src/cli/context.js';
+import { createContext } from '../src/cli/context.js';
 import type { EnvRepoConfig, GitopsConfig } from '../src/config/types.js';
 import { kustomizeDependencies, openEnvRepo } from '../src/git/checkout.js';
 import { commitMessage, commitSubject, parseTrailers } from '../src/git/message.js';
@@ -53,7 +53,7 @@ const environment = (path: string) => ({
 let editCounter = 0;
 
 /** An edit that sets the content of one file (relative to the checkout root) in whatever checkout it runs in. */
-function setFile(ctx: Context, dir: () => string, path: string, content: string) {
+function setFile(dir: () => string, path: string, content: string) {
   return async () => {
     const file = join(dir(), path);
     const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
@@ -139,11 +139,11 @@ test('when the remote moved, the edit is re-applied on the new head and pushed; 
 
   const pushedOne = await writeAndPush(first.ctx, one, config.envRepo, {
     push: true,
-    edit: setFile(first.ctx, () => one.dir, 'envs/staging/a.txt', 'a1\n'),
+    edit: setFile(() => one.dir, 'envs/staging/a.txt', 'a1\n'),
   });
   assert.equal(pushedOne.attempts, 1);
   const attempts: number[] = [];
-  const edit = setFile(second.ctx, () => two.dir, 'envs/staging/b.txt', 'b1\n');
+  const edit = setFile(() => two.dir, 'envs/staging/b.txt', 'b1\n');
   const pushedTwo = await writeAndPush(second.ctx, two, config.envRepo, {
     push: true,
     edit: async (attempt) => {
@@ -176,11 +176,11 @@ test('when the new head already holds the change, nothing is committed and that 
   const two = await openEnvRepo(second.ctx, config, environment('envs/staging'));
   await writeAndPush(first.ctx, one, config.envRepo, {
     push: true,
-    edit: setFile(first.ctx, () => one.dir, 'envs/staging/a.txt', 'same\n'),
+    edit: setFile(() => one.dir, 'envs/staging/a.txt', 'same\n'),
   });
   const result = await writeAndPush(second.ctx, two, config.envRepo, {
     push: true,
-    edit: setFile(second.ctx, () => two.dir, 'envs/staging/a.txt', 'same\n'),
+    edit: setFile(() => two.dir, 'envs/staging/a.txt', 'same\n'),
   });
   assert.deepEqual(
     { already: result.alreadyOnRemote, commit: result.commit, attempts: result.attempts },
@@ -209,7 +209,7 @@ test('a pre-receive hook rejection is not retried and carries the hook message',
       push: true,
       edit: async (attempt) => {
         edits = attempt;
-        return setFile(ctx, () => checkout.dir, 'envs/staging/a.txt', 'a1\n')();
+        return setFile(() => checkout.dir, 'envs/staging/a.txt', 'a1\n')();
       },
     }),
     (error: Error & { exitCode: number; code: string }) => {
@@ -375,7 +375,7 @@ test('a commit signed with an SSH key passes git verify-commit with an allowed-s
   const checkout = await openEnvRepo(ctx, config, environment('envs/staging'));
   const result = await writeAndPush(ctx, checkout, config.envRepo, {
     push: true,
-    edit: setFile(ctx, () => checkout.dir, 'envs/staging/a.txt', 'signed\n'),
+    edit: setFile(() => checkout.dir, 'envs/staging/a.txt', 'signed\n'),
   });
   const verify = execFileSync(
     'git',

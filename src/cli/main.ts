@@ -4,6 +4,7 @@ import type * as CommanderModule from 'commander';
 import type { Command } from 'commander';
 import { type ActionState, actionFactory } from './action.js';
 import { defineBuild } from './commands/build.js';
+import { defineBump } from './commands/bump.js';
 import { defineInit } from './commands/init.js';
 import type { CliIO } from './io.js';
 
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
     .option('-v, --verbose', 'show commands run and stack traces')
     .option('-q, --quiet', 'only errors, warnings and results')
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .option('-n, --dry-run', 'show what would change; run reads, skip every write (commits, pushes, applies)')
     .addOption(new Option('--ci', 'CI mode: plain output, no spinners (default: detected from CI env vars)'))
     .addOption(new Option('--no-ci', 'interactive mode even when CI env vars are set'))
     .showSuggestionAfterError(true)
@@ -55,6 +57,7 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
 
   const action = actionFactory(io, state);
   defineInit(program, action);
+  defineBump(program, action);
   defineBuild(program, action);
 
   for (const command of program.commands) {

@@ -28,6 +28,8 @@ export interface EnvCheckout {
 export interface CheckoutOptions {
   /** Use this existing checkout instead of cloning. */
   envRepoDir?: string;
+  /** Keep the temporary clone after the command (its path is reported); default: removed. */
+  keep?: boolean;
 }
 
 /** scp-like SSH (`git@host:org/repo.git`) or any URL with a scheme is remote; everything else is a path. */
@@ -229,7 +231,7 @@ export async function openEnvRepo(
     });
 
   const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'gitops-env-')));
-  ctx.cleanup.add(() => rmSync(scratch, { recursive: true, force: true }));
+  if (!options.keep) ctx.cleanup.add(() => rmSync(scratch, { recursive: true, force: true }));
   const git = new Git(ctx, scratch, credentialEnv(ctx, config, scratch));
   const dir = join(scratch, 'repo');
   const source = cloneUrl(url, config.dir);

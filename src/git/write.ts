@@ -75,7 +75,9 @@ function remoteLines(stderr: string): string {
 
 /** Full jitter exponential backoff (AWS architecture blog, "Exponential Backoff And Jitter"). */
 function backoffMs(attempt: number): number {
-  const cap = Math.min(4000, 150 * 2 ** (attempt - 1));
+  // The window doubles from 400 ms: twenty jobs racing for one branch spread out within a few
+  // rounds instead of colliding again (measured in test/bump-write.test.ts).
+  const cap = Math.min(6400, 400 * 2 ** (attempt - 1));
   return Math.round(Math.random() * cap);
 }
 

@@ -21,7 +21,13 @@ export function parseImageUpdate(
       hint: 'write <repository>:<tag>, <repository>@sha256:<digest> or both',
     });
   }
-  if (name === undefined) return { name: reference.name, reference };
+  if (name === undefined) {
+    // Named by its repository: use the config's name for it, so trailers say `web=…`.
+    const byRepository = images.find(
+      (image) => normalizeRepository(image.repository) === reference.repository,
+    );
+    return { name: byRepository?.name ?? reference.name, reference };
+  }
   if (name === '') {
     throw usageError('IMAGE_ARGUMENT_INVALID', `--image ${argument} has an empty name before "="`, {
       hint: 'pass --image <name>=<reference>, with an image name from gitops.yaml or a repository',

@@ -6,7 +6,8 @@ interface BumpCommandOptions {
   image: string[];
   envRepoDir?: string;
   commit: boolean;
-  dryRun?: boolean;
+  push: boolean;
+  sourceCommit?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -16,7 +17,7 @@ function collect(value: string, previous: string[]): string[] {
 export function defineBump(program: Command, action: ActionFactory): void {
   program
     .command('bump')
-    .description('set new image references in an environment, changing only the tokens that differ')
+    .description('set new image references in an environment of the env repo, commit and push them')
     .requiredOption('--env <name>', 'environment of gitops.yaml whose manifests to edit')
     .option(
       '--image <name=reference>',
@@ -24,24 +25,34 @@ export function defineBump(program: Command, action: ActionFactory): void {
       collect,
       [],
     )
-    .option('--env-repo-dir <path>', 'a local checkout of the environment repo to edit')
-    .option('--no-commit', 'edit the files only; do not commit or push')
-    .option('--dry-run', 'show what would change and write nothing')
+    .option('--env-repo-dir <path>', 'edit this checkout of the env repo instead of a fresh clone')
+    .option('--no-commit', 'edit the files of --env-repo-dir only; do not commit or push')
+    .option('--no-push', 'commit but do not push (a fresh clone is kept and its path printed)')
+    .option(
+      '--source-commit <sha>',
+      'app-repo commit recorded in the Gitops-Source-Commit trailer (default: detected)',
+    )
     .addHelpText(
       'after',
       '\nFinds references in workload manifests, kustomization images:, the Helm values files of\n' +
-        'environments.<env>.helmValues and values marked `# gitops:image <name>`, matched by repository.\n' +
-        'Example: gitops bump --env staging --image web=ghcr.io/acme/web:1.4.2 --env-repo-dir ../env --no-commit',
+        'environments.<env>.helmValues and values marked `# gitops:image <name>`, matched by repository,\n' +
+        'and changes only those tokens. The commit is pushed without force; when the branch moved,\n' +
+        'the edit is re-applied on the new head and pushed again (envRepo.pushAttempts times).\n\n' +
+        'Examples:\n' +
+        '  gitops bump --env staging --image web=ghcr.io/acme/web:1.4.2\n' +
+        '  gitops --dry-run bump --env staging --image ghcr.io/acme/web@sha256:…\n' +
+        '  gitops bump --env staging --image web=ghcr.io/acme/web:1.4.2 --env-repo-dir ../env --no-commit',
     )
     .action(
       action<BumpCommandOptions>(async (ctx, options) => {
-        const { runBump } = await import('../../manifests/bump.js');
-        return runBump(ctx, {
+        const { runBumpCommand } = await import('../../bump/command.js');
+        return runBumpCommand(ctx, {
           env: options.env,
           images: options.image,
-          envRepoDir: options.envRepoDir,
+          ...(options.envRepoDir ? { envRepoDir: options.envRepoDir } : {}),
           commit: options.commit,
-          dryRun: Boolean(options.dryRun),
+          push: options.push,
+          ...(options.sourceCommit ? { sourceCommit: options.sourceCommit } : {}),
         });
       }),
     );
