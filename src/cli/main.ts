@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { type ActionState, actionFactory } from './action.js';
 import { defineBuild } from './commands/build.js';
 import { defineBump } from './commands/bump.js';
+import { defineDiff } from './commands/diff.js';
 import { defineInit } from './commands/init.js';
 import type { CliIO } from './io.js';
 
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
   const action = actionFactory(io, state);
   defineInit(program, action);
   defineBump(program, action);
+  defineDiff(program, action);
   defineBuild(program, action);
 
   for (const command of program.commands) {

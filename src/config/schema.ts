@@ -102,7 +102,11 @@ const environmentSpec: Spec = {
       type: 'array',
       items: { type: 'string', doc: 'path' },
       default: [],
-      doc: 'Helm values files (relative to `path`) holding image references.',
+      doc: 'Helm values files (relative to `path`) holding image references; with `chart`, passed to `helm template` in order.',
+    },
+    chart: {
+      type: 'string',
+      doc: 'Helm chart to render this environment with (`helm template`), relative to `path`, e.g. `../../charts/web`. Needs helm on PATH.',
     },
     timeout: {
       type: 'string',

@@ -28,6 +28,7 @@ export interface EnvironmentConfig {
   namespace?: string;
   promoteFrom?: string;
   helmValues: string[];
+  chart?: string;
   timeout: string;
   autoRollback: boolean;
   waitForJobs: boolean;

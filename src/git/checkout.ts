@@ -258,6 +258,13 @@ export async function openEnvRepo(
   const repo = git.at(dir);
   await repo.run(['sparse-checkout', 'set', '--cone', '--', envPath]);
   await repo.run(['checkout', '--quiet', branch]);
+  // A Helm chart outside the environment must be checked out too.
+  if (environment.chart) {
+    const chartPath = posix.normalize(posix.join(envPath, environment.chart));
+    if (!chartPath.startsWith('..') && chartPath !== envPath && !chartPath.startsWith(`${envPath}/`)) {
+      await repo.run(['sparse-checkout', 'add', '--', chartPath]);
+    }
+  }
   // Kustomizations may reach outside the environment (../../base); widen until nothing new appears.
   for (let round = 0; round < 10; round++) {
     const extra = kustomizeDependencies(dir, envPath, existsSync);

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import type { ActionFactory } from '../action.js';
+
+interface DiffCommandOptions {
+  env: string;
+  revision?: string;
+  envRepoDir?: string;
+  all?: boolean;
+}
+
+export function defineDiff(program: Command, action: ActionFactory): void {
+  program
+    .command('diff')
+    .description('show what differs between git and the live cluster (exit 0 in sync, 1 differences)')
+    .requiredOption('--env <name>', 'environment of gitops.yaml')
+    .option('--revision <ref>', 'compare this env-repo commit, branch or tag (default: the env branch head)')
+    .option('--env-repo-dir <path>', 'compare this working copy of the env repo instead of a fresh clone')
+    .option('--all', 'list objects that are in sync too')
+    .addHelpText(
+      'after',
+      '\nQuiet on server noise (status, defaults git does not declare, managedFields, quantity spellings,\n' +
+        'replicas owned by an HPA); each difference names the field manager that made it and when.\n' +
+        'Secret values are compared by hash and never printed. Ignore fields with\n' +
+        'environments.<env>.ignoreDifferences in gitops.yaml.',
+    )
+    .action(
+      action<DiffCommandOptions>(async (ctx, options) => {
+        const { runDiff } = await import('../../drift/command.js');
+        return runDiff(ctx, {
+          env: options.env,
+          ...(options.revision ? { revision: options.revision } : {}),
+          ...(options.envRepoDir ? { envRepoDir: options.envRepoDir } : {}),
+          all: Boolean(options.all),
+        });
+      }),
+    );
+}

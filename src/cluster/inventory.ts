@@ -1,0 +1,117 @@
+import type { EnvironmentConfig } from '../config/types.js';
+import type { Kubectl } from './kubectl.js';
+
+/**
+ * What gitops last did to an environment, kept in the cluster as a ConfigMap: the kinds and
+ * namespaces it applied (so pruning and drift know where to look without listing every kind in
+ * the cluster), and the deploy state (revision, phase), so an interrupted run is explained by
+ * the next one.
+ */
+export interface Inventory {
+  /** `Kind.group` of everything applied. */
+  kinds: string[];
+  namespaces: string[];
+  /** Env-repo revision of the last apply. */
+  revision?: string;
+  /** `applying` while objects are being applied, `applied` after, `verified` once healthy and in sync. */
+  phase?: 'applying' | 'applied' | 'verified' | 'failed';
+  /** Revision that was verified last (what rollback without a sha returns to). */
+  verifiedRevision?: string;
+  previousRevision?: string;
+  updatedAt?: string;
+  actor?: string;
+}
+
+export function inventoryName(environment: Pick<EnvironmentConfig, 'name'>): string {
+  return `gitops-inventory-${environment.name}`;
+}
+
+export function inventoryNamespace(
+  environment: Pick<EnvironmentConfig, 'namespace'>,
+  contextNamespace: string,
+): string {
+  return environment.namespace ?? contextNamespace;
+}
+
+export const INVENTORY_LABEL = 'gitops.dev/inventory';
+
+function split(text: string | undefined): string[] {
+  return (text ?? '').split(',').filter(Boolean);
+}
+
+export async function readInventory(
+  kubectl: Kubectl,
+  environment: EnvironmentConfig,
+  namespace: string,
+): Promise<Inventory | undefined> {
+  const text = await kubectl.read(
+    ['get', 'configmap', inventoryName(environment), '-n', namespace, '-o', 'json', '--ignore-not-found'],
+    'reading the gitops inventory',
+  );
+  if (!text.trim()) return undefined;
+  const data = ((JSON.parse(text) as { data?: Record<string, string> }).data ?? {}) as Record<string, string>;
+  return {
+    kinds: split(data.kinds),
+    namespaces: split(data.namespaces),
+    ...(data.revision ? { revision: data.revision } : {}),
+    ...(data.phase ? { phase: data.phase as Inventory['phase'] } : {}),
+    ...(data.verifiedRevision ? { verifiedRevision: data.verifiedRevision } : {}),
+    ...(data.previousRevision ? { previousRevision: data.previousRevision } : {}),
+    ...(data.updatedAt ? { updatedAt: data.updatedAt } : {}),
+    ...(data.actor ? { actor: data.actor } : {}),
+  };
+}
+
+export function inventoryManifest(
+  environment: EnvironmentConfig,
+  namespace: string,
+  inventory: Inventory,
+): Record<string, unknown> {
+  const data: Record<string, string> = {
+    kinds: [...new Set(inventory.kinds)].sort().join(','),
+    namespaces: [...new Set(inventory.namespaces)].sort().join(','),
+  };
+  for (const key of [
+    'revision',
+    'phase',
+    'verifiedRevision',
+    'previousRevision',
+    'updatedAt',
+    'actor',
+  ] as const) {
+    const value = inventory[key];
+    if (value) data[key] = value;
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: inventoryName(environment),
+      namespace,
+      labels: { [INVENTORY_LABEL]: environment.name },
+    },
+    data,
+  };
+}
+
+/** Writes the inventory with server-side apply (its own field manager, so it never conflicts with objects). */
+export async function writeInventory(
+  kubectl: Kubectl,
+  environment: EnvironmentConfig,
+  namespace: string,
+  inventory: Inventory,
+): Promise<void> {
+  const manifest = inventoryManifest(environment, namespace, inventory);
+  try {
+    await kubectl.run(
+      ['apply', '--server-side', '--field-manager=gitops-inventory', '--force-conflicts', '-f', '-'],
+      {
+        input: JSON.stringify(manifest),
+        mutates: true,
+        timeoutMs: 60_000,
+      },
+    );
+  } catch (error) {
+    throw kubectl.clusterError(error, 'recording the deploy state in the cluster');
+  }
+}

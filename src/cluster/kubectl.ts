@@ -1,0 +1,125 @@
+import type { Context } from '../cli/context.js';
+import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
+import { GitopsError } from '../core/errors.js';
+import { ExecError, type ExecResult } from '../core/exec.js';
+import { ExitCode } from '../core/exit-codes.js';
+import type { KubeObject } from './objects.js';
+
+/** Transient API failures worth another try for reads: throttling, server errors, timeouts, resets. */
+const TRANSIENT =
+  /(TooManyRequests|429|InternalError|the server has received too many requests|500 Internal|503|ServiceUnavailable|connection reset|connection refused|i\/o timeout|EOF|timed out|Client\.Timeout|unexpected error when reading response body)/i;
+const READ_ATTEMPTS = 3;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The `Error from server (Reason): message` line kubectl prints, or the last stderr line. */
+export function kubectlMessage(stderr: string): string {
+  const lines = stderr.trim().split('\n').filter(Boolean);
+  return (
+    lines.find((line) => line.startsWith('Error from server') || line.startsWith('error:')) ??
+    lines.at(-1) ??
+    ''
+  );
+}
+
+/**
+ * kubectl for one environment: binary from `kubectl.path` (or PATH), the environment's context,
+ * kubeconfig and namespace. Reads are retried a bounded number of times on transient failures;
+ * writes are not (a retried write could hide what happened).
+ */
+export class Kubectl {
+  readonly namespace: string | undefined;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly config: GitopsConfig,
+    private readonly environment: EnvironmentConfig,
+  ) {
+    this.namespace = environment.namespace;
+  }
+
+  private globalArgs(): string[] {
+    const args: string[] = [];
+    if (this.environment.kubeconfig) args.push(`--kubeconfig=${this.environment.kubeconfig}`);
+    if (this.environment.kubeContext) args.push(`--context=${this.environment.kubeContext}`);
+    return args;
+  }
+
+  run(
+    args: readonly string[],
+    options: { input?: string; mutates?: boolean; allowFailure?: boolean; timeoutMs?: number } = {},
+  ): Promise<ExecResult> {
+    return this.ctx.exec.run(this.config.kubectl.path, [...this.globalArgs(), ...args], {
+      cwd: this.config.dir,
+      ...options,
+    });
+  }
+
+  /** A read, retried on transient API errors with a short backoff. */
+  async read(args: readonly string[], what: string): Promise<string> {
+    let last: ExecError | undefined;
+    for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+      try {
+        return (await this.run(args, { timeoutMs: 120_000 })).stdout;
+      } catch (error) {
+        if (!(error instanceof ExecError) || !TRANSIENT.test(error.stderrTail) || attempt === READ_ATTEMPTS) {
+          throw this.clusterError(error, what);
+        }
+        last = error;
+        this.ctx.reporter.debug(
+          `${what}: transient failure (attempt ${attempt}/${READ_ATTEMPTS}): ${kubectlMessage(error.stderrTail)}`,
+        );
+        await sleep(250 * attempt);
+      }
+    }
+    throw this.clusterError(last, what);
+  }
+
+  /** Wraps a kubectl failure as exit 3 with kubectl's own message; a missing kubectl stays exit 2. */
+  clusterError(error: unknown, what: string): unknown {
+    if (error instanceof ExecError) {
+      const message = kubectlMessage(error.stderrTail);
+      return new GitopsError('CLUSTER_FAILED', `${what} failed: ${message}`, {
+        exitCode: ExitCode.OperationFailed,
+        hint: this.environment.kubeContext
+          ? `check access to kube context ${this.environment.kubeContext}`
+          : 'check KUBECONFIG / environments.<name>.kubeContext and that the cluster is reachable',
+        cause: error,
+      });
+    }
+    return error;
+  }
+
+  /** `kubectl version` of client and server; proves the cluster is reachable. */
+  async version(): Promise<{ client?: string; server?: string }> {
+    const text = await this.read(['version', '-o', 'json', '--request-timeout=10s'], 'reaching the cluster');
+    const parsed = JSON.parse(text) as {
+      clientVersion?: { gitVersion?: string };
+      serverVersion?: { gitVersion?: string };
+    };
+    return {
+      ...(parsed.clientVersion?.gitVersion ? { client: parsed.clientVersion.gitVersion } : {}),
+      ...(parsed.serverVersion?.gitVersion ? { server: parsed.serverVersion.gitVersion } : {}),
+    };
+  }
+
+  /**
+   * Lists many kinds in one kubectl call (kubectl makes one list request per kind).
+   * `namespace` undefined means all namespaces (cluster-scoped kinds ignore it either way).
+   */
+  async list(
+    kinds: readonly string[],
+    options: { namespace?: string; labelSelector?: string },
+  ): Promise<KubeObject[]> {
+    if (kinds.length === 0) return [];
+    // kubectl hides managedFields unless asked; attribution needs them.
+    const args = ['get', kinds.join(','), '-o', 'json', '--show-managed-fields'];
+    args.push(...(options.namespace ? ['-n', options.namespace] : ['--all-namespaces']));
+    if (options.labelSelector) args.push('-l', options.labelSelector);
+    const text = await this.read(args, `reading ${kinds.join(', ')} from the cluster`);
+    const list = JSON.parse(text) as { items?: KubeObject[] };
+    return list.items ?? [];
+  }
+}

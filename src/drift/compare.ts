@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import { ANNOTATION_REVISION, type KubeObject, LABEL_ENVIRONMENT } from '../cluster/objects.js';
+import { foreignOwners, isControllerManager, type ManagerRef, ownedLeaves } from './managed-fields.js';
+import { isEmptyValue, scalarEqual } from './normalize.js';
+import { displayPath, itemKey, jsonPointer, listKeysFor, type Segment, sameKey, valueAt } from './paths.js';
+
+export const FIELD_MANAGER = 'gitops';
+
+/**
+ * One field that differs between git and the cluster.
+ * - changed: git declares it, the cluster has another value (or lacks it);
+ * - extra: the cluster has it, git does not, and a person's tool wrote it (kubectl edit/annotate …);
+ * - not-in-git: gitops applied it earlier but the revision compared no longer declares it.
+ */
+export interface Difference {
+  kind: 'changed' | 'extra' | 'not-in-git';
+  path: Segment[];
+  display: string;
+  pointer: string;
+  /** For Secrets only the key name is kept; values never leave this module. */
+  desired?: unknown;
+  live?: unknown;
+  managers: ManagerRef[];
+  secret?: boolean;
+}
+
+export interface CompareOptions {
+  /** JSON pointers to ignore for this object (config ignoreDifferences, HPA-managed replicas). */
+  ignore: readonly string[];
+}
+
+/** Annotations and labels that tools add and no person declares. */
+const NOISE_METADATA = new Set([
+  ANNOTATION_REVISION,
+  LABEL_ENVIRONMENT,
+  'kubectl.kubernetes.io/last-applied-configuration',
+  'deployment.kubernetes.io/revision',
+  'kubectl.kubernetes.io/restartedAt',
+  'kubernetes.io/metadata.name',
+  'applyset.kubernetes.io/part-of',
+]);
+
+/** Top-level and metadata fields the server owns: never drift. */
+const SERVER_METADATA = new Set([
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'managedFields',
+  'selfLink',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'finalizers',
+  'ownerReferences',
+  'generateName',
+]);
+
+function ignored(path: readonly Segment[], pointer: string, ignore: readonly string[]): boolean {
+  const first = path[0];
+  if (first && 'field' in first && first.field === 'status') return true;
+  if (first && 'field' in first && first.field === 'metadata') {
+    const second = path[1];
+    if (second && 'field' in second) {
+      if (SERVER_METADATA.has(second.field)) return true;
+      const third = path[2];
+      if (
+        (second.field === 'labels' || second.field === 'annotations') &&
+        third &&
+        'field' in third &&
+        NOISE_METADATA.has(third.field)
+      ) {
+        return true;
+      }
+    }
+  }
+  return ignore.some((rule) => pointer === rule || pointer.startsWith(`${rule}/`));
+}
+
+function isQuantityPath(path: readonly Segment[]): boolean {
+  return path.some(
+    (segment) =>
+      'field' in segment &&
+      (segment.field === 'resources' || segment.field === 'hard' || segment.field === 'capacity'),
+  );
+}
+
+/** Secret `data` with `stringData` folded in (as the API server does), values base64-decoded and hashed. */
+export function secretDigests(object: Record<string, unknown>): Map<string, string> {
+  const digests = new Map<string, string>();
+  const hash = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+  for (const [key, value] of Object.entries((object.data as Record<string, string> | undefined) ?? {})) {
+    digests.set(key, hash(Buffer.from(String(value ?? ''), 'base64')));
+  }
+  for (const [key, value] of Object.entries(
+    (object.stringData as Record<string, string> | undefined) ?? {},
+  )) {
+    digests.set(key, hash(Buffer.from(String(value ?? ''), 'utf8')));
+  }
+  return digests;
+}
+
+/**
+ * Compares one desired object with its live copy. Quiet on server noise (status, server metadata,
+ * defaulted fields git does not declare, list order of keyed lists, quantity spellings); every
+ * difference carries the managers that own the live field.
+ */
+export function compareObject(desired: KubeObject, live: KubeObject, options: CompareOptions): Difference[] {
+  const differences: Difference[] = [];
+  const managed = live.metadata.managedFields;
+  const add = (difference: Omit<Difference, 'display' | 'pointer' | 'managers'>, owners = true) => {
+    const pointer = jsonPointer(difference.path, difference.kind === 'changed' ? desired : live);
+    if (ignored(difference.path, pointer, options.ignore)) return;
+    differences.push({
+      ...difference,
+      display: displayPath(difference.path),
+      pointer,
+      managers: owners ? foreignOwners(managed, difference.path, FIELD_MANAGER) : [],
+    });
+  };
+
+  const walk = (d: unknown, l: unknown, path: Segment[], field: string | undefined) => {
+    const pointer = jsonPointer(path, desired);
+    if (path.length > 0 && ignored(path, pointer, options.ignore)) return;
+    if (Array.isArray(d)) {
+      if (!Array.isArray(l)) {
+        if (!(isEmptyValue(d) && isEmptyValue(l))) add({ kind: 'changed', path, desired: d, live: l });
+        return;
+      }
+      const keys = listKeysFor(field, d);
+      if (keys) {
+        for (const item of d) {
+          const key = itemKey(item, keys);
+          if (!key) continue;
+          const match = l.find((candidate) => {
+            const candidateKey = itemKey(candidate, keys);
+            return candidateKey !== undefined && sameKey(candidateKey, key);
+          });
+          const itemPath = [...path, { key }];
+          if (match === undefined) add({ kind: 'changed', path: itemPath, desired: item, live: undefined });
+          else walk(item, match, itemPath, undefined);
+        }
+        return;
+      }
+      if (d.length !== l.length) {
+        add({ kind: 'changed', path, desired: d, live: l });
+        return;
+      }
+      for (const [index, item] of d.entries()) walk(item, l[index], [...path, { index }], undefined);
+      return;
+    }
+    if (d !== null && typeof d === 'object') {
+      if (l === null || typeof l !== 'object' || Array.isArray(l)) {
+        if (!(isEmptyValue(d) && isEmptyValue(l))) add({ kind: 'changed', path, desired: d, live: l });
+        return;
+      }
+      for (const [key, value] of Object.entries(d)) {
+        const child = (l as Record<string, unknown>)[key];
+        const childPath = [...path, { field: key }];
+        if (child === undefined) {
+          if (!isEmptyValue(value))
+            add({ kind: 'changed', path: childPath, desired: value, live: undefined });
+          continue;
+        }
+        walk(value, child, childPath, key);
+      }
+      return;
+    }
+    if (!scalarEqual(d, l, isQuantityPath(path))) add({ kind: 'changed', path, desired: d, live: l });
+  };
+
+  if (desired.kind === 'Secret' && desired.apiVersion === 'v1') {
+    const { data: _data, stringData: _stringData, ...rest } = desired as Record<string, unknown>;
+    walk(rest, live, [], undefined);
+    const wanted = secretDigests(desired as Record<string, unknown>);
+    const actual = secretDigests(live as Record<string, unknown>);
+    for (const [key, digest] of wanted) {
+      if (actual.get(key) !== digest)
+        add({ kind: 'changed', path: [{ field: 'data' }, { field: key }], secret: true });
+    }
+    for (const key of actual.keys()) {
+      if (!wanted.has(key)) add({ kind: 'extra', path: [{ field: 'data' }, { field: key }], secret: true });
+    }
+  } else {
+    walk(desired, live, [], undefined);
+  }
+
+  // Fields the cluster has and git does not: written by a person's tool, or left over from an
+  // earlier revision that gitops applied.
+  const seen = new Set(differences.map((difference) => difference.display));
+  for (const entry of managed ?? []) {
+    if (isControllerManager(entry)) continue;
+    const mine = entry.manager === FIELD_MANAGER;
+    for (const leaf of ownedLeaves(entry.fieldsV1)) {
+      if (valueAt(desired, leaf) !== undefined || valueAt(live, leaf) === undefined) continue;
+      if (
+        desired.kind === 'Secret' &&
+        leaf[0] &&
+        'field' in leaf[0] &&
+        (leaf[0].field === 'data' || leaf[0].field === 'stringData')
+      )
+        continue;
+      if (ancestorDeclaredAtomic(desired, leaf)) continue;
+      const display = displayPath(leaf);
+      if (seen.has(display)) continue;
+      seen.add(display);
+      add({ kind: mine ? 'not-in-git' : 'extra', path: leaf, live: valueAt(live, leaf) }, !mine);
+    }
+  }
+  return differences;
+}
+
+/** A leaf below an atomic list that git declares is already compared with the whole list. */
+function ancestorDeclaredAtomic(desired: unknown, leaf: readonly Segment[]): boolean {
+  for (let length = leaf.length - 1; length > 0; length--) {
+    const value = valueAt(desired, leaf.slice(0, length));
+    if (Array.isArray(value)) {
+      const last = leaf[length - 1];
+      const field = last && 'field' in last ? last.field : undefined;
+      return listKeysFor(field, value) === undefined;
+    }
+  }
+  return false;
+}

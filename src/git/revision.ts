@@ -1,0 +1,131 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import type { Context } from '../cli/context.js';
+import { usageError } from '../core/errors.js';
+import { type EnvCheckout, kustomizeDependencies } from './checkout.js';
+
+/** A read-only tree of one environment at one revision. */
+export interface RevisionTree {
+  sha: string;
+  dir: string;
+  envDir: string;
+}
+
+/** Refuses refs that could be read as options or carry shell syntax (they never reach a shell, but git parses options). */
+export function checkRevisionText(ref: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/@{}^~-]*$/.test(ref) || ref.includes('..') || ref.length > 200) {
+    throw usageError('INVALID_REVISION', `"${ref}" is not a revision gitops accepts`, {
+      hint: 'pass a commit sha (full or short), a branch or a tag of the env repo',
+    });
+  }
+}
+
+/** History depths tried, in order, before fetching all of it (commits and trees only: blobs stay lazy). */
+const DEEPEN_STEPS = [50, 500];
+
+/**
+ * Fetches more history of a shallow clone until `found()` holds: shallow CI clones are the normal
+ * case, and commands that look back (rollback, history, short shas) deepen step by step.
+ * Returns whether it was found.
+ */
+export async function deepenUntil(checkout: EnvCheckout, found: () => Promise<boolean>): Promise<boolean> {
+  if (await found()) return true;
+  if (!checkout.remote) return false;
+  const shallow = (await checkout.git.tryOutput(['rev-parse', '--is-shallow-repository'])) === 'true';
+  if (!shallow) return false;
+  const branch = `+refs/heads/${checkout.branch}:refs/remotes/origin/${checkout.branch}`;
+  for (const depth of DEEPEN_STEPS) {
+    await checkout.git.run(['fetch', '--quiet', `--depth=${depth}`, 'origin', branch]);
+    if (await found()) return true;
+  }
+  await checkout.git.run(['fetch', '--quiet', '--unshallow', 'origin', branch]);
+  return found();
+}
+
+/**
+ * Resolves `ref` (full or short sha, branch, tag) in the checkout: locally, then by fetching it,
+ * then by deepening the shallow history. Ambiguous short shas are refused.
+ */
+export async function resolveRevision(ctx: Context, checkout: EnvCheckout, ref: string): Promise<string> {
+  checkRevisionText(ref);
+  let ambiguous = false;
+  const lookup = async (): Promise<string | undefined> => {
+    const result = await checkout.git.run(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
+      allowFailure: true,
+    });
+    if (/ambiguous/i.test(result.stderr)) ambiguous = true;
+    return result.exitCode === 0 ? result.stdout.trim() : undefined;
+  };
+  let sha = await lookup();
+  if (!sha && checkout.remote && (/^[0-9a-f]{40}$/.test(ref) || !/^[0-9a-f]{4,39}$/.test(ref))) {
+    // Full shas, branches and tags can be fetched by name; short shas cannot.
+    const fetched = await checkout.git.run(['fetch', '--quiet', '--depth', '1', 'origin', ref], {
+      allowFailure: true,
+    });
+    if (fetched.exitCode === 0)
+      sha = await checkout.git.tryOutput(['rev-parse', '--verify', '--quiet', 'FETCH_HEAD^{commit}']);
+  }
+  if (!sha && /^[0-9a-f]{4,39}$/.test(ref)) {
+    await deepenUntil(checkout, async () => {
+      sha = await lookup();
+      return sha !== undefined || ambiguous;
+    });
+  }
+  if (ambiguous) {
+    throw usageError('REVISION_AMBIGUOUS', `the short sha ${ref} matches several commits of the env repo`, {
+      hint: 'give more characters of the sha',
+    });
+  }
+  if (!sha) {
+    throw usageError('REVISION_NOT_FOUND', `revision ${ref} does not exist in the env repo`, {
+      hint: 'run `gitops history --env <env>` to see deployable revisions',
+    });
+  }
+  ctx.reporter.debug(`revision ${ref} is ${sha}`);
+  return sha;
+}
+
+/**
+ * Writes the environment's files (and the kustomize bases it reaches) as of `sha` into a temp
+ * directory, through a private index so the checkout's own index and work tree stay untouched.
+ */
+export async function materializeRevision(
+  ctx: Context,
+  checkout: EnvCheckout,
+  sha: string,
+): Promise<RevisionTree> {
+  const root = mkdtempSync(join(ctx.env.TMPDIR || tmpdir(), 'gitops-rev-'));
+  ctx.cleanup.add(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'tree');
+  mkdirSync(dir);
+  const env = { GIT_INDEX_FILE: join(root, 'index') };
+  const exported = new Set<string>();
+  const exportPaths = async (paths: string[]) => {
+    const fresh = paths.filter((path) => !exported.has(path));
+    if (fresh.length === 0) return;
+    const present = await checkout.git.run(['ls-tree', '--name-only', sha, '--', ...fresh], { env });
+    const existing = fresh.filter((path) => present.stdout.split('\n').includes(path));
+    for (const path of fresh) exported.add(path);
+    if (existing.length === 0) return;
+    await checkout.git.run([`--work-tree=${dir}`, 'checkout', sha, '--', ...existing], { env });
+  };
+  await exportPaths([checkout.envPath]);
+  if (!existsSync(join(dir, checkout.envPath))) {
+    throw usageError(
+      'ENV_PATH_MISSING',
+      `environment path ${checkout.envPath} does not exist at revision ${sha.slice(0, 12)}`,
+      {
+        hint: 'pick a revision at which the environment existed',
+      },
+    );
+  }
+  for (let round = 0; round < 10; round++) {
+    const missing = kustomizeDependencies(dir, checkout.envPath, existsSync).filter(
+      (path) => !exported.has(path),
+    );
+    if (missing.length === 0) break;
+    await exportPaths(missing.map((path) => posix.normalize(path)));
+  }
+  return { sha, dir, envDir: join(dir, checkout.envPath) };
+}
