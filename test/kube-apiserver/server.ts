@@ -129,8 +129,10 @@ function normalize(obj: JsonObject): void {
 }
 
 /** The parts of an object that count for `metadata.generation`: everything but metadata and status. */
-function specOf(obj: JsonObject): JsonObject {
-  const { metadata: _m, status: _s, ...rest } = obj;
+function specOf(r: ResourceType, obj: JsonObject): JsonObject {
+  const { metadata: _m, ...rest } = obj;
+  // Without a status subresource, status is part of the desired state like anything else.
+  if (r.subresources.includes('status')) delete rest.status;
   return rest;
 }
 
@@ -662,7 +664,8 @@ export class ApiServer {
 
     const ctx: WriteContext = {
       dryRun: q.getAll('dryRun').includes('All'),
-      fieldValidation: q.get('fieldValidation') ?? 'Strict',
+      // api-concepts#field-validation: Warn is the server's default; kubectl sends Strict.
+      fieldValidation: q.get('fieldValidation') ?? 'Warn',
       manager: managerOrUserAgent(q.get('fieldManager'), String(req.headers['user-agent'] ?? '')),
       warnings: [],
     };
@@ -1015,7 +1018,7 @@ export class ApiServer {
     normalize(next);
     const causes = validate(r, next, old);
     if (causes.length) throw invalid(r, String(m.name), causes);
-    if (old && (GENERATION_KINDS.has(r.kind) || r.crd) && !deepEqual(specOf(old), specOf(next))) {
+    if (old && (GENERATION_KINDS.has(r.kind) || r.crd) && !deepEqual(specOf(r, old), specOf(r, next))) {
       m.generation = Number(meta(old).generation ?? 1) + 1;
     }
     const entries = typeof managedFields === 'function' ? managedFields(next) : managedFields;
