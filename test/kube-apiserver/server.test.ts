@@ -347,6 +347,54 @@ test('co-owned fields survive when one applier drops them; finalizers merge as a
   assert.equal((await call('GET', path)).status, 404, 'gone once the last finalizer is removed');
 });
 
+// https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status
+// (observedGeneration, updated/available replicas, Available=False MinimumReplicasUnavailable)
+test('scripted rollouts: observedGeneration lag, unavailable replicas, kubectl rollout status waiting', async () => {
+  const dep = (name: string) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'c', image: 'busybox:1' }] },
+      },
+    },
+  });
+  server.workloads.setBehaviour('Deployment', 'default', 'lag', {
+    mode: 'ready',
+    observeAfterMs: 300,
+    afterMs: 400,
+  });
+  await call('POST', '/apis/apps/v1/namespaces/default/deployments', dep('lag'));
+  const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'lag' };
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(server.getObject(ref)?.status, undefined, 'not observed yet');
+  await until(() => (server.getObject(ref)?.status as JsonObject | undefined)?.observedGeneration === 1);
+  await until(() => (server.getObject(ref)?.status as JsonObject | undefined)?.availableReplicas === 2);
+
+  server.workloads.setBehaviour('Deployment', 'default', 'down', { mode: 'unavailable', afterMs: 10 });
+  await call('POST', '/apis/apps/v1/namespaces/default/deployments', dep('down'));
+  const down = { ...ref, name: 'down' };
+  await until(() => (server.getObject(down)?.status as JsonObject | undefined)?.updatedReplicas === 2);
+  const status = server.getObject(down)?.status as JsonObject;
+  assert.equal(status.unavailableReplicas, 2);
+  const available = (status.conditions as JsonObject[]).find((c) => c.type === 'Available');
+  assert.equal(available?.status, 'False');
+  assert.equal(available?.reason, 'MinimumReplicasUnavailable');
+  const r = await runKubectl(server, ['rollout', 'status', 'deployment/down', '--timeout=1s']);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stdout,
+    /Waiting for deployment "down" rollout to finish: 0 of 2 updated replicas are available/,
+  );
+});
+
+// Fault injection and the request log are test-harness features, not Kubernetes behaviour; the
+// 429 carries Retry-After as a real server's max-in-flight limiter does
+// (https://kubernetes.io/docs/concepts/cluster-administration/flow-control/).
 test('faults: 500 and 429 by path, connection reset, latency; the request log counts calls', async () => {
   server.clearRequests();
   server.faults.add({ method: 'GET', pathPattern: /\/configmaps\/dup$/, status: 500, times: 1 });
@@ -382,6 +430,7 @@ test('faults: 500 and 429 by path, connection reset, latency; the request log co
   );
 });
 
+// Harness feature (issue 5, "Start/stop ... from the command line").
 test('npm run kube-apiserver writes a kubeconfig, prints the URL and stops on SIGTERM', async (t) => {
   const dir = tempDir(t.after);
   const kubeconfig = join(dir, 'kubeconfig');
