@@ -123,3 +123,20 @@ test('apply: conflicts name the other manager; force moves ownership; Update tak
     ],
   );
 });
+
+test('an Update that creates owns everything it sent, with `.` on new maps, items and optional structs', () => {
+  const obj = structuredClone(config);
+  (obj.spec as JsonObject).strategy = {
+    type: 'RollingUpdate',
+    rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' },
+  };
+  const [entry] = recordUpdate(deployment, undefined, obj, 'kubectl-client-side-apply');
+  const fields = entry!.fieldsV1;
+  assert.deepEqual((fields['f:metadata'] as JsonObject)['f:labels'], { '.': {}, 'f:app': {} });
+  const spec = fields['f:spec'] as JsonObject;
+  assert.equal(spec['.'], undefined, 'spec is a non-pointer struct');
+  assert.deepEqual(spec['f:strategy'], {
+    'f:rollingUpdate': { '.': {}, 'f:maxSurge': {}, 'f:maxUnavailable': {} },
+    'f:type': {},
+  });
+});

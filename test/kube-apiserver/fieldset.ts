@@ -211,6 +211,18 @@ function collectMap(resource: ResourceType, map: JsonObject, spath: string, node
   }
 }
 
+/**
+ * Optional (pointer) structs of the built-in types. When an Update adds one, upstream's Compare
+ * sees it appear as a node of its own and the writer owns it with `.`; non-pointer structs
+ * (spec, template, strategy) exist even when empty, so they never do.
+ */
+const POINTER_STRUCTS =
+  /(^|\.)(rollingUpdate|livenessProbe|readinessProbe|startupProbe|httpGet|tcpSocket|grpc|exec|lifecycle|preStop|postStart|affinity|nodeAffinity|podAffinity|podAntiAffinity|valueFrom|fieldRef|resourceFieldRef|configMapKeyRef|secretKeyRef|configMapRef|secretRef|configMap|secret|emptyDir|persistentVolumeClaim|hostPath|projected|downwardAPI|persistentVolumeClaimRetentionPolicy|dnsConfig|seccompProfile|capabilities)$/;
+
+function isPointerStruct(spath: string): boolean {
+  return POINTER_STRUCTS.test(spath);
+}
+
 export interface Comparison {
   added: FieldNode;
   modified: FieldNode;
@@ -244,7 +256,8 @@ function markSubtree(
   const granular = schemaFor(resource, spath).granularMap;
   for (const [k, v] of Object.entries(value as JsonObject)) {
     const sp = join(spath, k);
-    const childSelf = granular || isAtomicAt(resource, sp, v) || schemaFor(resource, sp).granularMap;
+    const childSelf =
+      granular || isAtomicAt(resource, sp, v) || schemaFor(resource, sp).granularMap || isPointerStruct(sp);
     markSubtree(
       resource,
       v,
@@ -300,7 +313,8 @@ function compareValue(
     const sp = join(spath, k);
     const p = [...path, `f:${k}`];
     if (!(k in l)) {
-      const self = granular || isAtomicAt(resource, sp, v) || schemaFor(resource, sp).granularMap;
+      const self =
+        granular || isAtomicAt(resource, sp, v) || schemaFor(resource, sp).granularMap || isPointerStruct(sp);
       markSubtree(resource, v, sp, p, c.added, self || (isObject(v) && Object.keys(v).length === 0));
     } else compareValue(resource, l[k]!, v, sp, p, c);
   }
