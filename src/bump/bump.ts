@@ -42,8 +42,44 @@ export interface BumpResult {
   diff?: string;
 }
 
-interface BumpEdit extends EditOutcome {
+export interface BumpEdit extends EditOutcome {
   update: UpdateResult;
+}
+
+/**
+ * Sets the images in the checkout's working tree and describes the commit; refusals and images
+ * found nowhere are errors. Called again on a new head when the remote moved.
+ */
+export async function editImages(
+  checkout: EnvCheckout,
+  environment: EnvironmentConfig,
+  updates: ImageUpdate[],
+  options: { action: GitopsAction; provenance: Provenance },
+): Promise<BumpEdit> {
+  const update = await updateImages(checkout.envDir, updates, {
+    helmValues: environment.helmValues,
+    write: true,
+  });
+  if (update.refused.length > 0) throw refusalError(update, checkout.envPath);
+  assertFound(update, updates, checkout.envPath);
+  const images: Record<string, string> = {};
+  for (const change of update.changes) images[change.image] = change.new;
+  for (const wanted of updates) images[wanted.name] ??= wanted.reference.original;
+  return {
+    update,
+    changed: update.changed,
+    files: update.files.map((file) => posix.join(checkout.envPath, file.file)),
+    message: commitMessage({
+      environment: environment.name,
+      action: options.action,
+      changes: update.changes.map((change) => ({
+        ...change,
+        file: posix.join(checkout.envPath, change.file),
+      })),
+      images,
+      provenance: options.provenance,
+    }),
+  };
 }
 
 function refusalError(update: UpdateResult, envPath: string): GitopsError {
@@ -197,26 +233,7 @@ export async function bumpImages(
       push: request.push,
       edit: async (attempt) => {
         if (attempt > 1) step.log(`remote moved; re-applying the edit on the new head (attempt ${attempt})`);
-        const update = await updateImages(checkout.envDir, updates, { ...helmValues, write: true });
-        if (update.refused.length > 0) throw refusalError(update, checkout.envPath);
-        const images: Record<string, string> = {};
-        for (const change of update.changes) images[change.image] = change.new;
-        for (const wanted of updates) images[wanted.name] ??= wanted.reference.original;
-        return {
-          update,
-          changed: update.changed,
-          files: update.files.map((file) => posix.join(checkout.envPath, file.file)),
-          message: commitMessage({
-            environment: environment.name,
-            action,
-            changes: update.changes.map((change) => ({
-              ...change,
-              file: posix.join(checkout.envPath, change.file),
-            })),
-            images,
-            provenance,
-          }),
-        };
+        return editImages(checkout, environment, updates, { action, provenance });
       },
     });
     if (result.commit)

@@ -5,8 +5,10 @@ import type { Command } from 'commander';
 import { type ActionState, actionFactory } from './action.js';
 import { defineBuild } from './commands/build.js';
 import { defineBump } from './commands/bump.js';
+import { defineDeploy } from './commands/deploy.js';
 import { defineDiff } from './commands/diff.js';
 import { defineInit } from './commands/init.js';
+import { defineRollback } from './commands/rollback.js';
 import type { CliIO } from './io.js';
 
 const EXIT_USAGE = 2;
@@ -58,6 +60,8 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
 
   const action = actionFactory(io, state);
   defineInit(program, action);
+  defineDeploy(program, action);
+  defineRollback(program, action);
   defineBump(program, action);
   defineDiff(program, action);
   defineBuild(program, action);

@@ -32,13 +32,15 @@ const DEEPEN_STEPS = [50, 500];
 export async function deepenUntil(checkout: EnvCheckout, found: () => Promise<boolean>): Promise<boolean> {
   if (await found()) return true;
   if (!checkout.remote) return false;
-  const shallow = (await checkout.git.tryOutput(['rev-parse', '--is-shallow-repository'])) === 'true';
-  if (!shallow) return false;
+  const shallow = async () =>
+    (await checkout.git.tryOutput(['rev-parse', '--is-shallow-repository'])) === 'true';
   const branch = `+refs/heads/${checkout.branch}:refs/remotes/origin/${checkout.branch}`;
   for (const depth of DEEPEN_STEPS) {
+    if (!(await shallow())) return false;
     await checkout.git.run(['fetch', '--quiet', `--depth=${depth}`, 'origin', branch]);
     if (await found()) return true;
   }
+  if (!(await shallow())) return false;
   await checkout.git.run(['fetch', '--quiet', '--unshallow', 'origin', branch]);
   return found();
 }

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import type { ActionFactory } from '../action.js';
+
+interface DeployCommandOptions {
+  env: string;
+  image: string[];
+  skipBuild?: boolean;
+  rebuild?: boolean;
+  onDrift: string;
+  timeout?: string;
+  autoRollback?: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function defineDeploy(program: Command, action: ActionFactory): void {
+  program
+    .command('deploy')
+    .description('build, bump the env repo, check drift, apply, wait for the rollout, verify and record')
+    .requiredOption('--env <name>', 'environment of gitops.yaml')
+    .option(
+      '--image <name=reference>',
+      'deploy this image reference instead of building it (repeatable)',
+      collect,
+      [],
+    )
+    .option('--skip-build', 'build nothing; deploy --image references or the branch head as it is')
+    .option('--rebuild', 'build even when the registry already has this commit’s image')
+    .option(
+      '--on-drift <mode>',
+      'when the cluster drifted from the deployed revision: fail (exit 5), warn, overwrite',
+      'fail',
+    )
+    .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
+    .option('--auto-rollback', 'when the rollout fails, revert through git, re-apply and verify (exit 4)')
+    .addHelpText(
+      'after',
+      '\nSteps: preflight → build → drift check → bump → policy gate → commit and push → apply and prune\n' +
+        '→ wait for the rollout → verify → record. Exit 4 when the rollout fails (with the rollback\n' +
+        'command, or after an automatic rollback), 5 when a gate blocks (drift, policy).\n\n' +
+        'Example: gitops deploy --env staging --skip-build --image web=ghcr.io/acme/web:1.4.2',
+    )
+    .action(
+      action<DeployCommandOptions>(async (ctx, options) => {
+        const { runDeploy, parseOnDrift } = await import('../../deploy/deploy.js');
+        return runDeploy(ctx, {
+          env: options.env,
+          images: options.image,
+          skipBuild: Boolean(options.skipBuild),
+          rebuild: Boolean(options.rebuild),
+          onDrift: parseOnDrift(options.onDrift),
+          ...(options.timeout ? { timeout: options.timeout } : {}),
+          ...(options.autoRollback ? { autoRollback: true } : {}),
+        });
+      }),
+    );
+}

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import type { ActionFactory } from '../action.js';
+
+interface RollbackCommandOptions {
+  env: string;
+  timeout?: string;
+  reason?: string;
+}
+
+export function defineRollback(program: Command, action: ActionFactory): void {
+  program
+    .command('rollback')
+    .description('return an environment to an earlier env-repo commit, as a new commit, applied and verified')
+    .argument(
+      '[sha]',
+      'env-repo commit to return to (full or short); default: the previous deployed revision',
+    )
+    .requiredOption('--env <name>', 'environment of gitops.yaml')
+    .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
+    .option('--reason <text>', 'why, recorded in the commit message')
+    .addHelpText(
+      'after',
+      '\nThe environment directory is restored as it was at <sha> in a NEW commit on top of the branch\n' +
+        '(trailers Gitops-Action: rollback, Gitops-Rollback-To: <sha>); history is never rewritten.\n' +
+        'Then apply and prune, wait, verify. An unknown sha is exit 2 and nothing is pushed.',
+    )
+    .action(
+      action<RollbackCommandOptions>(async (ctx, options, args) => {
+        const { runRollback } = await import('../../deploy/rollback.js');
+        return runRollback(ctx, {
+          env: options.env,
+          ...(args[0] ? { sha: args[0] } : {}),
+          ...(options.timeout ? { timeout: options.timeout } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
+        });
+      }),
+    );
+}

@@ -1,0 +1,69 @@
+import { ExecError } from '../core/exec.js';
+import type { Kubectl } from './kubectl.js';
+import { kubectlMessage } from './kubectl.js';
+import { displayName, type KubeObject, WORKLOAD_KINDS } from './objects.js';
+
+export interface RolloutOutcome {
+  object: string;
+  ok: boolean;
+  durationMs: number;
+  /** kubectl's last words: "successfully rolled out", "exceeded its progress deadline", a timeout. */
+  message: string;
+}
+
+/** Workloads and (when asked) Jobs among the objects: what a deploy waits for. */
+export function waitables(objects: readonly KubeObject[], waitForJobs: boolean): KubeObject[] {
+  return objects.filter(
+    (object) => WORKLOAD_KINDS.has(object.kind) || (waitForJobs && object.kind === 'Job'),
+  );
+}
+
+async function waitOne(kubectl: Kubectl, object: KubeObject, deadline: number): Promise<RolloutOutcome> {
+  const started = performance.now();
+  const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+  const namespace = object.metadata.namespace ? ['-n', object.metadata.namespace] : [];
+  const target = `${object.kind.toLowerCase()}/${object.metadata.name}`;
+  // `rollout status` follows Deployments, StatefulSets and DaemonSets to the end (or the
+  // progress deadline); Jobs have no rollout, they complete.
+  const args =
+    object.kind === 'Job'
+      ? ['wait', '--for=condition=complete', target, ...namespace, `--timeout=${seconds}s`]
+      : ['rollout', 'status', target, ...namespace, `--timeout=${seconds}s`];
+  try {
+    const result = await kubectl.run(args, { timeoutMs: seconds * 1000 + 15_000 });
+    return {
+      object: displayName(object),
+      ok: true,
+      durationMs: Math.round(performance.now() - started),
+      message: result.stdout.trim().split('\n').at(-1) ?? 'done',
+    };
+  } catch (error) {
+    const message =
+      error instanceof ExecError ? kubectlMessage(error.stderrTail) || error.message : String(error);
+    return {
+      object: displayName(object),
+      ok: false,
+      durationMs: Math.round(performance.now() - started),
+      message,
+    };
+  }
+}
+
+/** Waits for every workload at once (bounded by the shared deadline); never reports success for one that did not finish. */
+export async function waitForRollouts(
+  kubectl: Kubectl,
+  objects: readonly KubeObject[],
+  timeoutMs: number,
+): Promise<RolloutOutcome[]> {
+  const deadline = Date.now() + timeoutMs;
+  const concurrency = 4;
+  const queue = [...objects];
+  const outcomes: RolloutOutcome[] = [];
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+      for (let next = queue.shift(); next; next = queue.shift())
+        outcomes.push(await waitOne(kubectl, next, deadline));
+    }),
+  );
+  return outcomes.sort((a, b) => a.object.localeCompare(b.object));
+}

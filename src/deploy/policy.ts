@@ -1,0 +1,119 @@
+import type { DesiredObject } from '../cluster/objects.js';
+import type { EnvironmentConfig } from '../config/types.js';
+import { blockedError, type GitopsError } from '../core/errors.js';
+import { tryParseImageReference } from '../images/reference.js';
+
+export interface PolicyViolation {
+  rule: 'image-pinned' | 'allowed-registry' | 'plaintext-secret' | 'resource-limits';
+  object: string;
+  message: string;
+  file?: string;
+  line?: number;
+}
+
+interface Container {
+  name?: string;
+  image?: unknown;
+  resources?: { limits?: Record<string, unknown> };
+}
+
+/** Every container list in an object (pod specs of any kind, custom resources included). */
+function containers(value: unknown, out: Container[] = []): Container[] {
+  if (Array.isArray(value)) {
+    for (const item of value) containers(item, out);
+  } else if (value && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) {
+      if ((key === 'containers' || key === 'initContainers') && Array.isArray(child)) {
+        out.push(...child.filter((item): item is Container => Boolean(item) && typeof item === 'object'));
+      } else {
+        containers(child, out);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The deploy gate (before anything is committed): images pinned (no `:latest`, no tag-less
+ * references), registries allowed, no plaintext Secret data in git (SOPS-encrypted files and
+ * SealedSecrets pass), resource limits when required.
+ */
+export function checkPolicies(
+  environment: EnvironmentConfig,
+  objects: readonly DesiredObject[],
+): PolicyViolation[] {
+  const { policies } = environment;
+  const violations: PolicyViolation[] = [];
+  for (const { object, source } of objects) {
+    const where = {
+      object: `${object.kind}/${object.metadata.name}`,
+      ...(source ? { file: source.file, line: source.line } : {}),
+    };
+    if (object.kind === 'Secret' && object.apiVersion === 'v1') {
+      const data = { ...(object.data as object | undefined), ...(object.stringData as object | undefined) };
+      // SOPS keeps its metadata in a top-level `sops` key of the encrypted file.
+      const encrypted = 'sops' in object;
+      if (
+        Object.keys(data).length > 0 &&
+        !encrypted &&
+        !policies.allowPlaintextSecrets.includes(object.metadata.name)
+      ) {
+        violations.push({
+          rule: 'plaintext-secret',
+          ...where,
+          message: `Secret ${object.metadata.name} carries plaintext data in git (keys: ${Object.keys(data).sort().join(', ')})`,
+        });
+      }
+      continue;
+    }
+    for (const container of containers(object)) {
+      const text = typeof container.image === 'string' ? container.image : '';
+      const reference = tryParseImageReference(text);
+      if (!reference || (!reference.digest && (!reference.tag || reference.tag === 'latest'))) {
+        violations.push({
+          rule: 'image-pinned',
+          ...where,
+          message: `container ${container.name ?? '?'} uses "${text}": pin a tag other than latest, or a digest`,
+        });
+      } else if (
+        policies.allowedRegistries.length > 0 &&
+        !policies.allowedRegistries.includes(reference.domain)
+      ) {
+        violations.push({
+          rule: 'allowed-registry',
+          ...where,
+          message: `container ${container.name ?? '?'} pulls from ${reference.domain}, which is not in policies.allowedRegistries`,
+        });
+      }
+      if (policies.requireResourceLimits) {
+        const limits = container.resources?.limits ?? {};
+        const missing = ['cpu', 'memory'].filter((name) => limits[name] === undefined);
+        if (missing.length > 0) {
+          violations.push({
+            rule: 'resource-limits',
+            ...where,
+            message: `container ${container.name ?? '?'} sets no ${missing.join(' or ')} limit (policies.requireResourceLimits)`,
+          });
+        }
+      }
+    }
+  }
+  return violations;
+}
+
+export function policyError(violations: readonly PolicyViolation[]): GitopsError {
+  const lines = violations.map(
+    (violation) =>
+      `${violation.file ? `${violation.file}:${violation.line ?? 1}: ` : ''}${violation.object}: ${violation.message}`,
+  );
+  const first = violations[0]!;
+  return blockedError(
+    'POLICY_VIOLATION',
+    `the policy gate refused the deploy (nothing was committed):\n${lines.join('\n')}`,
+    {
+      ...(first.file ? { location: { file: first.file, ...(first.line ? { line: first.line } : {}) } } : {}),
+      hint: 'fix the manifests, or change environments.<env>.policies in gitops.yaml',
+      details: { violations },
+    },
+  );
+}

@@ -1,0 +1,324 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { clusterFixture } from './support/cluster.js';
+import { git } from './support/git.js';
+
+const REGISTRY = 'registry.example.com/acme';
+
+function envFiles(env: string): Record<string, string> {
+  return {
+    [`envs/${env}/namespace.yaml`]: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${env}\n`,
+    [`envs/${env}/web.yaml`]: `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: ${REGISTRY}/web:0.9.0 # set by gitops
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+    - port: 80
+`,
+  };
+}
+
+const IMAGES = `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`;
+
+async function fixture(t: Parameters<typeof clusterFixture>[0], envs = ['staging']) {
+  const files = Object.assign({}, ...envs.map(envFiles)) as Record<string, string>;
+  const environments = Object.fromEntries(
+    envs.map((env) => [env, `    namespace: ${env}\n    timeout: 30s\n`]),
+  );
+  return clusterFixture(t, files, environments, IMAGES);
+}
+
+function liveImage(cluster: Awaited<ReturnType<typeof fixture>>, namespace = 'staging'): string {
+  const live = cluster.server.getObject({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace,
+    name: 'web',
+  }) as {
+    spec: { template: { spec: { containers: Array<{ image: string }> } } };
+  };
+  return live.spec.template.spec.containers[0]!.image;
+}
+
+function trailers(remote: { bare: string }, sha: string): string {
+  return git(remote.bare, ['log', '-1', '--format=%(trailers:only,unfold)', sha]);
+}
+
+test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailers, diff in sync', async (t) => {
+  const cluster = await fixture(t);
+  const seed = cluster.remote.head();
+  const v1 = await cluster.gitops([
+    '--json',
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:1.0.0`,
+  ]);
+  assert.equal(v1.code, 0, v1.stderr);
+  const v1Doc = JSON.parse(v1.stdout) as {
+    revision: string;
+    verified: boolean;
+    steps: Array<{ title: string; status: string; durationMs: number }>;
+  };
+  assert.equal(v1Doc.verified, true);
+  assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`);
+  assert.deepEqual(
+    v1Doc.steps.map((step) => step.title),
+    [
+      'preflight',
+      'build',
+      'get the env repo',
+      'drift check',
+      'bump images',
+      'policy gate',
+      'commit and push',
+      'apply and prune',
+      'wait for the rollout',
+      'verify',
+      'record',
+    ],
+  );
+
+  const v2 = await cluster.gitops([
+    '--json',
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:2.0.0`,
+  ]);
+  assert.equal(v2.code, 0, v2.stderr);
+  const v2Doc = JSON.parse(v2.stdout) as { revision: string; previousRevision: string };
+  assert.equal(v2Doc.previousRevision, v1Doc.revision);
+  assert.equal(liveImage(cluster), `${REGISTRY}/web:2.0.0`);
+
+  const rollback = await cluster.gitops([
+    '--json',
+    'rollback',
+    v1Doc.revision.slice(0, 8),
+    '--env',
+    'staging',
+  ]);
+  assert.equal(rollback.code, 0, rollback.stderr);
+  const rollbackDoc = JSON.parse(rollback.stdout) as { revision: string; target: string };
+  assert.equal(rollbackDoc.target, v1Doc.revision);
+  assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`);
+
+  const log = cluster.remote.log();
+  assert.equal(log.length, 4, 'three new commits on the env repo');
+  assert.equal(log[3], seed);
+  assert.match(trailers(cluster.remote, v1Doc.revision), /^Gitops-Action: deploy$/m);
+  assert.match(
+    trailers(cluster.remote, v1Doc.revision),
+    new RegExp(`^Gitops-Image: web=${REGISTRY}/web:1\\.0\\.0$`, 'm'),
+  );
+  assert.match(trailers(cluster.remote, rollbackDoc.revision), /^Gitops-Action: rollback$/m);
+  assert.match(
+    trailers(cluster.remote, rollbackDoc.revision),
+    new RegExp(`^Gitops-Rollback-To: ${v1Doc.revision}$`, 'm'),
+  );
+  assert.equal(
+    cluster.remote.show('envs/staging/web.yaml'),
+    git(cluster.remote.bare, ['show', `${v1Doc.revision}:envs/staging/web.yaml`]),
+  );
+
+  const diff = await cluster.gitops(['diff', '--env', 'staging']);
+  assert.equal(diff.code, 0, diff.stderr);
+
+  const again = await cluster.gitops([
+    '--json',
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:1.0.0`,
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(
+    (JSON.parse(again.stdout) as { changed: boolean }).changed,
+    false,
+    'same images again changes nothing',
+  );
+  assert.equal(cluster.remote.log().length, 4);
+});
+
+test('drift gate: after kubectl scale, deploy exits 5 and shows it; --on-drift overwrite deploys and removes it', async (t) => {
+  const cluster = await fixture(t);
+  const first = await cluster.gitops([
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:1.0.0`,
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const scaled = await cluster.kubectl(['scale', 'deployment/web', '-n', 'staging', '--replicas=7']);
+  assert.equal(scaled.code, 0, scaled.stderr);
+  const head = cluster.remote.head();
+
+  const blocked = await cluster.gitops([
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:2.0.0`,
+  ]);
+  assert.equal(blocked.code, 5, blocked.stderr);
+  assert.match(blocked.stderr, /spec\.replicas: 2 → 7 by kubectl[.\d]* \(scale\)/);
+  assert.match(blocked.stderr, /has drifted from the deployed revision/);
+  assert.equal(cluster.remote.head(), head, 'nothing pushed');
+
+  const overwrite = await cluster.gitops([
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--on-drift',
+    'overwrite',
+    '--image',
+    `web=${REGISTRY}/web:2.0.0`,
+  ]);
+  assert.equal(overwrite.code, 0, overwrite.stderr);
+  const diff = await cluster.gitops(['diff', '--env', 'staging']);
+  assert.equal(diff.code, 0, diff.stderr);
+  const live = cluster.server.getObject({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: 'staging',
+    name: 'web',
+  }) as { spec: { replicas: number } };
+  assert.equal(live.spec.replicas, 2);
+});
+
+test('a stuck rollout with --auto-rollback --timeout 5s: exit 4, a revert commit, live back on the previous image', async (t) => {
+  const cluster = await fixture(t);
+  const first = await cluster.gitops([
+    '--json',
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:1.0.0`,
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const good = (JSON.parse(first.stdout) as { revision: string }).revision;
+  cluster.server.workloads.setDefault({ mode: 'stuck' });
+  const bad = await cluster.gitops([
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--auto-rollback',
+    '--timeout',
+    '5s',
+    '--image',
+    `web=${REGISTRY}/web:6.6.6`,
+  ]);
+  cluster.server.workloads.setDefault({ mode: 'ready', afterMs: 50 });
+  assert.equal(bad.code, 4, bad.stderr);
+  // The emulator keeps every rollout stuck, the rollback's too; gitops must say so, not claim success.
+  assert.match(
+    bad.stderr,
+    /git is back on [0-9a-f]{12} \(revert commit [0-9a-f]{12}\) and it was re-applied, but the rollback's rollout did not become healthy/,
+  );
+  const head = cluster.remote.head();
+  assert.match(trailers(cluster.remote, head), /^Gitops-Action: rollback$/m);
+  assert.match(trailers(cluster.remote, head), new RegExp(`^Gitops-Rollback-To: ${good}$`, 'm'));
+  assert.match(trailers(cluster.remote, head), /^Gitops-Reverts: [0-9a-f]{40}$/m);
+  assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`);
+});
+
+test('a failed rollout without --auto-rollback: exit 4 and the exact rollback command', async (t) => {
+  const cluster = await fixture(t);
+  const first = await cluster.gitops([
+    '--json',
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:1.0.0`,
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const good = (JSON.parse(first.stdout) as { revision: string }).revision;
+  cluster.server.workloads.setDefault({ mode: 'progressDeadlineExceeded', afterMs: 100 });
+  const bad = await cluster.gitops([
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--timeout',
+    '20s',
+    '--image',
+    `web=${REGISTRY}/web:6.6.6`,
+  ]);
+  cluster.server.workloads.setDefault({ mode: 'ready', afterMs: 50 });
+  assert.equal(bad.code, 4, bad.stderr);
+  assert.match(bad.stderr, /progress deadline/);
+  assert.ok(bad.stderr.includes(`gitops rollback ${good.slice(0, 12)} --env staging`), bad.stderr);
+  const status = await cluster.gitops(['diff', '--env', 'staging']);
+  assert.equal(status.code, 0, 'git says 6.6.6 and the cluster has it (unhealthy): no drift');
+});
+
+test('rollback with a bad sha exits 2 and leaves the remote unchanged', async (t) => {
+  const cluster = await fixture(t);
+  const first = await cluster.gitops([
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:1.0.0`,
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const head = cluster.remote.head();
+  for (const sha of [
+    'deadbeefdeadbeef',
+    '--upload-pack=touch /tmp/pwned',
+    'HEAD~1; rm -rf /',
+    'a'.repeat(40),
+  ]) {
+    const result = await cluster.gitops(['rollback', sha, '--env', 'staging']);
+    assert.equal(result.code, 2, `${sha}: ${result.stderr}`);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  }
+  assert.equal(cluster.remote.head(), head);
+});
+
+test('two deploys to two environments of the same env repo at the same time both succeed', async (t) => {
+  const cluster = await fixture(t, ['staging', 'qa']);
+  const [staging, qa] = await Promise.all([
+    cluster.gitops(['deploy', '--env', 'staging', '--skip-build', '--image', `web=${REGISTRY}/web:3.0.0`]),
+    cluster.gitops(['deploy', '--env', 'qa', '--skip-build', '--image', `web=${REGISTRY}/web:3.1.0`]),
+  ]);
+  assert.equal(staging!.code, 0, staging!.stderr);
+  assert.equal(qa!.code, 0, qa!.stderr);
+  assert.equal(liveImage(cluster, 'staging'), `${REGISTRY}/web:3.0.0`);
+  assert.equal(liveImage(cluster, 'qa'), `${REGISTRY}/web:3.1.0`);
+  assert.equal(cluster.remote.log().length, 3);
+});
