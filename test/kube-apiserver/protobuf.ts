@@ -1,7 +1,9 @@
-// kubectl's typed clients (`kubectl create namespace|configmap|secret|serviceaccount`) send
-// built-in core objects as Kubernetes protobuf: the `k8s\0` envelope around runtime.Unknown
-// (https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding). This decodes
-// that envelope and the few message types those commands send; anything else is a 415.
+// kubectl's typed clients (`kubectl create namespace|configmap|secret|serviceaccount|deployment|
+// service`) send built-in objects as Kubernetes protobuf: the `k8s\0` envelope around
+// runtime.Unknown (https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding).
+// This decodes the envelope and, through the descriptor tables below, the fields those commands
+// send (field numbers from k8s.io/api generated.proto, checked against kubectl 1.32's bodies).
+// Other kinds answer 415.
 
 import { unsupportedMediaType } from './errors.js';
 import type { JsonObject, JsonValue } from './schema.js';
@@ -48,11 +50,122 @@ function fields(buf: Buffer): Field[] {
   return out;
 }
 
+/**
+ * How a field decodes. gogo-protobuf writes every non-pointer field, zero values included, while
+ * JSON omits them (omitempty): `string`, `int`, `bool` and messages drop their zero values;
+ * `int?` is a pointer field whose 0 is meaningful (replicas: 0).
+ */
+type Kind =
+  | 'string'
+  | 'int'
+  | 'int?'
+  | 'bool'
+  | 'map'
+  | 'bytesmap'
+  | 'strings'
+  | 'intOrString'
+  | { message: Desc }
+  | { list: Desc };
+type Desc = Record<number, [string, Kind]>;
+
+const OBJECT_META: Desc = {
+  1: ['name', 'string'],
+  2: ['generateName', 'string'],
+  3: ['namespace', 'string'],
+  11: ['labels', 'map'],
+  12: ['annotations', 'map'],
+  14: ['finalizers', 'strings'],
+};
+const LABEL_SELECTOR: Desc = { 1: ['matchLabels', 'map'] };
+const CONTAINER: Desc = {
+  1: ['name', 'string'],
+  2: ['image', 'string'],
+  3: ['command', 'strings'],
+  4: ['args', 'strings'],
+  5: ['workingDir', 'string'],
+  6: [
+    'ports',
+    {
+      list: {
+        1: ['name', 'string'],
+        2: ['hostPort', 'int'],
+        3: ['containerPort', 'int'],
+        4: ['protocol', 'string'],
+      },
+    },
+  ],
+  7: ['env', { list: { 1: ['name', 'string'], 2: ['value', 'string'] } }],
+  13: ['terminationMessagePath', 'string'],
+  14: ['imagePullPolicy', 'string'],
+  20: ['terminationMessagePolicy', 'string'],
+};
+const POD_SPEC: Desc = {
+  2: ['containers', { list: CONTAINER }],
+  3: ['restartPolicy', 'string'],
+  6: ['dnsPolicy', 'string'],
+  8: ['serviceAccountName', 'string'],
+};
+const POD_TEMPLATE: Desc = { 1: ['metadata', { message: OBJECT_META }], 2: ['spec', { message: POD_SPEC }] };
+
+const ROOTS: Record<string, Desc> = {
+  Namespace: {},
+  ConfigMap: { 2: ['data', 'map'], 3: ['binaryData', 'bytesmap'], 4: ['immutable', 'bool'] },
+  Secret: {
+    2: ['data', 'bytesmap'],
+    3: ['type', 'string'],
+    4: ['stringData', 'map'],
+    5: ['immutable', 'bool'],
+  },
+  ServiceAccount: { 4: ['automountServiceAccountToken', 'bool'] },
+  Deployment: {
+    2: [
+      'spec',
+      {
+        message: {
+          1: ['replicas', 'int?'],
+          2: ['selector', { message: LABEL_SELECTOR }],
+          3: ['template', { message: POD_TEMPLATE }],
+          4: ['strategy', { message: { 1: ['type', 'string'] } }],
+          5: ['minReadySeconds', 'int'],
+        },
+      },
+    ],
+  },
+  Service: {
+    2: [
+      'spec',
+      {
+        message: {
+          1: [
+            'ports',
+            {
+              list: {
+                1: ['name', 'string'],
+                2: ['protocol', 'string'],
+                3: ['port', 'int'],
+                4: ['targetPort', 'intOrString'],
+                5: ['nodePort', 'int'],
+              },
+            },
+          ],
+          2: ['selector', 'map'],
+          3: ['clusterIP', 'string'],
+          4: ['type', 'string'],
+          7: ['externalName', 'string'],
+        },
+      },
+    ],
+  },
+};
+
 const str = (f: Field) => (f.value as Buffer).toString('utf8');
 
-function map(fs: Field[], no: number, bytes = false): JsonObject | undefined {
-  const entries = fs.filter((f) => f.no === no);
-  if (entries.length === 0) return undefined;
+function signed(v: bigint): number {
+  // int32 negative values are sign-extended to 64 bits.
+  return Number(BigInt.asIntN(64, v));
+}
+
+function decodeMap(entries: Field[], bytes: boolean): JsonObject {
   const out: JsonObject = {};
   for (const e of entries) {
     const kv = fields(e.value as Buffer);
@@ -63,25 +176,36 @@ function map(fs: Field[], no: number, bytes = false): JsonObject | undefined {
   return out;
 }
 
-function objectMeta(buf: Buffer): JsonObject {
+function decode(buf: Buffer, desc: Desc): JsonObject {
   const fs = fields(buf);
-  const m: JsonObject = {};
-  const s = (no: number, key: string) => {
-    const f = fs.find((x) => x.no === no);
-    // gogo-protobuf writes empty strings too; JSON omits them.
-    if (f && str(f) !== '') m[key] = str(f);
-  };
-  s(1, 'name');
-  s(2, 'generateName');
-  s(3, 'namespace');
-  s(6, 'resourceVersion');
-  const labels = map(fs, 11);
-  if (labels) m.labels = labels;
-  const annotations = map(fs, 12);
-  if (annotations) m.annotations = annotations;
-  const finalizers = fs.filter((f) => f.no === 14).map(str);
-  if (finalizers.length) m.finalizers = finalizers;
-  return m;
+  const out: JsonObject = {};
+  for (const [noText, [name, kind]] of Object.entries(desc)) {
+    const no = Number(noText);
+    const matching = fs.filter((f) => f.no === no);
+    if (matching.length === 0) continue;
+    const first = matching[0]!;
+    let value: JsonValue | undefined;
+    if (kind === 'string') value = str(first) || undefined;
+    else if (kind === 'int') value = signed(first.value as bigint) || undefined;
+    else if (kind === 'int?') value = signed(first.value as bigint);
+    else if (kind === 'bool') value = first.value === 1n ? true : undefined;
+    else if (kind === 'map') value = decodeMap(matching, false);
+    else if (kind === 'bytesmap') value = decodeMap(matching, true);
+    else if (kind === 'strings') value = matching.map(str);
+    else if (kind === 'intOrString') {
+      const ios = fields(first.value as Buffer);
+      const type = ios.find((f) => f.no === 1);
+      const intVal = ios.find((f) => f.no === 2);
+      const strVal = ios.find((f) => f.no === 3);
+      value =
+        type && type.value === 1n ? (strVal ? str(strVal) : '') : intVal ? signed(intVal.value as bigint) : 0;
+    } else if ('message' in kind) {
+      const m = decode(first.value as Buffer, kind.message);
+      value = Object.keys(m).length ? m : undefined;
+    } else value = matching.map((f) => decode(f.value as Buffer, kind.list));
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 /** Decodes a protobuf request body into the JSON form of the object. */
@@ -96,41 +220,8 @@ export function decodeProtobuf(body: Buffer): JsonObject {
   const apiVersion = tm.find((f) => f.no === 1);
   const kindField = tm.find((f) => f.no === 2);
   const kind = kindField ? str(kindField) : '';
-  const fs = raw ? fields(raw.value as Buffer) : [];
-  const metaField = fs.find((f) => f.no === 1);
-  const obj: JsonObject = {
-    apiVersion: apiVersion ? str(apiVersion) : 'v1',
-    kind,
-    metadata: metaField ? objectMeta(metaField.value as Buffer) : {},
-  };
-  const set = (key: string, v: JsonValue | undefined) => {
-    if (v !== undefined) obj[key] = v;
-  };
-  const bool = (no: number) => {
-    const f = fs.find((x) => x.no === no);
-    return f ? f.value === 1n : undefined;
-  };
-  switch (kind) {
-    case 'Namespace':
-      break;
-    case 'ConfigMap':
-      set('data', map(fs, 2));
-      set('binaryData', map(fs, 3, true));
-      set('immutable', bool(4));
-      break;
-    case 'Secret': {
-      set('data', map(fs, 2, true));
-      const type = fs.find((f) => f.no === 3);
-      if (type && str(type) !== '') obj.type = str(type);
-      set('stringData', map(fs, 4));
-      set('immutable', bool(5));
-      break;
-    }
-    case 'ServiceAccount':
-      set('automountServiceAccountToken', bool(4));
-      break;
-    default:
-      throw unsupportedMediaType('application/vnd.kubernetes.protobuf', false);
-  }
-  return obj;
+  const root = ROOTS[kind];
+  if (!root || !raw) throw unsupportedMediaType('application/vnd.kubernetes.protobuf', false);
+  const obj = decode(raw.value as Buffer, { 1: ['metadata', { message: OBJECT_META }], ...root });
+  return { apiVersion: apiVersion ? str(apiVersion) : 'v1', kind, metadata: {}, ...obj };
 }

@@ -430,6 +430,48 @@ test('faults: 500 and 429 by path, connection reset, latency; the request log co
   );
 });
 
+// https://kubernetes.io/docs/reference/using-api/api-concepts/#protobuf-encoding: kubectl's
+// typed `create` generators send protobuf; the objects must come out as if sent in JSON.
+test('kubectl create (protobuf bodies) for namespace, configmap, secret, deployment and service', async () => {
+  const k = (args: string[]) => runKubectl(server, args);
+  for (const args of [
+    ['create', 'namespace', 'pb'],
+    ['create', 'configmap', 'cfg', '-n', 'pb', '--from-literal=a=1'],
+    ['create', 'secret', 'generic', 'sec', '-n', 'pb', '--from-literal=p=s3cret'],
+    ['create', 'deployment', 'web', '-n', 'pb', '--image=nginx:1.25', '--port=80', '--replicas=2'],
+    ['create', 'service', 'clusterip', 'web', '-n', 'pb', '--tcp=80:8080'],
+  ]) {
+    const r = await k(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+  const get = (apiVersion: string, kind: string, name: string) =>
+    server.getObject({ apiVersion, kind, namespace: 'pb', name })!;
+  assert.deepEqual(get('v1', 'ConfigMap', 'cfg').data, { a: '1' });
+  const secret = get('v1', 'Secret', 'sec');
+  assert.deepEqual(secret.data, { p: Buffer.from('s3cret').toString('base64') });
+  assert.equal(secret.type, 'Opaque');
+  const dep = get('apps/v1', 'Deployment', 'web');
+  const spec = dep.spec as JsonObject;
+  assert.equal(spec.replicas, 2);
+  assert.deepEqual(spec.selector, { matchLabels: { app: 'web' } });
+  const container = (((spec.template as JsonObject).spec as JsonObject).containers as JsonObject[])[0]!;
+  assert.deepEqual(
+    [container.name, container.image, container.ports, container.imagePullPolicy],
+    ['nginx', 'nginx:1.25', [{ containerPort: 80, protocol: 'TCP' }], 'IfNotPresent'],
+  );
+  assert.ok(
+    (meta(dep).managedFields as JsonObject[]).some(
+      (e) => e.manager === 'kubectl-create' && e.operation === 'Update',
+    ),
+  );
+  const svc = get('v1', 'Service', 'web');
+  assert.deepEqual((svc.spec as JsonObject).ports, [
+    { name: '80-8080', protocol: 'TCP', port: 80, targetPort: 8080 },
+  ]);
+  const rollout = await k(['rollout', 'status', 'deployment/web', '-n', 'pb', '--timeout=10s']);
+  assert.equal(rollout.code, 0, rollout.stderr);
+});
+
 // Harness feature (issue 5, "Start/stop ... from the command line").
 test('npm run kube-apiserver writes a kubeconfig, prints the URL and stops on SIGTERM', async (t) => {
   const dir = tempDir(t.after);
