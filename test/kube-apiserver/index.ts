@@ -58,6 +58,11 @@ export interface KubeApiServer {
     setBehaviour(kind: string, namespace: string, name: string, behaviour: RolloutBehaviour): void;
     /** Behaviour of every workload without its own. */
     setDefault(behaviour: RolloutBehaviour): void;
+    /**
+     * Replaces the status of any object (e.g. under `{ mode: 'manual' }`), recorded as an Update
+     * by `manager` (default `kube-controller-manager`) on the status subresource; watchers see it.
+     */
+    setStatus(ref: ObjectRef, status: JsonObject, manager?: string): JsonObject;
   };
   /** A stored object (a copy), or undefined. */
   getObject(ref: ObjectRef): JsonObject | undefined;
@@ -145,6 +150,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     workloads: {
       setBehaviour: (kind, namespace, name, behaviour) => api.setBehaviour(kind, namespace, name, behaviour),
       setDefault: (behaviour) => api.setDefaultBehaviour(behaviour),
+      setStatus: (ref, status, manager = 'kube-controller-manager') =>
+        api.writeStatusAs(find(ref.apiVersion, ref.kind), ref.namespace, ref.name, status, manager),
     },
     getObject: (ref) => api.getObject(find(ref.apiVersion, ref.kind), ref.namespace, ref.name),
     listObjects: (apiVersion, kind, namespace) => api.listObjects(find(apiVersion, kind), namespace),

@@ -390,6 +390,19 @@ test('scripted rollouts: observedGeneration lag, unavailable replicas, kubectl r
     r.stdout,
     /Waiting for deployment "down" rollout to finish: 0 of 2 updated replicas are available/,
   );
+
+  // A test can finish the rollout itself; `rollout status` (watching) sees the write.
+  const waiting = runKubectl(server, ['rollout', 'status', 'deployment/down', '--timeout=10s']);
+  await new Promise((r) => setTimeout(r, 300));
+  server.workloads.setStatus(down, {
+    ...status,
+    availableReplicas: 2,
+    readyReplicas: 2,
+    unavailableReplicas: 0,
+  });
+  const done = await waiting;
+  assert.equal(done.code, 0, done.stderr);
+  assert.match(done.stdout, /successfully rolled out/);
 });
 
 // Fault injection and the request log are test-harness features, not Kubernetes behaviour; the

@@ -216,6 +216,26 @@ export class ApiServer {
     this.defaultBehaviour = behaviour;
   }
 
+  /**
+   * Replaces an object's status as a controller would (an Update on the status subresource by
+   * `manager`): bumps the resourceVersion and notifies watchers. Returns the stored object.
+   */
+  writeStatusAs(
+    r: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    status: JsonObject,
+    manager: string,
+  ): JsonObject {
+    const cur = this.bucket(r).get(this.key(r, namespace, name));
+    if (!cur) throw notFound(r, name);
+    const next = structuredClone(cur);
+    next.status = structuredClone(status);
+    if (deepEqual(next.status, cur.status)) return structuredClone(cur);
+    meta(next).managedFields = recordUpdate(r, cur, next, manager, 'status') as unknown as JsonValue;
+    return this.persist(r, next, 'MODIFIED');
+  }
+
   // ----- store ----------------------------------------------------------------------------------
 
   resource(group: string, plural: string, version?: string): ResourceType | undefined {
