@@ -4,6 +4,8 @@ export interface StarterOptions {
   branch: string;
   environments: string[];
   images: Array<{ name: string; repository: string }>;
+  /** Env var holding the push token; written uncommented when set (CI workflows export GITOPS_TOKEN). */
+  tokenEnv?: string;
 }
 
 function quote(text: string): string {
@@ -45,7 +47,7 @@ ${images || '  []'}
 envRepo:
   url: ${quote(options.envRepo)}
   branch: ${quote(options.branch)}
-  # tokenEnv: GITOPS_TOKEN   # env var with an HTTPS token for pushing (never printed)
+  ${options.tokenEnv ? `tokenEnv: ${quote(options.tokenEnv)}      # env var with an HTTPS token for pushing (never printed)` : '# tokenEnv: GITOPS_TOKEN   # env var with an HTTPS token for pushing (never printed)'}
   # sign: true               # sign write-back commits (follows commit.gpgsign by default)
 
 environments:

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
 
@@ -36,7 +36,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
 /** Runs the CLI in-process (the real code, no subprocess) with captured streams. */
 export async function runCli(
   args: string[],
-  options: { cwd: string; env?: Record<string, string | undefined>; isTTY?: boolean },
+  options: { cwd: string; env?: Record<string, string | undefined>; isTTY?: boolean; stdin?: Readable },
 ): Promise<CliResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -48,6 +48,7 @@ export async function runCli(
     stdout,
     stderr,
     isTTY: options.isTTY ?? false,
+    ...(options.stdin ? { stdin: options.stdin } : {}),
   });
   stdout.end();
   stderr.end();
