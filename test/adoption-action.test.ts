@@ -201,12 +201,13 @@ function runActionStep(
   inputs: Record<string, string>,
   document: unknown,
   exitCode = 0,
-): { argv: string[]; outputs: Record<string, string>; code: number } {
+): { argv: string[]; outputs: Record<string, string>; code: number; token: [string | null, string | null] } {
   const dir = tempDir(t);
   const fake = join(dir, 'fake-gitops.js');
   writeFileSync(
     fake,
     `require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'argv.json'))}, JSON.stringify(process.argv.slice(2)));
+require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'token.json'))}, JSON.stringify([process.env.GITOPS_TOKEN ?? null, process.env.INPUT_TOKEN ?? null]));
 process.stdout.write(${JSON.stringify(typeof document === 'string' ? document : JSON.stringify(document))});
 process.exitCode = ${exitCode};
 `,
@@ -237,11 +238,12 @@ process.exitCode = ${exitCode};
     argv: JSON.parse(readFileSync(join(dir, 'argv.json'), 'utf8')) as string[],
     outputs,
     code: result.status ?? -1,
+    token: JSON.parse(readFileSync(join(dir, 'token.json'), 'utf8')) as [string | null, string | null],
   };
 }
 
 test('the action turns inputs into one argument each, with no shell evaluation, and exports GITOPS_TOKEN', (t) => {
-  const { argv, code } = runActionStep(
+  const { argv, code, token } = runActionStep(
     t,
     {
       command: 'deploy',
@@ -249,10 +251,12 @@ test('the action turns inputs into one argument each, with no shell evaluation, 
       images: 'web=ghcr.io/acme/web:1.2.3,api=ghcr.io/acme/api@sha256:abc\n  worker=ghcr.io/acme/worker:2 ',
       timeout: '5m',
       'extra-args': '--skip-build  $(touch pwned) *',
+      token: 'ghp_secret',
     },
     { ok: true },
   );
   assert.equal(code, 0);
+  assert.deepEqual(token, ['ghp_secret', null], 'the token is GITOPS_TOKEN, and only that');
   assert.deepEqual(argv, [
     '--json',
     'deploy',
@@ -283,19 +287,27 @@ test('the action sets env-sha, image-digests, result-json and exit-code from the
   const deployDoc = {
     ok: true,
     environment: 'staging',
-    commit: '0123456789abcdef0123456789abcdef01234567',
+    revision: '0123456789abcdef0123456789abcdef01234567',
+    previousRevision: null,
     images: [
-      { name: 'web', reference: 'ghcr.io/acme/web:abc1234', digest: 'sha256:1111' },
-      { name: 'api', reference: 'ghcr.io/acme/api:abc1234@sha256:2222', digest: 'sha256:2222' },
+      { name: 'web', old: 'ghcr.io/acme/web:v1', new: 'ghcr.io/acme/web:abc1234@sha256:1111' },
+      { name: 'api', reference: 'ghcr.io/acme/api:abc1234', digest: 'sha256:2222' },
     ],
   };
   const deploy = runActionStep(t, { command: 'deploy', env: 'staging' }, deployDoc);
   assert.equal(deploy.code, 0);
-  assert.equal(deploy.outputs['env-sha'], deployDoc.commit);
+  assert.equal(deploy.outputs['env-sha'], deployDoc.revision);
   assert.deepEqual(JSON.parse(deploy.outputs['image-digests']!), {
     web: 'ghcr.io/acme/web:abc1234@sha256:1111',
     api: 'ghcr.io/acme/api:abc1234@sha256:2222',
   });
+  // rollback: `commit` is null when the target was already in place; `revision` is the head.
+  const rollback = runActionStep(
+    t,
+    { command: 'rollback', env: 'staging' },
+    { ok: true, commit: null, revision: 'cafe' },
+  );
+  assert.equal(rollback.outputs['env-sha'], 'cafe');
   assert.deepEqual(JSON.parse(deploy.outputs['result-json']!), deployDoc);
   assert.equal(deploy.outputs['exit-code'], '0');
 
