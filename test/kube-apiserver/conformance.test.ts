@@ -236,6 +236,11 @@ test('diff --server-side exits 0 without changes and 1 with changes', async () =
   await namespace('diff');
   const doc = deployment('diff', 'web');
   assert.equal((await kubectl(['apply', '--server-side', '--field-manager=gitops', '-f', '-'], doc)).code, 0);
+  // Let the scripted rollout finish: a status write between diff's GET and its dry-run apply
+  // would show up as a difference, exactly as it would on a real cluster.
+  await waitFor(
+    () => (deploymentObj('diff', 'web').status as JsonObject | undefined)?.availableReplicas === 1,
+  );
   const same = await kubectl(['diff', '--server-side', '--field-manager=gitops', '-f', '-'], doc);
   assert.equal(same.code, 0, same.stdout + same.stderr);
   assert.equal(same.stdout, '');
