@@ -135,8 +135,8 @@ export function defineInit(program: Command, action: ActionFactory): void {
     .option('-y, --yes', 'never prompt: take flags and defaults (the behaviour in CI and without a terminal)')
     .addHelpText(
       'after',
-      '\n  --ci github|jenkins         also write .github/workflows/gitops-{deploy,promote,drift,rollback}.yml,\n' +
-        '                              or Jenkinsfile and Jenkinsfile.drift, at the repository root\n\n' +
+      '\n  --ci github|jenkins        also write .github/workflows/gitops-{deploy,promote,drift,rollback}.yml,\n' +
+        '                             or Jenkinsfile and Jenkinsfile.drift, at the repository root\n\n' +
         'On a terminal (outside CI) init asks for the env repo, the environments and the images that\n' +
         'no flag gave. Existing files are never overwritten without --force (exit 2).\n\n' +
         'Examples:\n' +
