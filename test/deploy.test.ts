@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';
+import { assertMatchesSchema } from './support/schemas.js';
 
 const REGISTRY = 'registry.example.com/acme';
 
@@ -52,10 +53,8 @@ function liveImage(cluster: Awaited<ReturnType<typeof fixture>>, namespace = 'st
     kind: 'Deployment',
     namespace,
     name: 'web',
-  }) as {
-    spec: { template: { spec: { containers: Array<{ image: string }> } } };
-  };
-  return live.spec.template.spec.containers[0]!.image;
+  }) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
+  return live?.spec.template.spec.containers[0]!.image ?? '';
 }
 
 function trailers(remote: { bare: string }, sha: string): string {
@@ -145,6 +144,37 @@ test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailer
 
   const diff = await cluster.gitops(['diff', '--env', 'staging']);
   assert.equal(diff.code, 0, diff.stderr);
+  assertMatchesSchema('deploy', v1Doc);
+  assertMatchesSchema('deploy', v2Doc);
+  assertMatchesSchema('rollback', rollbackDoc);
+
+  const history = await cluster.gitops(['--json', 'history', '--env', 'staging', '--limit', '10']);
+  assert.equal(history.code, 0, history.stderr);
+  const historyDoc = JSON.parse(history.stdout) as {
+    liveRevision: string;
+    entries: Array<{ sha: string; action: string; live: boolean; images: string[] }>;
+  };
+  assertMatchesSchema('history', historyDoc);
+  assert.deepEqual(
+    historyDoc.entries.slice(0, 3).map((entry) => [entry.sha, entry.action, entry.live]),
+    [
+      [rollbackDoc.revision, 'rollback', true],
+      [v2Doc.revision, 'deploy', false],
+      [v1Doc.revision, 'deploy', false],
+    ],
+  );
+  assert.deepEqual(historyDoc.entries[1]!.images, [`web=${REGISTRY}/web:2.0.0`]);
+  assert.match(history.stderr, new RegExp(`● ${rollbackDoc.revision.slice(0, 12)} .*rollback.*\\(live\\)`));
+
+  const status = await cluster.gitops(['--json', 'status', '--env', 'staging']);
+  assert.equal(status.code, 0, status.stderr);
+  const statusDoc = JSON.parse(status.stdout) as {
+    environments: Array<{ git: string; phase: string; drift: { inSync: boolean } }>;
+  };
+  assertMatchesSchema('status', statusDoc);
+  assert.equal(statusDoc.environments[0]!.git, 'up-to-date');
+  assert.equal(statusDoc.environments[0]!.phase, 'verified');
+  assert.equal(statusDoc.environments[0]!.drift.inSync, true);
 
   const again = await cluster.gitops([
     '--json',
@@ -303,8 +333,9 @@ test('rollback with a bad sha exits 2 and leaves the remote unchanged', async (t
     'HEAD~1; rm -rf /',
     'a'.repeat(40),
   ]) {
-    const result = await cluster.gitops(['rollback', sha, '--env', 'staging']);
+    const result = await cluster.gitops(['--json', 'rollback', sha, '--env', 'staging']);
     assert.equal(result.code, 2, `${sha}: ${result.stderr}`);
+    assertMatchesSchema('rollback', JSON.parse(result.stdout));
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   }
   assert.equal(cluster.remote.head(), head);
@@ -321,4 +352,47 @@ test('two deploys to two environments of the same env repo at the same time both
   assert.equal(liveImage(cluster, 'staging'), `${REGISTRY}/web:3.0.0`);
   assert.equal(liveImage(cluster, 'qa'), `${REGISTRY}/web:3.1.0`);
   assert.equal(cluster.remote.log().length, 3);
+});
+
+test('promote copies the images running in staging to production through commit, apply, wait, verify', async (t) => {
+  const files = { ...envFiles('staging'), ...envFiles('production') };
+  const cluster = await clusterFixture(
+    t,
+    files,
+    {
+      staging: '    namespace: staging\n',
+      production: '    namespace: production\n    promoteFrom: staging\n',
+    },
+    IMAGES,
+  );
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const staging = await cluster.gitops([
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:4.0.0@${digest}`,
+  ]);
+  assert.equal(staging.code, 0, staging.stderr);
+
+  const head = cluster.remote.head();
+  const preview = await cluster.gitops(['--dry-run', '--json', 'promote', '--to', 'production']);
+  assert.equal(preview.code, 0, preview.stderr);
+  assert.ok(preview.stderr.includes(`+          image: ${REGISTRY}/web:4.0.0@${digest}`), preview.stderr);
+  assertMatchesSchema('promote', JSON.parse(preview.stdout));
+  assert.equal(cluster.remote.head(), head, 'the dry run pushes nothing');
+  assert.equal(liveImage(cluster, 'production'), '', 'and applies nothing');
+
+  const wrong = await cluster.gitops(['promote', '--from', 'production', '--to', 'staging']);
+  assert.equal(wrong.code, 2, wrong.stderr);
+
+  const promoted = await cluster.gitops(['--json', 'promote', '--to', 'production']);
+  assert.equal(promoted.code, 0, promoted.stderr);
+  const document = JSON.parse(promoted.stdout) as { revision: string };
+  assertMatchesSchema('promote', document);
+  assert.equal(liveImage(cluster, 'production'), `${REGISTRY}/web:4.0.0@${digest}`);
+  const trailerText = trailers(cluster.remote, document.revision);
+  assert.match(trailerText, /^Gitops-Action: promote$/m);
+  assert.match(trailerText, /^Gitops-Promoted-From: staging@[0-9a-f]{40}$/m);
 });

@@ -54,7 +54,7 @@ export async function editImages(
   checkout: EnvCheckout,
   environment: EnvironmentConfig,
   updates: ImageUpdate[],
-  options: { action: GitopsAction; provenance: Provenance },
+  options: { action: GitopsAction; provenance: Provenance; trailers?: Array<[string, string]> },
 ): Promise<BumpEdit> {
   const update = await updateImages(checkout.envDir, updates, {
     helmValues: environment.helmValues,
@@ -78,6 +78,7 @@ export async function editImages(
       })),
       images,
       provenance: options.provenance,
+      ...(options.trailers ? { extraTrailers: options.trailers } : {}),
     }),
   };
 }

@@ -7,8 +7,11 @@ import { defineBuild } from './commands/build.js';
 import { defineBump } from './commands/bump.js';
 import { defineDeploy } from './commands/deploy.js';
 import { defineDiff } from './commands/diff.js';
+import { defineHistory } from './commands/history.js';
 import { defineInit } from './commands/init.js';
+import { definePromote } from './commands/promote.js';
 import { defineRollback } from './commands/rollback.js';
+import { defineStatus } from './commands/status.js';
 import type { CliIO } from './io.js';
 
 const EXIT_USAGE = 2;
@@ -62,8 +65,11 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
   defineInit(program, action);
   defineDeploy(program, action);
   defineRollback(program, action);
-  defineBump(program, action);
+  definePromote(program, action);
   defineDiff(program, action);
+  defineStatus(program, action);
+  defineHistory(program, action);
+  defineBump(program, action);
   defineBuild(program, action);
 
   for (const command of program.commands) {

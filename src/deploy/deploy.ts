@@ -7,6 +7,7 @@ import { parseDuration } from '../config/duration.js';
 import { blockedError, GitopsError, isGitopsError, usageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { driftDocument, formatDrift } from '../drift/format.js';
+import { unifiedDiff } from '../output/diff.js';
 import { openEnvRepo } from '../git/checkout.js';
 import { readProvenance } from '../git/provenance.js';
 import { checkPushAccess, writeAndPush } from '../git/write.js';
@@ -33,6 +34,10 @@ export interface DeployOptions {
   onDrift: OnDrift;
   timeout?: string;
   autoRollback?: boolean;
+  /** `promote` when called by gitops promote (commit trailers say so). */
+  action?: 'deploy' | 'promote';
+  /** Extra commit trailers, e.g. Gitops-Promoted-From. */
+  trailers?: Array<[string, string]>;
 }
 
 interface ImageRecord {
@@ -159,13 +164,14 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
     });
 
     const provenance = await readProvenance(ctx, config.dir);
+    const editOptions = { action: options.action ?? 'deploy', provenance, ...(options.trailers ? { trailers: options.trailers } : {}) } as const;
     let firstEdit: BumpEdit | undefined;
     await reporter.step('bump images', async (step) => {
       if (updates.length === 0) {
         step.skip('no image to change; deploying the branch head');
         return;
       }
-      firstEdit = await editImages(checkout, environment, updates, { action: 'deploy', provenance });
+      firstEdit = await editImages(checkout, environment, updates, editOptions);
       for (const change of firstEdit.update.changes)
         step.log(`${change.file}:${change.line} ${change.old} → ${change.new}`);
       step.detail(firstEdit.changed ? `${firstEdit.update.changes.length} change(s)` : 'already up to date');
@@ -178,6 +184,22 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
       step.detail(`${objects.length} object(s) pass`);
     });
 
+    if (ctx.dryRun) {
+      const diff = (firstEdit?.update.files ?? [])
+        .map((file) => unifiedDiff(file.before, file.after, { from: `a/${checkout.envPath}/${file.file}`, to: `b/${checkout.envPath}/${file.file}` }))
+        .join('');
+      if (diff) reporter.print(diff);
+      reporter.success(`dry run: ${firstEdit?.update.changes.length ?? 0} change(s) would be committed to ${environment.name}; nothing was pushed or applied`);
+      return {
+        result: {
+          environment: environment.name,
+          dryRun: true,
+          changes: firstEdit?.update.changes ?? [],
+          diff,
+        },
+      };
+    }
+
     revision = await reporter.step('commit and push', async (step) => {
       if (!firstEdit?.changed) {
         step.skip('nothing to commit');
@@ -189,7 +211,7 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
         edit: async (attempt) => {
           if (attempt === 1) return pending;
           step.log(`remote moved; re-applying the edit on the new head (attempt ${attempt})`);
-          const again = await editImages(checkout, environment, updates, { action: 'deploy', provenance });
+          const again = await editImages(checkout, environment, updates, editOptions);
           const violations = checkPolicies(
             environment,
             await renderEnvironment(ctx, environment, checkout, kubectl, session.namespace),

@@ -36,6 +36,7 @@ export const TRAILER = {
   actor: 'Gitops-Actor',
   reverts: 'Gitops-Reverts',
   rollbackTo: 'Gitops-Rollback-To',
+  promotedFrom: 'Gitops-Promoted-From',
 } as const;
 
 const SUBJECT_MAX = 72;

@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+import type { ActionFactory } from '../action.js';
+
+export function defineStatus(program: Command, action: ActionFactory): void {
+  program
+    .command('status')
+    .description('per environment: live revision against the branch, drift, rollout health, deploy state (exit 1 when not all is well)')
+    .option('--env <name>', 'only this environment (default: all)')
+    .action(
+      action<{ env?: string }>(async (ctx, options) => {
+        const { runStatus } = await import('../../deploy/status.js');
+        return runStatus(ctx, options.env ? { env: options.env } : {});
+      }),
+    );
+}
