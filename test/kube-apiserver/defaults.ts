@@ -90,6 +90,27 @@ function defaultPodSpec(spec: JsonObject, restartPolicy: string): void {
   }
 }
 
+/**
+ * The Job registry generates the selector and pod labels from the Job's uid unless
+ * `manualSelector` is set (https://kubernetes.io/docs/concepts/workloads/controllers/job/#specifying-your-own-pod-selector).
+ */
+function generateJobSelector(job: JsonObject, spec: JsonObject): void {
+  const meta = isObject(job.metadata) ? job.metadata : {};
+  if (spec.manualSelector === true || spec.selector !== undefined || typeof meta.uid !== 'string') return;
+  const uid = meta.uid;
+  const name = String(meta.name ?? '');
+  spec.selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } };
+  const template = ensure(spec, 'template');
+  const tmeta = ensure(template, 'metadata');
+  tmeta.labels = {
+    ...(isObject(tmeta.labels) ? tmeta.labels : {}),
+    'batch.kubernetes.io/controller-uid': uid,
+    'batch.kubernetes.io/job-name': name,
+    'controller-uid': uid,
+    'job-name': name,
+  };
+}
+
 let nextClusterIp = 1;
 
 /** Applies the server's defaults in place. */
@@ -143,6 +164,7 @@ export function applyDefaults(kind: string, obj: JsonObject): void {
       def(s, 'completionMode', 'NonIndexed');
       def(s, 'suspend', false);
       def(s, 'podReplacementPolicy', 'TerminatingOrFailed');
+      generateJobSelector(obj, s);
       defaultPodTemplate(at(obj, 'spec.template'), 'Never');
       break;
     }
@@ -152,6 +174,9 @@ export function applyDefaults(kind: string, obj: JsonObject): void {
       def(s, 'suspend', false);
       def(s, 'successfulJobsHistoryLimit', 3);
       def(s, 'failedJobsHistoryLimit', 1);
+      const jobTemplate = ensure(s, 'jobTemplate');
+      if (!('creationTimestamp' in ensure(jobTemplate, 'metadata')))
+        ensure(jobTemplate, 'metadata').creationTimestamp = null;
       defaultPodTemplate(at(obj, 'spec.jobTemplate.spec.template'), 'Never');
       break;
     }
