@@ -91,7 +91,9 @@ for (const [text, reason] of invalid) {
 test('--image arguments name a config image or a repository', () => {
   const images = [{ name: 'web', repository: 'ghcr.io/acme/web' }];
   assert.equal(parseImageUpdate('web=ghcr.io/acme/web:2', images).name, 'web');
-  assert.equal(parseImageUpdate('ghcr.io/acme/web:2', images).name, 'ghcr.io/acme/web');
+  // A bare reference takes the config's name for its repository, so trailers read web=…
+  assert.equal(parseImageUpdate('ghcr.io/acme/web:2', images).name, 'web');
+  assert.equal(parseImageUpdate('ghcr.io/other/api:2', images).name, 'ghcr.io/other/api');
   assert.equal(
     parseImageUpdate('nginx=docker.io/library/nginx:1', images).reference.repository,
     'docker.io/library/nginx',
