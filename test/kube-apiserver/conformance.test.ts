@@ -476,6 +476,7 @@ test('a CRD, then a custom resource of it', async () => {
           name: 'v1',
           served: true,
           storage: true,
+          additionalPrinterColumns: [{ name: 'Size', type: 'integer', jsonPath: '.spec.size' }],
           schema: {
             openAPIV3Schema: {
               type: 'object',
@@ -515,6 +516,18 @@ test('a CRD, then a custom resource of it', async () => {
     body: '{"spec":{"size":4}}',
   });
   assert.equal(res.status, 415);
+  r = await kubectl(['get', 'widgets', '-n', 'crd']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^NAME\s+SIZE\s+AGE\nw1\s+3\s+/);
+
+  // Deleting the CRD deletes its custom resources and the API goes away.
+  r = await kubectl(['delete', 'crd', 'widgets.example.com']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(server.listObjects('apiextensions.k8s.io/v1', 'CustomResourceDefinition').length, 0);
+  r = await kubectl(['get', 'widgets', '-n', 'crd']);
+  assert.equal(r.code, 1);
+  // kubectl's discovery cache still knows the kind, so the list itself answers 404.
+  assert.match(r.stderr, /Error from server \(NotFound\).*the server could not find the requested resource/);
 });
 
 // https://kubernetes.io/docs/reference/using-api/server-side-apply/#managers ("Update" operations

@@ -18,6 +18,8 @@ export interface ResourceType {
   crd?: string;
   /** Custom resources: the openAPIV3Schema of the served version, for list-map keys. */
   openAPISchema?: JsonObject;
+  /** Custom resources: additionalPrinterColumns of the served version. */
+  printerColumns?: { name: string; jsonPath: string }[];
 }
 
 export type JsonValue = string | number | boolean | null | JsonObject | JsonValue[];

@@ -439,6 +439,14 @@ export class ApiServer {
         subresources,
         crd: crdName,
         ...(schema ? { openAPISchema: schema } : {}),
+        ...(Array.isArray(v.additionalPrinterColumns)
+          ? {
+              printerColumns: v.additionalPrinterColumns.filter(isObject).map((c) => ({
+                name: String(c.name),
+                jsonPath: String(c.jsonPath ?? ''),
+              })),
+            }
+          : {}),
       };
       if (existing) Object.assign(existing, rt);
       else this.resources.push(rt);
@@ -822,7 +830,7 @@ export class ApiServer {
         priority: 0,
       },
     ];
-    const extra = tableColumns(r.kind);
+    const extra = r.printerColumns ? crdColumns(r.printerColumns) : tableColumns(r.kind);
     for (const c of extra)
       columns.push({ name: c.name, type: 'string', format: '', description: c.name, priority: 0 });
     columns.push({ name: 'Age', type: 'string', format: '', description: 'CreationTimestamp', priority: 0 });
@@ -1456,6 +1464,29 @@ function age(ts: string): string {
   if (s < 120) return `${s}s`;
   if (s < 7200) return `${Math.floor(s / 60)}m`;
   return `${Math.floor(s / 3600)}h`;
+}
+
+/**
+ * CRD additionalPrinterColumns with simple `.a.b` JSONPaths
+ * (https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#additional-printer-columns).
+ */
+function crdColumns(
+  cols: { name: string; jsonPath: string }[],
+): { name: string; value: (o: JsonObject) => JsonValue }[] {
+  return cols
+    .filter((c) => c.jsonPath !== '.metadata.creationTimestamp')
+    .map((c) => ({
+      name: c.name,
+      value: (o: JsonObject) => {
+        let node: JsonValue | undefined = o;
+        for (const p of c.jsonPath.replace(/^\./, '').split('.')) node = isObject(node) ? node[p] : undefined;
+        return node === undefined
+          ? null
+          : typeof node === 'object' && node !== null
+            ? JSON.stringify(node)
+            : node;
+      },
+    }));
 }
 
 function tableColumns(kind: string): { name: string; value: (o: JsonObject) => JsonValue }[] {
