@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isGitopsError } from '../src/core/errors.js';
-import { isFullSha, validateRevisionArgument } from '../src/git/refs.js';
+import { isFullSha, refNameProblem, validateRevisionArgument } from '../src/git/refs.js';
 
 function refusal(text: string, options = {}): { message: string; exitCode: number; hint?: string } {
   try {
@@ -94,4 +94,29 @@ test('isFullSha knows SHA-1 and SHA-256 object names', () => {
   assert.equal(isFullSha('a'.repeat(64)), true);
   assert.equal(isFullSha('3f2a1c9'), false);
   assert.equal(isFullSha('3F2A1C9E0B1D2C3F4A5B6C7D8E9F0A1B2C3D4E5F'), false);
+});
+
+test('refNameProblem accepts branch names and refuses what git check-ref-format or a shell would', () => {
+  for (const name of ['main', 'release/1.4', 'env/prod-eu', 'v1.2.3', 'feature_x+y', 'user@host']) {
+    assert.equal(refNameProblem(name), undefined, name);
+  }
+  const cases: Array<[string, RegExp]> = [
+    ['--upload-pack=touch /tmp/pwned', /starts with "-"/],
+    ['main; rm -rf /', /contains ";"/],
+    ['main branch', /whitespace/],
+    ['main\n', /control character/],
+    ['a..b', /contains "\.\."/],
+    ['HEAD~1', /contains "~"/],
+    ['main^', /contains "\^"/],
+    ['refs:x', /contains ":"/],
+    ['main@{1}', /contains "@\{"/],
+    ['.hidden', /not a valid ref name/],
+    ['x.lock', /not a valid ref name/],
+    ['a//b', /not a valid ref name/],
+    ['main/', /not a valid ref name/],
+    ['main.', /not a valid ref name/],
+    ['@', /not a valid ref name/],
+    ['', /empty/],
+  ];
+  for (const [name, pattern] of cases) assert.match(refNameProblem(name) ?? 'accepted', pattern, name);
 });

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { type SourceLocation, usageError } from '../core/errors.js';
-import { configSchema } from './schema.js';
+import { bytePosition, findAliasBomb, invalidUtf8Offset, MAX_ALIAS_EXPANSION } from '../core/input-guards.js';
+import { refNameProblem } from '../git/refs.js';
+import { configSchema, NAME_PATTERN } from './schema.js';
 import { closest } from './suggest.js';
 import type { EnvironmentConfig, GitopsConfig } from './types.js';
 import { type ConfigProblem, validateDocument } from './validate.js';
@@ -81,7 +83,21 @@ export function readConfig(file: string, env: Record<string, string | undefined>
       },
     );
   }
-  const source = readFileSync(file, 'utf8');
+  const bytes = readFileSync(file);
+  const invalid = invalidUtf8Offset(bytes);
+  if (invalid !== undefined) {
+    // Decoding with replacement would turn the bytes into U+FFFD and validate something else.
+    const { line, column } = bytePosition(bytes, invalid);
+    throw usageError(
+      'CONFIG_ENCODING',
+      `${file} is not valid UTF-8: byte 0x${bytes[invalid]!.toString(16).padStart(2, '0')} at line ${line}`,
+      {
+        location: { file, line, column },
+        hint: 'save gitops.yaml as UTF-8 (YAML 1.2 requires a Unicode encoding)',
+      },
+    );
+  }
+  const source = bytes.toString('utf8');
   const lines = new LineCounter();
   // uniqueKeys: duplicate keys are an error, never "last one wins".
   const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
@@ -97,6 +113,19 @@ export function readConfig(file: string, env: Record<string, string | undefined>
       location,
       hint: 'fix the YAML at that position (a YAML linter such as yamllint shows the same)',
     });
+  }
+  // Billion laughs: the validator resolves aliases, and so would anything reading the value later.
+  const bomb = findAliasBomb(doc);
+  if (bomb) {
+    const { line, col } = lines.linePos(bomb.offset);
+    throw usageError(
+      'CONFIG_YAML',
+      `${file} has aliases that expand it by more than ${MAX_ALIAS_EXPANSION} nodes (an alias bomb?)`,
+      {
+        location: { file, line, column: col },
+        hint: 'write the values out, or use fewer nested anchors and aliases',
+      },
+    );
   }
   const { value, problems } = validateDocument(configSchema, doc, { file, lines, env });
   const config = value as Omit<GitopsConfig, 'file' | 'dir'> | undefined;
@@ -132,6 +161,18 @@ function crossChecks(
       location: locateKey(['envRepo']),
     });
   }
+  if (envRepo?.branch !== undefined) {
+    // The branch reaches git's argv (clone --branch, push): an option-looking or shell-looking value
+    // is refused here, with its position, before any git runs.
+    const problem = refNameProblem(envRepo.branch);
+    if (problem) {
+      problems.push({
+        path: 'envRepo.branch',
+        message: `envRepo.branch "${JSON.stringify(envRepo.branch).slice(1, -1)}" is not a branch name: ${problem}`,
+        location: locateKey(['envRepo', 'branch']),
+      });
+    }
+  }
   if (envRepo?.url && envRepo.sameRepo) {
     problems.push({
       path: 'envRepo',
@@ -151,6 +192,30 @@ function crossChecks(
         path: `environments.${name}.path`,
         message: `environments.${name}.path "${environment.path}" must stay inside the env repo (relative, no "..")`,
         location: locateKey(['environments', name, 'path']),
+      });
+    }
+    // Values files and charts may sit beside the environment (`../common/values.yaml`), but not
+    // outside the env repo: they are read, and values files are written.
+    const inRepo = (relativePath: string) => {
+      const path = relativePath.replace(/\\/g, '/');
+      if (posix.isAbsolute(path) || isAbsolute(relativePath)) return false;
+      const joined = posix.normalize(posix.join((environment.path ?? '.').replace(/\\/g, '/'), path));
+      return joined !== '..' && !joined.startsWith('../');
+    };
+    for (const [index, values] of (environment.helmValues ?? []).entries()) {
+      if (!inRepo(values)) {
+        problems.push({
+          path: `environments.${name}.helmValues[${index}]`,
+          message: `environments.${name}.helmValues "${values}" must stay inside the env repo (relative to the environment's path)`,
+          location: locateKey(['environments', name, 'helmValues', index]),
+        });
+      }
+    }
+    if (environment.chart !== undefined && !isRemoteChart(environment.chart) && !inRepo(environment.chart)) {
+      problems.push({
+        path: `environments.${name}.chart`,
+        message: `environments.${name}.chart "${environment.chart}" must stay inside the env repo (relative to the environment's path)`,
+        location: locateKey(['environments', name, 'chart']),
       });
     }
     if (environment.promoteFrom !== undefined && !names.includes(environment.promoteFrom)) {
@@ -187,8 +252,23 @@ function crossChecks(
   return problems;
 }
 
-/** Looks up an environment by name with a "did you mean" for typos. */
-export function getEnvironment(config: GitopsConfig, name: string): EnvironmentConfig {
+/** Helm charts named by repository or OCI reference are not paths. */
+function isRemoteChart(chart: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(chart);
+}
+
+/**
+ * Looks up an environment by name with a "did you mean" for typos. A name that cannot be one
+ * (`../prod`, `a/b`, `--upload-pack=…`) is refused as such, before it is used anywhere.
+ */
+export function getEnvironment(config: GitopsConfig, name: string, flag = '--env'): EnvironmentConfig {
+  if (!NAME_PATTERN.test(name)) {
+    throw usageError(
+      'ENVIRONMENT_NAME_INVALID',
+      `${flag} "${JSON.stringify(name).slice(1, -1)}" is not an environment name: names are DNS-1123 labels (lowercase letters, digits and "-"; no "/", no "..")`,
+      { hint: `defined environments: ${Object.keys(config.environments).join(', ') || 'none'}` },
+    );
+  }
   const environment = config.environments[name];
   if (environment) return environment;
   const names = Object.keys(config.environments);

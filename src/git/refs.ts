@@ -89,6 +89,34 @@ export function validateRevisionArgument(text: string, options: RevisionArgument
   });
 }
 
+/**
+ * Why `name` is not a branch or tag name gitops accepts, or undefined: `git help check-ref-format`
+ * (no "..", no "~^:?*[\\", no control characters or spaces, no "@{", no component starting with
+ * "." or ending in ".lock", no "//" or trailing "/" or "."), and no leading "-" (an option to git).
+ */
+export function refNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (name.length > MAX_LENGTH) return `it is longer than ${MAX_LENGTH} characters`;
+  if (CONTROL_CHARACTERS.test(name)) return 'it contains a control character';
+  if (name.startsWith('-')) return 'it starts with "-", so git would read it as an option';
+  const shell = SHELL_CHARACTERS.exec(name);
+  if (shell) return `it contains "${shell[0]}", which no branch name holds`;
+  if (/\s/.test(name)) return 'it contains whitespace';
+  const bad = /[~^:]|\.\.|@\{/.exec(name);
+  if (bad) return `it contains "${bad[0]}", which git does not allow in a ref name`;
+  if (!/^[A-Za-z0-9._/@+-]+$/.test(name)) return 'it holds characters git ref names do not';
+  if (
+    /(^|\/)\./.test(name) ||
+    /\.lock($|\/)/.test(name) ||
+    name.includes('//') ||
+    /[/.]$/.test(name) ||
+    name === '@'
+  ) {
+    return 'it is not a valid ref name (see `git help check-ref-format`)';
+  }
+  return undefined;
+}
+
 /** Whether `text` is a full SHA-1 or SHA-256 object name. */
 export function isFullSha(text: string): boolean {
   return /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(text);

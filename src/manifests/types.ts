@@ -58,4 +58,9 @@ export interface UpdateOptions {
   helmValues: string[];
   /** false: plan and verify only, write nothing. */
   write: boolean;
+  /**
+   * The env repo's root: symlinks (and the environment directory) may not resolve outside it.
+   * Default: the nearest directory above the environment holding `.git`, else the environment.
+   */
+  root?: string;
 }

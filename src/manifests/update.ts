@@ -1,12 +1,24 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, posix, relative, sep } from 'node:path';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { usageError } from '../core/errors.js';
+import { invalidUtf8Offset } from '../core/input-guards.js';
 import { type FindContext, type Finder, needlesFor, referenceIn, updateFor } from './finder.js';
 import { helmFinder } from './helm.js';
 import { isKustomizationFile, KustomizeIndex, kustomizeFinder } from './kustomize.js';
 import { MARKER_NEEDLE, markerFinder } from './markers.js';
 import { FilePlan } from './plan.js';
-import type { ImageUpdate, SeenReference, UpdateOptions, UpdateResult } from './types.js';
+import type { ImageUpdate, Refusal, SeenReference, UpdateOptions, UpdateResult } from './types.js';
 import { workloadFinder } from './workloads.js';
 import { documentError, scalarHit, walkValues, YamlFile } from './yaml-file.js';
 
@@ -16,8 +28,18 @@ const YAML_FILE = /\.ya?ml$/;
 /** Files larger than this are not manifests anyone edits by hand; they are skipped. */
 const MAX_FILE_BYTES = 8 * 1024 * 1024;
 
-/** Every YAML file under `dir` (and `Kustomization`), relative with `/`, in sorted order. */
-export function listYamlFiles(dir: string): string[] {
+/** A symlink met while listing, relative to the listed directory, with where it leads. */
+export interface SymlinkEntry {
+  path: string;
+  /** The resolved target (or the link text resolved against its directory, for a dangling link). */
+  target: string;
+}
+
+/**
+ * Every YAML file under `dir` (and `Kustomization`), relative with `/`, in sorted order.
+ * Symlinks are never followed (neither to files nor to directories); `symlinks` collects them.
+ */
+export function listYamlFiles(dir: string, symlinks: SymlinkEntry[] = []): string[] {
   const files: string[] = [];
   const walk = (current: string) => {
     const entries = readdirSync(current, { withFileTypes: true }).sort((a, b) =>
@@ -27,7 +49,9 @@ export function listYamlFiles(dir: string): string[] {
       // Dot-directories are tooling (.git, .github), never manifests.
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const path = join(current, entry.name);
-      if (entry.isDirectory()) walk(path);
+      if (entry.isSymbolicLink()) {
+        symlinks.push({ path: relative(dir, path).split(sep).join('/'), target: linkTarget(path) });
+      } else if (entry.isDirectory()) walk(path);
       else if (entry.isFile() && (YAML_FILE.test(entry.name) || entry.name === 'Kustomization')) {
         files.push(relative(dir, path).split(sep).join('/'));
       }
@@ -37,14 +61,104 @@ export function listYamlFiles(dir: string): string[] {
   return files;
 }
 
-function readBytes(path: string): Buffer | undefined {
+function linkTarget(path: string): string {
   try {
-    // One read, no stat: this runs for every file of the tree.
-    const bytes = readFileSync(path);
-    return bytes.length > MAX_FILE_BYTES ? undefined : bytes;
+    return realpathSync(path);
+  } catch {
+    // Dangling (or a loop): where the link text points, which is what a later write would create.
+    try {
+      return resolve(dirname(path), readlinkSync(path));
+    } catch {
+      return path;
+    }
+  }
+}
+
+/** Whether `path` is `root` or below it (both real paths). */
+function isWithin(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
+}
+
+/**
+ * The env repo around `envDir`: the nearest directory upwards (by name, not following symlinks)
+ * that holds `.git`, else `envDir` itself. Symlinks may lead anywhere inside it, nowhere outside.
+ */
+export function repositoryRoot(envDir: string): string {
+  let dir = resolve(envDir);
+  for (;;) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(envDir);
+    dir = parent;
+  }
+}
+
+type ReadOutcome = { bytes: Buffer } | { tooLarge: number } | undefined;
+
+/**
+ * Reads a file whole when it is at most MAX_FILE_BYTES; a larger one is not read at all (a 50 MB or
+ * 5 GB file must not cost that much memory). open + fstat + read: the same system calls as
+ * readFileSync, which this runs in place of for every file of the tree.
+ */
+function readCapped(path: string): ReadOutcome {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
   }
+  try {
+    const { size } = fstatSync(fd);
+    if (size > MAX_FILE_BYTES) return { tooLarge: size };
+    const bytes = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, bytes, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return { bytes: read === size ? bytes : bytes.subarray(0, read) };
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readBytes(path: string): Buffer | undefined {
+  const outcome = readCapped(path);
+  return outcome && 'bytes' in outcome ? outcome.bytes : undefined;
+}
+
+/** Whether a file too large to read whole holds one of `needles`: read in 1 MiB chunks that overlap. */
+function fileContains(path: string, needles: readonly Buffer[]): boolean {
+  const overlap = Math.max(0, ...needles.map((needle) => needle.length)) - 1;
+  const chunk = Buffer.allocUnsafe(1024 * 1024 + overlap);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    let kept = 0;
+    let position = 0;
+    for (;;) {
+      const n = readSync(fd, chunk, kept, chunk.length - kept, position);
+      if (n === 0) return false;
+      position += n;
+      const view = chunk.subarray(0, kept + n);
+      if (needles.some((needle) => view.includes(needle))) return true;
+      kept = Math.min(overlap, view.length);
+      view.copyWithin(0, view.length - kept);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 /**
@@ -70,18 +184,70 @@ export async function updateImages(
   }
   const needles = needlesFor(updates);
   const helmFiles = new Set(options.helmValues.map((path) => posix.normalize(path.split(sep).join('/'))));
-  const paths = listYamlFiles(envDir);
+  // Hostile input (issue 10): the env repo is input, and a symlink in it may point anywhere.
+  // Nothing is read or written through a symlink that leaves the env repo, and the environment
+  // directory itself must not resolve outside it.
+  const root = realpathSync(options.root ?? repositoryRoot(envDir));
+  const realEnvDir = realpathSync(envDir);
+  if (!isWithin(root, realEnvDir)) {
+    throw usageError(
+      'ENV_PATH_OUTSIDE',
+      `the environment directory ${envDir} resolves to ${realEnvDir}, outside the env repo ${root}`,
+      { hint: 'replace the symlink with a directory of the env repo, or fix environments.<name>.path' },
+    );
+  }
+  const refused: Refusal[] = [];
+  const symlinks: SymlinkEntry[] = [];
+  const paths = listYamlFiles(envDir, symlinks);
+  for (const link of symlinks) {
+    if (isWithin(root, link.target)) continue;
+    refused.push({
+      file: link.path,
+      reason: `a symlink to ${link.target}, outside the env repo; gitops does not read or write through it`,
+    });
+  }
   // Only files that can matter are decoded and kept: kustomizations, values files, and files
   // holding a needle or a marker. The test runs on the raw bytes, before any UTF-8 decoding.
   const byteNeedles = [...needles, MARKER_NEEDLE].map((needle) => Buffer.from(needle, 'utf8'));
   const texts = new Map<string, YamlFile>();
   for (const path of paths) {
-    const bytes = readBytes(join(envDir, path));
-    if (!bytes) continue;
+    const outcome = readCapped(join(envDir, path));
+    if (!outcome) continue;
     const special = isKustomizationFile(path) || helmFiles.has(path);
+    if ('tooLarge' in outcome) {
+      // Skipping it quietly would leave a stale reference behind while reporting success.
+      if (special || fileContains(join(envDir, path), byteNeedles)) {
+        refused.push({
+          file: path,
+          reason: `the file is ${megabytes(outcome.tooLarge)}, larger than the ${megabytes(MAX_FILE_BYTES)} gitops reads, and may hold an image to change; split it`,
+        });
+      }
+      continue;
+    }
+    const { bytes } = outcome;
     if (!special && !byteNeedles.some((needle) => bytes.includes(needle))) continue;
+    const invalid = invalidUtf8Offset(bytes);
+    if (invalid !== undefined) {
+      // Decoding would turn the bytes into U+FFFD, and writing back would change them.
+      const line = bytes.subarray(0, invalid).filter((byte) => byte === 0x0a).length + 1;
+      refused.push({
+        file: path,
+        line,
+        reason: `not valid UTF-8 at line ${line} (byte 0x${bytes[invalid]!.toString(16).padStart(2, '0')}); gitops edits UTF-8 text only and would corrupt it`,
+      });
+      continue;
+    }
     texts.set(path, new YamlFile(path, bytes.toString('utf8')));
   }
+
+  // Bases outside the environment (`../base`) are read only when they, symlinks resolved, are in the repo.
+  const insideRoot = (path: string): boolean => {
+    try {
+      return isWithin(root, realpathSync(join(envDir, path)));
+    } catch {
+      return false;
+    }
+  };
 
   // Kustomize first: which files are set through an `images:` entry rather than edited.
   const outside = new Map<string, YamlFile | undefined>();
@@ -89,16 +255,17 @@ export async function updateImages(
     file(path: string): YamlFile | undefined {
       if (!path.startsWith('../')) return texts.get(path);
       if (!outside.has(path)) {
-        const text = /\.ya?ml$|(^|\/)Kustomization$/.test(path)
-          ? readBytes(join(envDir, path))?.toString('utf8')
-          : undefined;
+        const text =
+          /\.ya?ml$|(^|\/)Kustomization$/.test(path) && insideRoot(path)
+            ? readBytes(join(envDir, path))?.toString('utf8')
+            : undefined;
         outside.set(path, text === undefined ? undefined : new YamlFile(path, text));
       }
       return outside.get(path);
     },
     isDirectory(path: string): boolean {
       try {
-        return statSync(join(envDir, path)).isDirectory();
+        return insideRoot(path) && statSync(join(envDir, path)).isDirectory();
       } catch {
         return false;
       }
@@ -117,7 +284,7 @@ export async function updateImages(
     changes: [],
     seen: [],
     files: [],
-    refused: [],
+    refused,
     notFound: [],
     changed: false,
   };

@@ -12,6 +12,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
+import { findAliasBomb, MAX_ALIAS_EXPANSION } from '../core/input-guards.js';
 
 /** A key or index on the way from a document's root to a node. */
 export type YamlPath = Array<string | number>;
@@ -128,7 +129,17 @@ export function documentError(
   parsed: ParsedDocument,
 ): { line: number; reason: string } | undefined {
   const error = parsed.doc.errors[0];
-  if (!error) return undefined;
+  if (!error) {
+    // Aliases need a "*"; most manifests have none, so most documents skip the walk.
+    if (!file.text.includes('*')) return undefined;
+    const bomb = findAliasBomb(parsed.doc);
+    if (!bomb) return undefined;
+    const line = file.lineOf(parsed.offset + bomb.offset);
+    return {
+      line,
+      reason: `aliases expand this document by more than ${MAX_ALIAS_EXPANSION} nodes (the alias at line ${line}; an alias bomb?), so the file is left alone`,
+    };
+  }
   const at = parsed.offset + (error.pos[0] ?? 0);
   const line = file.lineOf(at);
   if (error.code === 'DUPLICATE_KEY') {
