@@ -54,7 +54,7 @@ function liveImage(cluster: Awaited<ReturnType<typeof fixture>>, namespace = 'st
     namespace,
     name: 'web',
   }) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
-  return live?.spec.template.spec.containers[0]!.image ?? '';
+  return live?.spec.template.spec.containers[0]?.image ?? '';
 }
 
 function trailers(remote: { bare: string }, sha: string): string {

@@ -330,10 +330,8 @@ test('env repo: symlinks committed to the remote (file and directory) are refuse
 
 // --source-commit is only written into a commit trailer (never to git's argv), so these are audit
 // pollution rather than injection; src/bump/command.ts should pass it through validateRevisionArgument.
-const SOURCE_COMMIT_TODO =
-  'src/bump/command.ts does not check --source-commit yet (validateRevisionArgument)';
 
-const argumentCases: Array<{ name: string; args: string[]; message: RegExp; todo?: string }> = [
+const argumentCases: Array<{ name: string; args: string[]; message: RegExp }> = [
   {
     name: '--env with ..',
     args: ['--env', '../production'],
@@ -389,18 +387,16 @@ const argumentCases: Array<{ name: string; args: string[]; message: RegExp; todo
     name: '--source-commit like an option',
     args: ['--env', 'staging', '--image', IMAGE, '--source-commit', '--upload-pack=touch /tmp/gitops-pwned'],
     message: /--source-commit .*starts with "-"/,
-    todo: SOURCE_COMMIT_TODO,
   },
   {
     name: '--source-commit with shell',
     args: ['--env', 'staging', '--image', IMAGE, '--source-commit', 'HEAD~1; rm -rf /'],
     message: /--source-commit "HEAD~1; rm -rf \/".*";"/,
-    todo: SOURCE_COMMIT_TODO,
   },
 ];
 
-for (const { name, args, message, todo } of argumentCases) {
-  test(`argument: ${name} is refused, nothing written`, { ...(todo ? { todo } : {}) }, async (t) => {
+for (const { name, args, message } of argumentCases) {
+  test(`argument: ${name} is refused, nothing written`, async (t) => {
     const { remote, app, before } = setup(t);
     const needsImage = !args.includes('--image');
     const result = await runCli(['bump', ...args, ...(needsImage ? ['--image', IMAGE] : [])], { cwd: app });

@@ -59,6 +59,7 @@ export async function editImages(
   const update = await updateImages(checkout.envDir, updates, {
     helmValues: environment.helmValues,
     write: true,
+    root: checkout.dir,
   });
   if (update.refused.length > 0) throw refusalError(update, checkout.envPath);
   assertFound(update, updates, checkout.envPath);
@@ -197,7 +198,11 @@ export async function bumpImages(
   });
 
   if (ctx.dryRun) {
-    const update = await updateImages(checkout.envDir, updates, { ...helmValues, write: false });
+    const update = await updateImages(checkout.envDir, updates, {
+      ...helmValues,
+      write: false,
+      root: checkout.dir,
+    });
     if (update.refused.length > 0) throw refusalError(update, checkout.envPath);
     assertFound(update, updates, checkout.envPath);
     return {

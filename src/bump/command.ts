@@ -3,6 +3,7 @@ import type { CommandOutcome } from '../cli/action.js';
 import type { Context } from '../cli/context.js';
 import { findConfigFile, getEnvironment, readConfig } from '../config/load.js';
 import { usageError } from '../core/errors.js';
+import { validateRevisionArgument } from '../git/refs.js';
 import { parseImageReference } from '../images/reference.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import { type BumpResult, bumpImages } from './bump.js';
@@ -24,6 +25,8 @@ export async function runBumpCommand(ctx: Context, options: BumpCommandOptions):
       hint: 'e.g. --image web=ghcr.io/acme/web:1.4.2',
     });
   }
+  // Trailers are the audit log: what goes into them is checked like any revision argument.
+  if (options.sourceCommit) validateRevisionArgument(options.sourceCommit, { what: '--source-commit' });
   // A bad reference is reported before anything else is looked at: it is the likeliest mistake.
   for (const argument of options.images) {
     parseImageReference(argument.includes('=') ? argument.slice(argument.indexOf('=') + 1) : argument);

@@ -7,12 +7,12 @@ import { parseDuration } from '../config/duration.js';
 import { blockedError, GitopsError, isGitopsError, usageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { driftDocument, formatDrift } from '../drift/format.js';
-import { unifiedDiff } from '../output/diff.js';
 import { openEnvRepo } from '../git/checkout.js';
 import { readProvenance } from '../git/provenance.js';
 import { checkPushAccess, writeAndPush } from '../git/write.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
+import { unifiedDiff } from '../output/diff.js';
 import {
   type ApplyOutcome,
   applyAndVerify,
@@ -164,7 +164,11 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
     });
 
     const provenance = await readProvenance(ctx, config.dir);
-    const editOptions = { action: options.action ?? 'deploy', provenance, ...(options.trailers ? { trailers: options.trailers } : {}) } as const;
+    const editOptions = {
+      action: options.action ?? 'deploy',
+      provenance,
+      ...(options.trailers ? { trailers: options.trailers } : {}),
+    } as const;
     let firstEdit: BumpEdit | undefined;
     await reporter.step('bump images', async (step) => {
       if (updates.length === 0) {
@@ -186,10 +190,17 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
 
     if (ctx.dryRun) {
       const diff = (firstEdit?.update.files ?? [])
-        .map((file) => unifiedDiff(file.before, file.after, { from: `a/${checkout.envPath}/${file.file}`, to: `b/${checkout.envPath}/${file.file}` }))
+        .map((file) =>
+          unifiedDiff(file.before, file.after, {
+            from: `a/${checkout.envPath}/${file.file}`,
+            to: `b/${checkout.envPath}/${file.file}`,
+          }),
+        )
         .join('');
       if (diff) reporter.print(diff);
-      reporter.success(`dry run: ${firstEdit?.update.changes.length ?? 0} change(s) would be committed to ${environment.name}; nothing was pushed or applied`);
+      reporter.success(
+        `dry run: ${firstEdit?.update.changes.length ?? 0} change(s) would be committed to ${environment.name}; nothing was pushed or applied`,
+      );
       return {
         result: {
           environment: environment.name,

@@ -53,13 +53,17 @@ function parseLog(text: string, liveRevision: string | undefined): HistoryEntry[
 }
 
 /** `gitops history --env`: the env repo's log of the environment's path, newest first, the live revision marked. */
-export async function runHistory(ctx: Context, options: { env: string; limit: number }): Promise<CommandOutcome> {
+export async function runHistory(
+  ctx: Context,
+  options: { env: string; limit: number },
+): Promise<CommandOutcome> {
   if (!Number.isInteger(options.limit) || options.limit < 1) {
     throw usageError('INVALID_LIMIT', `--limit ${options.limit} is not a positive whole number`);
   }
   const session = await openSession(ctx, options.env);
   const checkout = await openEnvRepo(ctx, session.config, session.environment);
-  const count = async () => Number(await checkout.git.output(['rev-list', '--count', 'HEAD', '--', checkout.envPath]));
+  const count = async () =>
+    Number(await checkout.git.output(['rev-list', '--count', 'HEAD', '--', checkout.envPath]));
   // Shallow clones see one commit; fetch history until the limit is covered (changesets#700).
   await deepenUntil(checkout, async () => (await count()) >= options.limit);
   const text = await checkout.git.output([
@@ -71,7 +75,8 @@ export async function runHistory(ctx: Context, options: { env: string; limit: nu
   ]);
   let liveRevision: string | undefined;
   try {
-    liveRevision = (await readInventory(session.kubectl, session.environment, inventoryNs(session)))?.revision;
+    liveRevision = (await readInventory(session.kubectl, session.environment, inventoryNs(session)))
+      ?.revision;
   } catch (error) {
     ctx.reporter.warn(`cannot mark the live revision: ${(error as Error).message.split('\n')[0]}`);
   }

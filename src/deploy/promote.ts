@@ -5,8 +5,8 @@ import { LABEL_ENVIRONMENT } from '../cluster/objects.js';
 import { openSession } from '../cluster/session.js';
 import { getEnvironment } from '../config/load.js';
 import { usageError } from '../core/errors.js';
-import { normalizeRepository, tryParseImageReference } from '../images/reference.js';
 import { TRAILER } from '../git/message.js';
+import { normalizeRepository, tryParseImageReference } from '../images/reference.js';
 import { type OnDrift, runDeploy } from './deploy.js';
 import { inventoryNs } from './pipeline.js';
 
@@ -40,14 +40,22 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
   const target = await openSession(ctx, options.to);
   const from = options.from ?? target.environment.promoteFrom;
   if (!from) {
-    throw usageError('PROMOTE_NO_SOURCE', `environment ${options.to} has no promoteFrom and no --from was given`, {
-      hint: `pass --from <env>, or set environments.${options.to}.promoteFrom in gitops.yaml`,
-    });
+    throw usageError(
+      'PROMOTE_NO_SOURCE',
+      `environment ${options.to} has no promoteFrom and no --from was given`,
+      {
+        hint: `pass --from <env>, or set environments.${options.to}.promoteFrom in gitops.yaml`,
+      },
+    );
   }
   if (target.environment.promoteFrom && target.environment.promoteFrom !== from) {
-    throw usageError('PROMOTE_WRONG_SOURCE', `${options.to} is promoted from ${target.environment.promoteFrom}, not ${from}`, {
-      hint: `promote ${target.environment.promoteFrom} → ${options.to}, or change environments.${options.to}.promoteFrom`,
-    });
+    throw usageError(
+      'PROMOTE_WRONG_SOURCE',
+      `${options.to} is promoted from ${target.environment.promoteFrom}, not ${from}`,
+      {
+        hint: `promote ${target.environment.promoteFrom} → ${options.to}, or change environments.${options.to}.promoteFrom`,
+      },
+    );
   }
   getEnvironment(target.config, from);
   const source = await openSession(ctx, from);
@@ -56,14 +64,21 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
   const promoted = await ctx.reporter.step(`read the images running in ${from}`, async (step) => {
     const inventory = await readInventory(source.kubectl, source.environment, inventoryNs(source));
     if (!inventory?.revision || inventory.phase !== 'verified') {
-      throw usageError('PROMOTE_SOURCE_NOT_VERIFIED', `${from} has no verified deploy to promote (state: ${inventory?.phase ?? 'nothing deployed'})`, {
-        hint: `deploy ${from} successfully first`,
-      });
+      throw usageError(
+        'PROMOTE_SOURCE_NOT_VERIFIED',
+        `${from} has no verified deploy to promote (state: ${inventory?.phase ?? 'nothing deployed'})`,
+        {
+          hint: `deploy ${from} successfully first`,
+        },
+      );
     }
-    const workloads = await source.kubectl.list(['deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'cronjobs.batch'], {
-      ...(source.environment.namespace ? { namespace: source.environment.namespace } : {}),
-      labelSelector: `${LABEL_ENVIRONMENT}=${from}`,
-    });
+    const workloads = await source.kubectl.list(
+      ['deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'cronjobs.batch'],
+      {
+        ...(source.environment.namespace ? { namespace: source.environment.namespace } : {}),
+        labelSelector: `${LABEL_ENVIRONMENT}=${from}`,
+      },
+    );
     const byRepository = new Map<string, Set<string>>();
     for (const image of workloads.flatMap((object) => containerImages(object.spec))) {
       const reference = tryParseImageReference(image);
@@ -73,16 +88,22 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
       byRepository.set(reference.repository, set);
     }
     const wanted = config.images.length
-      ? config.images.map((image) => [image.name, normalizeRepository(image.repository) ?? image.repository] as const)
+      ? config.images.map(
+          (image) => [image.name, normalizeRepository(image.repository) ?? image.repository] as const,
+        )
       : [...byRepository.keys()].map((repository) => [repository, repository] as const);
     const args: string[] = [];
     for (const [name, repository] of wanted) {
       const found = [...(byRepository.get(repository) ?? [])];
       if (found.length === 0) continue;
       if (found.length > 1) {
-        throw usageError('PROMOTE_AMBIGUOUS', `${from} runs several references of ${repository}: ${found.join(', ')}`, {
-          hint: 'promote with gitops deploy --image to pick one',
-        });
+        throw usageError(
+          'PROMOTE_AMBIGUOUS',
+          `${from} runs several references of ${repository}: ${found.join(', ')}`,
+          {
+            hint: 'promote with gitops deploy --image to pick one',
+          },
+        );
       }
       args.push(`${name}=${found[0]}`);
     }

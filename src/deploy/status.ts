@@ -28,12 +28,21 @@ interface WorkloadStatus {
 }
 
 /** Ready as `kubectl rollout status` judges a Deployment (observed generation, updated and available replicas). */
-function workloadHealth(object: { kind: string; metadata: { generation?: number }; spec?: unknown; status?: unknown }): { ready: boolean; detail: string } {
+function workloadHealth(object: {
+  kind: string;
+  metadata: { generation?: number };
+  spec?: unknown;
+  status?: unknown;
+}): { ready: boolean; detail: string } {
   const status = (object.status ?? {}) as WorkloadStatus;
   const wanted = (object.spec as { replicas?: number } | undefined)?.replicas ?? 1;
   const observed = (status.observedGeneration ?? 0) >= (object.metadata.generation ?? 0);
-  const ready = observed && (status.updatedReplicas ?? 0) >= wanted && (status.availableReplicas ?? 0) >= wanted;
-  return { ready, detail: `${status.availableReplicas ?? 0}/${wanted} available${observed ? '' : ', not yet observed'}` };
+  const ready =
+    observed && (status.updatedReplicas ?? 0) >= wanted && (status.availableReplicas ?? 0) >= wanted;
+  return {
+    ready,
+    detail: `${status.availableReplicas ?? 0}/${wanted} available${observed ? '' : ', not yet observed'}`,
+  };
 }
 
 async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatus> {
@@ -44,19 +53,36 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
   const inventory = current.inventory;
   const base = { environment: envName, headRevision: head, phase: inventory?.phase ?? null };
   if (!inventory?.revision) {
-    return { ...base, liveRevision: null, git: 'not-deployed', drift: null, rollouts: [], note: 'nothing deployed yet: run gitops deploy' };
+    return {
+      ...base,
+      liveRevision: null,
+      git: 'not-deployed',
+      drift: null,
+      rollouts: [],
+      note: 'nothing deployed yet: run gitops deploy',
+    };
   }
   const live = await resolveRevision(ctx, checkout, inventory.revision).catch(() => undefined);
   let git = 'diverged';
   if (live) {
-    const same = await checkout.git.run(['diff', '--quiet', live, head, '--', checkout.envPath], { allowFailure: true });
+    const same = await checkout.git.run(['diff', '--quiet', live, head, '--', checkout.envPath], {
+      allowFailure: true,
+    });
     if (same.exitCode === 0) git = 'up-to-date';
     else {
-      const ancestor = await checkout.git.run(['merge-base', '--is-ancestor', live, head], { allowFailure: true });
-      git = ancestor.exitCode === 0 || (await checkout.git.tryOutput(['rev-parse', '--is-shallow-repository'])) === 'true' ? 'pending-apply' : 'diverged';
+      const ancestor = await checkout.git.run(['merge-base', '--is-ancestor', live, head], {
+        allowFailure: true,
+      });
+      git =
+        ancestor.exitCode === 0 ||
+        (await checkout.git.tryOutput(['rev-parse', '--is-shallow-repository'])) === 'true'
+          ? 'pending-apply'
+          : 'diverged';
     }
   }
-  const drift = live ? await driftAgainst(session, (await renderAt(ctx, session, checkout, live)).objects) : undefined;
+  const drift = live
+    ? await driftAgainst(session, (await renderAt(ctx, session, checkout, live)).objects)
+    : undefined;
   const rollouts = (drift?.objects ?? [])
     .filter((object) => object.live && ['Deployment', 'StatefulSet', 'DaemonSet'].includes(object.kind))
     .map((object) => ({ object: object.display, ...workloadHealth(object.live as never) }));
@@ -78,20 +104,44 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
 
 /** `gitops status [--env]`: per environment, live revision against the branch, drift, rollout health, deploy state. */
 export async function runStatus(ctx: Context, options: { env?: string }): Promise<CommandOutcome> {
-  const names = options.env ? [options.env] : Object.keys(readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env).environments);
+  const names = options.env
+    ? [options.env]
+    : Object.keys(readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env).environments);
   const statuses: EnvironmentStatus[] = [];
   for (const name of names) {
     try {
       statuses.push(await ctx.reporter.step(`status of ${name}`, () => statusOf(ctx, name)));
     } catch (error) {
       if (options.env) throw error;
-      statuses.push({ environment: name, liveRevision: null, headRevision: '', git: 'unknown', phase: null, drift: null, rollouts: [], error: (error as Error).message.split('\n')[0]! });
+      statuses.push({
+        environment: name,
+        liveRevision: null,
+        headRevision: '',
+        git: 'unknown',
+        phase: null,
+        drift: null,
+        rollouts: [],
+        error: (error as Error).message.split('\n')[0]!,
+      });
     }
   }
   const { color } = ctx.reporter;
   for (const status of statuses) {
-    const drift = status.drift ? (status.drift.inSync ? color.green('in sync') : color.yellow(`drift: ${status.drift.counts.modified} modified, ${status.drift.counts.missing} missing, ${status.drift.counts.extra} extra`)) : '—';
-    const health = status.rollouts.length ? status.rollouts.map((rollout) => `${rollout.ready ? color.green('✓') : color.red('✗')} ${rollout.object} ${rollout.detail}`).join('; ') : '—';
+    const drift = status.drift
+      ? status.drift.inSync
+        ? color.green('in sync')
+        : color.yellow(
+            `drift: ${status.drift.counts.modified} modified, ${status.drift.counts.missing} missing, ${status.drift.counts.extra} extra`,
+          )
+      : '—';
+    const health = status.rollouts.length
+      ? status.rollouts
+          .map(
+            (rollout) =>
+              `${rollout.ready ? color.green('✓') : color.red('✗')} ${rollout.object} ${rollout.detail}`,
+          )
+          .join('; ')
+      : '—';
     ctx.reporter.print(
       [
         color.bold(status.environment),
@@ -103,6 +153,13 @@ export async function runStatus(ctx: Context, options: { env?: string }): Promis
       ].join('\n'),
     );
   }
-  const unhealthy = statuses.some((status) => status.error || status.phase === 'failed' || status.phase === 'applying' || status.drift?.inSync === false || status.rollouts.some((rollout) => !rollout.ready));
+  const unhealthy = statuses.some(
+    (status) =>
+      status.error ||
+      status.phase === 'failed' ||
+      status.phase === 'applying' ||
+      status.drift?.inSync === false ||
+      status.rollouts.some((rollout) => !rollout.ready),
+  );
   return { exitCode: unhealthy ? ExitCode.Differences : ExitCode.Ok, result: { environments: statuses } };
 }

@@ -4,21 +4,13 @@ import { join, posix } from 'node:path';
 import type { Context } from '../cli/context.js';
 import { usageError } from '../core/errors.js';
 import { type EnvCheckout, kustomizeDependencies } from './checkout.js';
+import { validateRevisionArgument } from './refs.js';
 
 /** A read-only tree of one environment at one revision. */
 export interface RevisionTree {
   sha: string;
   dir: string;
   envDir: string;
-}
-
-/** Refuses refs that could be read as options or carry shell syntax (they never reach a shell, but git parses options). */
-export function checkRevisionText(ref: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._/@{}^~-]*$/.test(ref) || ref.includes('..') || ref.length > 200) {
-    throw usageError('INVALID_REVISION', `"${ref}" is not a revision gitops accepts`, {
-      hint: 'pass a commit sha (full or short), a branch or a tag of the env repo',
-    });
-  }
 }
 
 /** History depths tried, in order, before fetching all of it (commits and trees only: blobs stay lazy). */
@@ -50,7 +42,7 @@ export async function deepenUntil(checkout: EnvCheckout, found: () => Promise<bo
  * then by deepening the shallow history. Ambiguous short shas are refused.
  */
 export async function resolveRevision(ctx: Context, checkout: EnvCheckout, ref: string): Promise<string> {
-  checkRevisionText(ref);
+  validateRevisionArgument(ref, { what: 'revision' });
   let ambiguous = false;
   const lookup = async (): Promise<string | undefined> => {
     const result = await checkout.git.run(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {

@@ -12,16 +12,24 @@ interface PromoteCommandOptions {
 export function definePromote(program: Command, action: ActionFactory): void {
   program
     .command('promote')
-    .description('copy the images running in one environment to the next, then commit, apply, wait and verify')
+    .description(
+      'copy the images running in one environment to the next, then commit, apply, wait and verify',
+    )
     .option('--from <env>', 'source environment (default: environments.<to>.promoteFrom)')
     .requiredOption('--to <env>', 'target environment')
     .option('--on-drift <mode>', 'when the target drifted: fail (exit 5), warn, overwrite', 'fail')
     .option('--timeout <duration>', 'how long to wait for the rollout')
     .option('--auto-rollback', 'when the rollout fails, revert through git, re-apply and verify (exit 4)')
-    .addHelpText('after', '\nUse the global --dry-run to see the change without committing: gitops --dry-run promote --to production')
+    .addHelpText(
+      'after',
+      '\nUse the global --dry-run to see the change without committing: gitops --dry-run promote --to production',
+    )
     .action(
       action<PromoteCommandOptions>(async (ctx, options) => {
-        const [{ runPromote }, { parseOnDrift }] = await Promise.all([import('../../deploy/promote.js'), import('../../deploy/deploy.js')]);
+        const [{ runPromote }, { parseOnDrift }] = await Promise.all([
+          import('../../deploy/promote.js'),
+          import('../../deploy/deploy.js'),
+        ]);
         return runPromote(ctx, {
           ...(options.from ? { from: options.from } : {}),
           to: options.to,

@@ -4,7 +4,9 @@ import type { ActionFactory } from '../action.js';
 export function defineStatus(program: Command, action: ActionFactory): void {
   program
     .command('status')
-    .description('per environment: live revision against the branch, drift, rollout health, deploy state (exit 1 when not all is well)')
+    .description(
+      'per environment: live revision against the branch, drift, rollout health, deploy state (exit 1 when not all is well)',
+    )
     .option('--env <name>', 'only this environment (default: all)')
     .action(
       action<{ env?: string }>(async (ctx, options) => {
