@@ -1,6 +1,6 @@
 import type { Context } from '../cli/context.js';
 import type { EnvironmentConfig } from '../config/types.js';
-import { type Inventory, writeInventory } from './inventory.js';
+import { type Inventory, inventoryManifest } from './inventory.js';
 import type { Kubectl } from './kubectl.js';
 import {
   ANNOTATION_REVISION,
@@ -24,6 +24,8 @@ export interface ApplyRequest {
 }
 
 export interface ApplyResult {
+  /** The inventory of this apply (phase to be set by the caller when it records the outcome). */
+  inventory: Inventory;
   applied: number;
   /** `kubectl apply` lines such as `deployment.apps/web serverside-applied`. */
   lines: string[];
@@ -62,10 +64,11 @@ async function applyBatch(kubectl: Kubectl, objects: readonly KubeObject[]): Pro
 
 /**
  * Server-side apply of an environment (field manager `gitops`, conflicts forced: git is right),
- * foundations (Namespaces, CRDs) first, then everything else; then deletion of what left git.
- * The inventory is written once the foundations exist (it may live in a namespace git creates)
- * and before the rest (phase `applying`, kinds of old and new) so an interrupted run can still
- * find and prune everything, and again at the end (phase `applied`).
+ * then deletion of what left git. Order inside the apply: Namespaces and CRDs, then the
+ * inventory (phase `applying`, kinds of old and new, so an interrupted run can still find and
+ * prune everything), then the rest. Without CRDs that is one kubectl call (kubectl applies a
+ * List in order); with CRDs the rest waits until they are Established. The inventory stays
+ * `applying` until the caller records the outcome (`verified` or `failed`).
  */
 export async function applyEnvironment(
   ctx: Context,
@@ -78,7 +81,7 @@ export async function applyEnvironment(
   const namespaces = [
     ...new Set(objects.map((object) => object.metadata.namespace).filter((ns): ns is string => Boolean(ns))),
   ];
-  const base: Inventory = {
+  const inventory: Inventory = {
     kinds,
     namespaces,
     revision: request.revision,
@@ -90,39 +93,40 @@ export async function applyEnvironment(
         : {}),
     ...(request.actor ? { actor: request.actor } : {}),
   };
-  const foundations = objects.filter(isFoundation);
-  const lines = await applyBatch(kubectl, foundations);
-  const crds = foundations.filter((object) => object.kind === 'CustomResourceDefinition');
-  if (crds.length > 0 && !ctx.dryRun) {
-    try {
-      await kubectl.run(
-        [
-          'wait',
-          '--for=condition=Established',
-          '--timeout=60s',
-          ...crds.map((crd) => `crd/${crd.metadata.name}`),
-        ],
-        {
-          timeoutMs: 90_000,
-        },
-      );
-    } catch (error) {
-      throw kubectl.clusterError(error, 'waiting for CRDs to be established');
-    }
-  }
-  await writeInventory(kubectl, environment, request.inventoryNamespace, {
-    ...base,
+  const applying = inventoryManifest(environment, request.inventoryNamespace, {
+    ...inventory,
     kinds: [...new Set([...kinds, ...(request.previous?.kinds ?? [])])],
     namespaces: [...new Set([...namespaces, ...(request.previous?.namespaces ?? [])])],
     phase: 'applying',
     updatedAt: new Date().toISOString(),
-  });
-  lines.push(
-    ...(await applyBatch(
-      kubectl,
-      objects.filter((object) => !isFoundation(object)),
-    )),
-  );
+  }) as KubeObject;
+  const foundations = objects.filter(isFoundation);
+  const rest = objects.filter((object) => !isFoundation(object));
+  const crds = foundations.filter((object) => object.kind === 'CustomResourceDefinition');
+  const lines: string[] = [];
+  if (crds.length === 0) {
+    lines.push(...(await applyBatch(kubectl, [...foundations, applying, ...rest])));
+  } else {
+    lines.push(...(await applyBatch(kubectl, [...foundations, applying])));
+    if (!ctx.dryRun) {
+      try {
+        await kubectl.run(
+          [
+            'wait',
+            '--for=condition=Established',
+            '--timeout=60s',
+            ...crds.map((crd) => `crd/${crd.metadata.name}`),
+          ],
+          {
+            timeoutMs: 90_000,
+          },
+        );
+      } catch (error) {
+        throw kubectl.clusterError(error, 'waiting for CRDs to be established');
+      }
+    }
+    lines.push(...(await applyBatch(kubectl, rest)));
+  }
 
   const pruned: string[] = [];
   if (request.prune.length > 0) {
@@ -146,10 +150,5 @@ export async function applyEnvironment(
     pruned.push(...request.prune.map(displayName));
   }
 
-  await writeInventory(kubectl, environment, request.inventoryNamespace, {
-    ...base,
-    phase: 'applied',
-    updatedAt: new Date().toISOString(),
-  });
-  return { applied: objects.length, lines, pruned };
+  return { applied: objects.length, lines, pruned, inventory };
 }

@@ -94,7 +94,7 @@ export function inventoryManifest(
   };
 }
 
-/** Writes the inventory with server-side apply (its own field manager, so it never conflicts with objects). */
+/** Writes the inventory with server-side apply, as field manager gitops (like the apply that carries it). */
 export async function writeInventory(
   kubectl: Kubectl,
   environment: EnvironmentConfig,
@@ -103,14 +103,11 @@ export async function writeInventory(
 ): Promise<void> {
   const manifest = inventoryManifest(environment, namespace, inventory);
   try {
-    await kubectl.run(
-      ['apply', '--server-side', '--field-manager=gitops-inventory', '--force-conflicts', '-f', '-'],
-      {
-        input: JSON.stringify(manifest),
-        mutates: true,
-        timeoutMs: 60_000,
-      },
-    );
+    await kubectl.run(['apply', '--server-side', '--field-manager=gitops', '--force-conflicts', '-f', '-'], {
+      input: JSON.stringify(manifest),
+      mutates: true,
+      timeoutMs: 60_000,
+    });
   } catch (error) {
     throw kubectl.clusterError(error, 'recording the deploy state in the cluster');
   }

@@ -1,11 +1,13 @@
 import { type BumpEdit, editImages } from '../bump/bump.js';
 import type { CommandOutcome } from '../cli/action.js';
 import type { Context } from '../cli/context.js';
+import { readInventory } from '../cluster/inventory.js';
 import { renderEnvironment } from '../cluster/render.js';
 import { openSession } from '../cluster/session.js';
 import { parseDuration } from '../config/duration.js';
 import { blockedError, GitopsError, isGitopsError, usageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { compareLive, type LiveState, readLive } from '../drift/detect.js';
 import { driftDocument, formatDrift } from '../drift/format.js';
 import { openEnvRepo } from '../git/checkout.js';
 import { readProvenance } from '../git/provenance.js';
@@ -16,7 +18,7 @@ import { unifiedDiff } from '../output/diff.js';
 import {
   type ApplyOutcome,
   applyAndVerify,
-  driftAgainst,
+  inventoryNs,
   RolloutFailure,
   recordFailure,
   renderAt,
@@ -84,12 +86,15 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
 
   try {
     const preflight = await reporter.step('preflight', async (step) => {
-      const git = (await ctx.exec.run('git', ['--version'], { cwd: config.dir })).stdout.trim();
-      const versions = await kubectl.version();
+      // Independent probes, at once: tool versions, the cluster, and the last deploy's record.
+      const [gitVersion, versions, inventory] = await Promise.all([
+        ctx.exec.run('git', ['--version'], { cwd: config.dir }).then((result) => result.stdout.trim()),
+        kubectl.version(),
+        readInventory(kubectl, environment, inventoryNs(session)),
+      ]);
+      const git = gitVersion;
       if (!versions.server)
         throw new GitopsError('CLUSTER_UNREACHABLE', 'the cluster did not report a version');
-      const drift = await driftAgainst(session, []);
-      const inventory = drift.inventory;
       if (inventory?.phase === 'applying' || inventory?.phase === 'failed') {
         reporter.warn(
           `the last deploy of ${environment.name} (${inventory.revision?.slice(0, 12) ?? '?'}) ${inventory.phase === 'applying' ? 'was interrupted while applying' : 'failed'}; this deploy applies the branch head and completes it`,
@@ -130,6 +135,8 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
       preflight.inventory?.phase === 'applied' || preflight.inventory?.phase === 'verified'
         ? preflight.inventory.revision
         : undefined;
+    // One read of the live state serves the drift gate and the apply's plan (what changed, what to prune).
+    let live: LiveState | undefined;
     await reporter.step('drift check', async (step) => {
       if (!deployed) {
         step.skip(
@@ -140,7 +147,10 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
         return;
       }
       const objects = await renderAt(ctx, session, checkout, deployed);
-      const drift = await driftAgainst(session, objects.objects);
+      live = await readLive(kubectl, environment, objects.objects, inventoryNs(session), {
+        inventory: preflight.inventory ?? null,
+      });
+      const drift = compareLive(environment, objects.objects, live);
       if (drift.inSync) {
         step.detail(`in sync with the deployed revision ${deployed.slice(0, 12)}`);
         return;
@@ -247,6 +257,7 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
     try {
       outcome = await applyAndVerify(ctx, session, await renderAt(ctx, session, checkout, pushed), {
         timeoutMs,
+        ...(live ? { live } : {}),
         ...(provenance.actor ? { actor: provenance.actor } : {}),
       });
     } catch (error) {

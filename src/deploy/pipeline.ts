@@ -7,7 +7,7 @@ import { type RolloutOutcome, waitables, waitForRollouts } from '../cluster/roll
 import type { EnvironmentSession } from '../cluster/session.js';
 import { GitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
-import { type DriftReport, detectDrift } from '../drift/detect.js';
+import { compareLive, type DriftReport, detectDrift, type LiveState, readLive } from '../drift/detect.js';
 import { formatDrift } from '../drift/format.js';
 import type { EnvCheckout } from '../git/checkout.js';
 import { materializeRevision } from '../git/revision.js';
@@ -70,11 +70,14 @@ export async function applyAndVerify(
   ctx: Context,
   session: EnvironmentSession,
   desired: RevisionObjects,
-  options: { timeoutMs: number; actor?: string },
+  options: { timeoutMs: number; actor?: string; live?: LiveState },
 ): Promise<ApplyOutcome> {
   const { reporter } = ctx;
   const namespace = inventoryNs(session);
-  const before = await driftAgainst(session, desired.objects);
+  // The live state read for the drift gate serves here too: one read of the cluster, not two.
+  const before = options.live
+    ? compareLive(session.environment, desired.objects, options.live)
+    : await driftAgainst(session, desired.objects);
   const changed = new Set(
     before.objects
       .filter((object) => object.state === 'missing' || object.state === 'modified')
@@ -132,7 +135,10 @@ export async function applyAndVerify(
   });
 
   await reporter.step('verify', async (step) => {
-    const after = await driftAgainst(session, desired.objects);
+    const live = await readLive(session.kubectl, session.environment, desired.objects, namespace, {
+      inventory: applied.inventory,
+    });
+    const after = compareLive(session.environment, desired.objects, live);
     if (!after.inSync) {
       reporter.print(formatDrift(after, reporter.color));
       throw new RolloutFailure(
@@ -151,17 +157,11 @@ export async function applyAndVerify(
   });
 
   await reporter.step('record', async (step) => {
-    const inventory = (await readInventory(session.kubectl, session.environment, namespace)) ?? {
-      kinds: [],
-      namespaces: [],
-    };
     await writeInventory(session.kubectl, session.environment, namespace, {
-      ...inventory,
+      ...applied.inventory,
       phase: 'verified',
-      revision: desired.revision,
       verifiedRevision: desired.revision,
       updatedAt: new Date().toISOString(),
-      ...(options.actor ? { actor: options.actor } : {}),
     });
     step.detail(`${session.environment.name} is on ${desired.revision.slice(0, 12)}`);
   });

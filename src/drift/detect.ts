@@ -96,19 +96,31 @@ function ignoreRulesFor(environment: EnvironmentConfig, object: KubeObject): str
     .flatMap((rule) => rule.jsonPointers);
 }
 
+/** What the cluster holds for an environment, read once and compared as often as needed. */
+export interface LiveState {
+  inventory?: Inventory;
+  /** Objects labelled as this environment's, of every kind in git or the inventory. */
+  objects: KubeObject[];
+  /** HorizontalPodAutoscalers of the namespace (any owner): their targets' replicas are not drift. */
+  hpas: KubeObject[];
+}
+
 /**
- * Compares the desired objects of an environment with the cluster. Reads are batched: the
- * inventory, one `kubectl get` of every kind labelled as this environment's, and one of the
+ * Reads the live state of an environment in a batch: the inventory (unless given), one
+ * `kubectl get` of every kind labelled as this environment's, and one of the
  * HorizontalPodAutoscalers when workloads are involved — never one call per object.
  */
-export async function detectDrift(
+export async function readLive(
   kubectl: Kubectl,
   environment: EnvironmentConfig,
   desired: readonly DesiredObject[],
   inventoryNamespace: string,
-): Promise<DriftReport> {
-  const inventory = await readInventory(kubectl, environment, inventoryNamespace);
-  const scopes = crdScopes(desired.map((item) => item.object));
+  options: { inventory?: Inventory | null } = {},
+): Promise<LiveState> {
+  const inventory =
+    options.inventory === undefined
+      ? await readInventory(kubectl, environment, inventoryNamespace)
+      : (options.inventory ?? undefined);
   const kinds = new Set<string>([
     ...desired.map((item) => groupKind(item.object)),
     ...(inventory?.kinds ?? []),
@@ -119,22 +131,48 @@ export async function detectDrift(
   }
   // One namespace: a namespace-scoped read (CI service accounts rarely may list cluster-wide).
   const namespace = namespaces.size <= 1 ? ([...namespaces][0] ?? inventoryNamespace) : undefined;
-  const selector = `${LABEL_ENVIRONMENT}=${environment.name}`;
-  const live = await kubectl.list([...kinds].sort().map(kubectlKind), {
-    ...(namespace ? { namespace } : {}),
-    labelSelector: selector,
-  });
-  const hasWorkloads = desired.some((item) => WORKLOAD_KINDS.has(item.object.kind));
-  const hpas = hasWorkloads
-    ? await kubectl.list(['horizontalpodautoscalers.autoscaling'], namespace ? { namespace } : {})
-    : [];
+  const hasWorkloads = [...kinds].some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!));
+  // Two independent lists: read at once.
+  const [objects, hpas] = await Promise.all([
+    kubectl.list([...kinds].sort().map(kubectlKind), {
+      ...(namespace ? { namespace } : {}),
+      labelSelector: `${LABEL_ENVIRONMENT}=${environment.name}`,
+    }),
+    hasWorkloads
+      ? kubectl.list(['horizontalpodautoscalers.autoscaling'], namespace ? { namespace } : {})
+      : Promise.resolve([]),
+  ]);
+  return { ...(inventory ? { inventory } : {}), objects, hpas };
+}
+
+/** Compares the live state of an environment with the cluster (see detectDrift). */
+export async function detectDrift(
+  kubectl: Kubectl,
+  environment: EnvironmentConfig,
+  desired: readonly DesiredObject[],
+  inventoryNamespace: string,
+): Promise<DriftReport> {
+  return compareLive(environment, desired, await readLive(kubectl, environment, desired, inventoryNamespace));
+}
+
+/**
+ * Compares the desired objects of an environment with a live state: per object in sync,
+ * modified, missing or extra (labelled as ours but gone from git, prunable unless protected).
+ */
+export function compareLive(
+  environment: EnvironmentConfig,
+  desired: readonly DesiredObject[],
+  state: LiveState,
+): DriftReport {
+  const { inventory } = state;
+  const scopes = crdScopes(desired.map((item) => item.object));
   const scaled = hpaTargets([
-    ...hpas,
+    ...state.hpas,
     ...desired.map((item) => item.object).filter((object) => object.kind === 'HorizontalPodAutoscaler'),
   ]);
 
   const liveByKey = new Map<string, KubeObject>();
-  for (const object of live) {
+  for (const object of state.objects) {
     // Cluster-scoped objects come back without a namespace; desired ones were normalised the same way.
     if (!isNamespaced(groupKind(object), scopes)) delete object.metadata.namespace;
     liveByKey.set(objectKey(object), object);
