@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createContext } from '../src/cli/context.js';
-import type { GitopsConfig } from '../src/config/types.js';
 import { openEnvRepo } from '../src/git/checkout.js';
+import { testConfig, testEnvironment } from '../test/support/config.js';
 import { type BenchRow, measure, round, row } from './lib.js';
 
 const ENVIRONMENTS = 100;
@@ -96,27 +96,8 @@ export async function run(): Promise<BenchRow[]> {
       { runs: 3, warmup: 1 },
     );
 
-    const config: GitopsConfig = {
-      file: join(root, 'gitops.yaml'),
-      dir: root,
-      version: 1,
-      images: [],
-      envRepo: { url: bare, sameRepo: false, branch: 'main', pushAttempts: 10 },
-      environments: {},
-      kubectl: { path: 'kubectl' },
-      build: { engine: 'auto', pin: 'digest', concurrency: 2 },
-    };
-    const environment = {
-      name: 'env-7',
-      path: 'envs/env-7',
-      helmValues: [],
-      timeout: '5m',
-      autoRollback: false,
-      waitForJobs: false,
-      prune: { enabled: true, protect: [] },
-      ignoreDifferences: [],
-      policies: { allowedRegistries: [], allowPlaintextSecrets: [], requireResourceLimits: false },
-    };
+    const config = testConfig(root, bare);
+    const environment = testEnvironment('envs/env-7', 'env-7');
     let sparseStats = { objects: 0, bytes: 0 };
     const sparse = await measure(
       async () => {

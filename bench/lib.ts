@@ -65,3 +65,27 @@ export function row(
   if (notes) result.notes = notes;
   return result;
 }
+
+const ms = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`);
+const cell = (text: string) => text.replace(/\|/g, '\\|');
+
+/** The Markdown table of a run (bench/results/latest.md and the README's performance section). */
+export function renderTable(
+  machine: string,
+  rows: readonly BenchRow[],
+  date = new Date().toISOString().slice(0, 10),
+): string {
+  const lines = [
+    `Machine: ${machine}. Date: ${date}.`,
+    '',
+    '| benchmark | subject | median (min–max) | baseline | median (min–max) | ratio | target |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${cell(r.bench)} | ${cell(r.subject.label)} | ${ms(r.subject.medianMs)} (${ms(r.subject.minMs)}–${ms(r.subject.maxMs)}) | ${cell(r.baseline.label)} | ${ms(r.baseline.medianMs)} (${ms(r.baseline.minMs)}–${ms(r.baseline.maxMs)}) | ${r.ratio.toFixed(2)}× | ${r.target ? `${r.target} ${r.targetMet ? '✓' : '✗ missed'}` : ''} |`,
+    ),
+    '',
+    ...rows.filter((r) => r.notes).map((r) => `- ${r.bench} / ${r.subject.label}: ${r.notes}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchRow } from './lib.js';
+import { type BenchRow, renderTable } from './lib.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const filters = process.argv.slice(2);
@@ -32,23 +32,12 @@ for (const file of files) {
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
-const ms = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`);
-const table = [
-  `Machine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.`,
-  '',
-  '| benchmark | subject | median (min–max) | baseline | median (min–max) | ratio | target |',
-  '|---|---|---|---|---|---|---|',
-  ...rows.map(
-    (r) =>
-      `| ${r.bench} | ${r.subject.label} | ${ms(r.subject.medianMs)} (${ms(r.subject.minMs)}–${ms(r.subject.maxMs)}) | ${r.baseline.label} | ${ms(r.baseline.medianMs)} (${ms(r.baseline.minMs)}–${ms(r.baseline.maxMs)}) | ${r.ratio.toFixed(2)}× | ${r.target ? `${r.target} ${r.targetMet ? '✓' : '✗ missed'}` : ''} |`,
-  ),
-  ...rows.filter((r) => r.notes).map((r) => `\n- ${r.bench} / ${r.subject.label}: ${r.notes}`),
-];
+const table = renderTable(machine, rows);
 const resultsDir = join(here, 'results');
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'latest.md'), `${table.join('\n')}\n`);
+writeFileSync(join(resultsDir, 'latest.md'), table);
 writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify({ machine, rows, failures }, null, 2)}\n`);
-process.stdout.write(`${table.join('\n')}\n`);
+process.stdout.write(table);
 if (failures.length > 0) {
   process.stderr.write(`\n${failures.length} benchmark(s) failed:\n${failures.join('\n')}\n`);
   process.exitCode = 1;

@@ -10,6 +10,7 @@ import { kustomizeDependencies, openEnvRepo } from '../src/git/checkout.js';
 import { commitMessage, commitSubject, parseTrailers } from '../src/git/message.js';
 import { classifyPushFailure, writeAndPush } from '../src/git/write.js';
 import { baseEnv, tempDir } from './support/cli.js';
+import { testConfig, testEnvironment } from './support/config.js';
 import { createRemote, git, gitTestEnv, writeFiles } from './support/git.js';
 
 function context(cwd: string, env: Record<string, string | undefined> = {}) {
@@ -26,29 +27,11 @@ function context(cwd: string, env: Record<string, string | undefined> = {}) {
 }
 
 function configFor(url: string, dir: string, envRepo: Partial<EnvRepoConfig> = {}): GitopsConfig {
-  return {
-    file: join(dir, 'gitops.yaml'),
-    dir,
-    version: 1,
-    images: [],
-    envRepo: { url, sameRepo: false, branch: 'main', pushAttempts: 10, ...envRepo },
-    environments: {},
-    kubectl: { path: 'kubectl' },
-    build: { engine: 'auto', pin: 'digest', concurrency: 2 },
-  };
+  const config = testConfig(dir, url);
+  return { ...config, envRepo: { ...config.envRepo, ...envRepo } };
 }
 
-const environment = (path: string) => ({
-  name: 'staging',
-  path,
-  helmValues: [],
-  timeout: '5m',
-  autoRollback: false,
-  waitForJobs: false,
-  prune: { enabled: true, protect: [] },
-  ignoreDifferences: [],
-  policies: { allowedRegistries: [], allowPlaintextSecrets: [], requireResourceLimits: false },
-});
+const environment = (path: string) => testEnvironment(path);
 
 let editCounter = 0;
 
