@@ -9,6 +9,7 @@ import { defineDeploy } from './commands/deploy.js';
 import { defineDiff } from './commands/diff.js';
 import { defineHistory } from './commands/history.js';
 import { defineInit } from './commands/init.js';
+import { defineLock, defineUnlock } from './commands/lock.js';
 import { definePromote } from './commands/promote.js';
 import { defineRollback } from './commands/rollback.js';
 import { defineStatus } from './commands/status.js';
@@ -69,6 +70,8 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
   defineDiff(program, action);
   defineStatus(program, action);
   defineHistory(program, action);
+  defineLock(program, action);
+  defineUnlock(program, action);
   defineBump(program, action);
   defineBuild(program, action);
 

@@ -79,6 +79,47 @@ const ignoreRuleSpec: Spec = {
   },
 };
 
+/** An ISO 8601 timestamp with a zone (`2026-12-20T00:00:00Z`) or, in a weekly window, `HH:MM` (UTC). */
+const FREEZE_TIME_PATTERN =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})|([01]\d|2[0-3]):[0-5]\d|24:00)$/;
+const FREEZE_TIME_HINT =
+  'a timestamp with a zone such as 2026-12-20T00:00:00Z, or HH:MM (UTC) in a weekly window';
+
+const freezeSpec: Spec = {
+  type: 'object',
+  doc: 'A window in which deploy, promote and rollback refuse to run (exit 5) unless `--force --reason`.',
+  fields: {
+    from: {
+      type: 'string',
+      required: true,
+      pattern: FREEZE_TIME_PATTERN,
+      patternHint: FREEZE_TIME_HINT,
+      doc: 'Start (inclusive): a timestamp with a zone, or `HH:MM` UTC when `days` is set.',
+      example: '2026-12-20T00:00:00Z',
+    },
+    to: {
+      type: 'string',
+      required: true,
+      pattern: FREEZE_TIME_PATTERN,
+      patternHint: FREEZE_TIME_HINT,
+      doc: 'End (exclusive): a timestamp with a zone, or `HH:MM` UTC (`24:00` for midnight) when `days` is set.',
+      example: '2027-01-02T00:00:00Z',
+    },
+    days: {
+      type: 'array',
+      items: { type: 'enum', values: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], doc: 'day' },
+      default: [],
+      doc: 'Makes the window weekly: on these days (UTC), from `from` to `to` as `HH:MM`.',
+    },
+    reason: {
+      type: 'string',
+      required: true,
+      doc: 'Why; shown when a command is refused.',
+      example: 'holidays',
+    },
+  },
+};
+
 const environmentSpec: Spec = {
   type: 'object',
   doc: 'One deploy target.',
@@ -142,6 +183,12 @@ const environmentSpec: Spec = {
           doc: 'Objects never to delete, as `Kind/name` or `Kind/*`.',
         },
       },
+    },
+    freezes: {
+      type: 'array',
+      items: freezeSpec,
+      default: [],
+      doc: 'Freeze windows of this environment, in addition to the top-level `freezes`.',
     },
     ignoreDifferences: {
       type: 'array',
@@ -211,6 +258,18 @@ export const configSchema: Spec = {
           doc: 'Attempts to push when the remote moved in the meantime.',
         },
         sign: { type: 'boolean', doc: 'Sign commits. Default: follow the repo’s `commit.gpgsign`.' },
+        verifyCommits: {
+          type: 'object',
+          doc: 'Refuse (exit 5) to deploy or roll back unless every env-repo commit since the deployed revision is signed by an allowed key. Set `sign: true` too, so that gitops’ own commits are signed.',
+          fields: {
+            allowedSigners: {
+              type: 'string',
+              required: true,
+              doc: 'SSH allowed-signers file (the format of `ssh-keygen -Y verify`, git’s `gpg.ssh.allowedSignersFile`), relative to the config file.',
+              example: '.gitops/allowed_signers',
+            },
+          },
+        },
         author: {
           type: 'object',
           doc: 'Commit author. Default: `GIT_AUTHOR_*`, git config, then `gitops-bot`.',
@@ -228,6 +287,12 @@ export const configSchema: Spec = {
       keyHint: NAME_HINT,
       values: environmentSpec,
       doc: 'Environments by name (`staging`, `production`, …).',
+    },
+    freezes: {
+      type: 'array',
+      items: freezeSpec,
+      default: [],
+      doc: 'Freeze windows of every environment.',
     },
     kubectl: {
       type: 'object',

@@ -19,6 +19,14 @@ export interface IgnoreRule {
   jsonPointers: string[];
 }
 
+/** A freeze window; `days` non-empty makes it weekly with `HH:MM` (UTC) bounds. */
+export interface FreezeWindow {
+  from: string;
+  to: string;
+  days: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>;
+  reason: string;
+}
+
 export interface EnvironmentConfig {
   /** The map key in `environments`. */
   name: string;
@@ -33,6 +41,7 @@ export interface EnvironmentConfig {
   autoRollback: boolean;
   waitForJobs: boolean;
   prune: { enabled: boolean; protect: string[] };
+  freezes: FreezeWindow[];
   ignoreDifferences: IgnoreRule[];
   policies: { allowedRegistries: string[]; allowPlaintextSecrets: string[]; requireResourceLimits: boolean };
 }
@@ -44,6 +53,7 @@ export interface EnvRepoConfig {
   tokenEnv?: string;
   pushAttempts: number;
   sign?: boolean;
+  verifyCommits?: { allowedSigners: string };
   author?: { name: string; email: string };
 }
 
@@ -56,6 +66,7 @@ export interface GitopsConfig {
   images: ImageConfig[];
   envRepo: EnvRepoConfig;
   environments: Record<string, EnvironmentConfig>;
+  freezes: FreezeWindow[];
   kubectl: { path: string };
   build: { engine: 'auto' | 'docker' | 'podman' | 'buildah'; pin: 'digest' | 'tag'; concurrency: number };
 }

@@ -11,10 +11,13 @@ import { compareLive, type LiveState, readLive } from '../drift/detect.js';
 import { driftDocument, formatDrift } from '../drift/format.js';
 import { openEnvRepo } from '../git/checkout.js';
 import { readProvenance } from '../git/provenance.js';
+import { allowedSignersFile, verifyCommitRange } from '../git/verify.js';
 import { checkPushAccess, writeAndPush } from '../git/write.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { unifiedDiff } from '../output/diff.js';
+import { activeFreezes, describeFreeze } from './freeze.js';
+import { checkLockAndFreeze, checkOverrideOptions } from './lock.js';
 import {
   type ApplyOutcome,
   applyAndVerify,
@@ -40,6 +43,9 @@ export interface DeployOptions {
   action?: 'deploy' | 'promote';
   /** Extra commit trailers, e.g. Gitops-Promoted-From. */
   trailers?: Array<[string, string]>;
+  /** Override a lock or a freeze window; needs `reason` (recorded in Gitops-Override trailers). */
+  force?: boolean;
+  reason?: string;
 }
 
 interface ImageRecord {
@@ -74,11 +80,13 @@ function summaryTable(
 export async function runDeploy(ctx: Context, options: DeployOptions): Promise<CommandOutcome> {
   const started = Date.now();
   const { reporter } = ctx;
+  checkOverrideOptions(options);
   const session = await openSession(ctx, options.env);
   const { config, environment, kubectl } = session;
   const timeoutMs = parseDuration(options.timeout ?? environment.timeout, '--timeout');
   const autoRollback = options.autoRollback ?? environment.autoRollback;
   const explicit = options.images.map((argument) => parseImageUpdate(argument, config.images));
+  const allowedSigners = allowedSignersFile(config);
   const images: ImageRecord[] = [];
   let revision: string | undefined;
   const finish = (result: string) =>
@@ -98,6 +106,20 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
       if (inventory?.phase === 'applying' || inventory?.phase === 'failed') {
         reporter.warn(
           `the last deploy of ${environment.name} (${inventory.revision?.slice(0, 12) ?? '?'}) ${inventory.phase === 'applying' ? 'was interrupted while applying' : 'failed'}; this deploy applies the branch head and completes it`,
+        );
+      }
+      // A freeze needs no env repo: refuse before a build, not after it.
+      const frozen = activeFreezes(config, environment, new Date());
+      if (frozen.length > 0 && !options.force) {
+        throw blockedError(
+          'ENVIRONMENT_FROZEN',
+          `${environment.name} is in ${frozen.map(describeFreeze).join('; and ')}; nothing was changed`,
+          {
+            hint: 'wait for the window to end, or override with --force --reason "…" (recorded in the commit)',
+            details: {
+              freezes: frozen.map((freeze) => ({ key: freeze.key, ...freeze.window, until: freeze.until })),
+            },
+          },
         );
       }
       step.detail(`${git}, kubectl ${versions.client ?? '?'} → server ${versions.server}`);
@@ -124,9 +146,11 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
       step.detail(built.map((image) => `${image.name} ${image.status}`).join(', '));
     });
 
+    let overrides: Array<[string, string]> = [];
     const checkout = await reporter.step('get the env repo', async (step) => {
       const opened = await openEnvRepo(ctx, config, environment);
       await checkPushAccess(opened);
+      overrides = await checkLockAndFreeze(ctx, config, environment, opened, options);
       step.detail(`${opened.remote ?? opened.dir} (${opened.branch})`);
       return opened;
     });
@@ -173,11 +197,23 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
       );
     });
 
+    const verifiedRevision = preflight.inventory?.verifiedRevision ?? deployed;
+    if (allowedSigners) {
+      await reporter.step('verify signatures', async (step) => {
+        const head = await checkout.git.output(['rev-parse', 'HEAD']);
+        const checked = await verifyCommitRange(ctx, checkout, allowedSigners, head, verifiedRevision);
+        step.detail(
+          `${checked.commits.length} commit(s) since ${verifiedRevision?.slice(0, 12) ?? 'the start'} signed by allowed keys`,
+        );
+      });
+    }
+
     const provenance = await readProvenance(ctx, config.dir);
+    const trailers = [...(options.trailers ?? []), ...overrides];
     const editOptions = {
       action: options.action ?? 'deploy',
       provenance,
-      ...(options.trailers ? { trailers: options.trailers } : {}),
+      ...(trailers.length ? { trailers } : {}),
     } as const;
     let firstEdit: BumpEdit | undefined;
     await reporter.step('bump images', async (step) => {
@@ -244,6 +280,8 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
       for (const change of written.outcome.update.changes)
         images.push({ name: change.image, old: change.old, new: change.new });
       const head = written.commit ?? (await checkout.git.output(['rev-parse', 'HEAD']));
+      // The push may have landed on commits others pushed meanwhile, and adds gitops' own: check again.
+      if (allowedSigners) await verifyCommitRange(ctx, checkout, allowedSigners, head, verifiedRevision);
       step.detail(
         written.commit
           ? `${head.slice(0, 12)}${written.attempts > 1 ? ` after ${written.attempts} attempts` : ''}`

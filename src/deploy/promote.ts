@@ -8,6 +8,7 @@ import { usageError } from '../core/errors.js';
 import { TRAILER } from '../git/message.js';
 import { normalizeRepository, tryParseImageReference } from '../images/reference.js';
 import { type OnDrift, runDeploy } from './deploy.js';
+import { checkOverrideOptions } from './lock.js';
 import { inventoryNs } from './pipeline.js';
 
 export interface PromoteOptions {
@@ -16,6 +17,9 @@ export interface PromoteOptions {
   onDrift: OnDrift;
   timeout?: string;
   autoRollback?: boolean;
+  /** Override a lock or a freeze window of the target; needs `reason`. */
+  force?: boolean;
+  reason?: string;
 }
 
 function containerImages(value: unknown, out: string[] = []): string[] {
@@ -37,6 +41,7 @@ function containerImages(value: unknown, out: string[] = []): string[] {
  * `promoteFrom` names its only source.
  */
 export async function runPromote(ctx: Context, options: PromoteOptions): Promise<CommandOutcome> {
+  checkOverrideOptions(options);
   const target = await openSession(ctx, options.to);
   const from = options.from ?? target.environment.promoteFrom;
   if (!from) {
@@ -121,5 +126,7 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
     trailers: [[TRAILER.promotedFrom, `${from}@${promoted.revision}`]],
     ...(options.timeout ? { timeout: options.timeout } : {}),
     ...(options.autoRollback ? { autoRollback: true } : {}),
+    ...(options.force ? { force: true } : {}),
+    ...(options.reason ? { reason: options.reason } : {}),
   });
 }

@@ -8,7 +8,9 @@ import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { commitMessage, TRAILER } from '../git/message.js';
 import { type Provenance, readProvenance } from '../git/provenance.js';
 import { deepenUntil, resolveRevision } from '../git/revision.js';
+import { allowedSignersFile, verifyCommitRange } from '../git/verify.js';
 import { type EditOutcome, writeAndPush } from '../git/write.js';
+import { checkLockAndFreeze, checkOverrideOptions } from './lock.js';
 import { type ApplyOutcome, applyAndVerify, inventoryNs, renderAt } from './pipeline.js';
 
 export interface RestoreResult {
@@ -28,7 +30,13 @@ export async function restoreRevision(
   session: EnvironmentSession,
   checkout: EnvCheckout,
   target: string,
-  options: { reverts?: string; provenance: Provenance; reason?: string },
+  options: {
+    reverts?: string;
+    provenance: Provenance;
+    reason?: string;
+    /** Extra trailers, e.g. Gitops-Override of a forced rollback. */
+    trailers?: Array<[string, string]>;
+  },
 ): Promise<RestoreResult> {
   const { environment, config } = session;
   const path = checkout.envPath;
@@ -51,6 +59,7 @@ export async function restoreRevision(
         extraTrailers: [
           [TRAILER.rollbackTo, target],
           ...(options.reverts ? ([[TRAILER.reverts, options.reverts]] as Array<[string, string]>) : []),
+          ...(options.trailers ?? []),
         ],
       }),
     };
@@ -65,6 +74,8 @@ export interface RollbackOptions {
   sha?: string;
   timeout?: string;
   reason?: string;
+  /** Override a lock or a freeze window; needs `reason`. */
+  force?: boolean;
 }
 
 /** Checks a rollback target: it exists, the branch reaches it, and it has the environment. */
@@ -91,14 +102,30 @@ async function validateTarget(ctx: Context, checkout: EnvCheckout, ref: string):
 
 /** `gitops rollback [sha] --env`: a forward commit restoring the environment, applied, waited for and verified. */
 export async function runRollback(ctx: Context, options: RollbackOptions): Promise<CommandOutcome> {
+  checkOverrideOptions(options);
   const session = await openSession(ctx, options.env);
   const { reporter } = ctx;
   const timeoutMs = parseDuration(options.timeout ?? session.environment.timeout, '--timeout');
+  const allowedSigners = allowedSignersFile(session.config);
+  let overrides: Array<[string, string]> = [];
   const checkout = await reporter.step('get the env repo', async (step) => {
     const opened = await openEnvRepo(ctx, session.config, session.environment);
+    overrides = await checkLockAndFreeze(ctx, session.config, session.environment, opened, options);
     step.detail(`${opened.remote ?? opened.dir} (${opened.branch})`);
     return opened;
   });
+  let verifiedRevision: string | undefined;
+  if (allowedSigners) {
+    await reporter.step('verify signatures', async (step) => {
+      const inventory = await readInventory(session.kubectl, session.environment, inventoryNs(session));
+      verifiedRevision = inventory?.verifiedRevision;
+      const head = await checkout.git.output(['rev-parse', 'HEAD']);
+      const checked = await verifyCommitRange(ctx, checkout, allowedSigners, head, verifiedRevision);
+      step.detail(
+        `${checked.commits.length} commit(s) since ${verifiedRevision?.slice(0, 12) ?? 'the start'} signed by allowed keys`,
+      );
+    });
+  }
   const target = await reporter.step('check the target revision', async (step) => {
     let ref = options.sha;
     if (!ref) {
@@ -124,11 +151,14 @@ export async function runRollback(ctx: Context, options: RollbackOptions): Promi
     const result = await restoreRevision(ctx, session, checkout, target, {
       provenance,
       ...(options.reason ? { reason: options.reason } : {}),
+      ...(overrides.length ? { trailers: overrides } : {}),
     });
     if (result.commit) step.detail(`${result.commit.slice(0, 12)} restores ${target.slice(0, 12)}`);
     else step.skip(`${checkout.branch} already has the content of ${target.slice(0, 12)}`);
     return result;
   });
+  // The rollback's own commit, and any the push landed on, are in the range too.
+  if (allowedSigners) await verifyCommitRange(ctx, checkout, allowedSigners, restored.head, verifiedRevision);
   const desired = await renderAt(ctx, session, checkout, restored.head);
   const outcome: ApplyOutcome = await applyAndVerify(ctx, session, desired, {
     timeoutMs,

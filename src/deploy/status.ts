@@ -5,6 +5,8 @@ import { findConfigFile, readConfig } from '../config/load.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { openEnvRepo } from '../git/checkout.js';
 import { resolveRevision } from '../git/revision.js';
+import { activeFreezes, describeFreeze } from './freeze.js';
+import { describeLock, type LockRecord, readLock } from './lock.js';
 import { driftAgainst, renderAt } from './pipeline.js';
 
 export interface EnvironmentStatus {
@@ -16,6 +18,10 @@ export interface EnvironmentStatus {
   phase: string | null;
   drift: { inSync: boolean; counts: Record<string, number> } | null;
   rollouts: Array<{ object: string; ready: boolean; detail: string }>;
+  /** The env-repo lock (`gitops lock`), or null. */
+  lock?: LockRecord | null;
+  /** Freeze windows that hold now, one line each. */
+  freezes?: string[];
   note?: string;
   error?: string;
 }
@@ -51,7 +57,15 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
   const head = await checkout.git.output(['rev-parse', 'HEAD']);
   const current = await driftAgainst(session, []);
   const inventory = current.inventory;
-  const base = { environment: envName, headRevision: head, phase: inventory?.phase ?? null };
+  const lock = (await readLock(checkout, envName)) ?? null;
+  const freezes = activeFreezes(session.config, session.environment, new Date()).map(describeFreeze);
+  const base = {
+    environment: envName,
+    headRevision: head,
+    phase: inventory?.phase ?? null,
+    lock,
+    freezes,
+  };
   if (!inventory?.revision) {
     return {
       ...base,
@@ -148,6 +162,8 @@ export async function runStatus(ctx: Context, options: { env?: string }): Promis
         `  live ${status.liveRevision?.slice(0, 12) ?? '—'}  branch ${status.headRevision.slice(0, 12) || '—'}  git: ${status.git}  phase: ${status.phase ?? '—'}`,
         `  ${drift}`,
         `  ${health}`,
+        ...(status.lock ? [`  ${color.yellow(`🔒 ${describeLock(status.lock)}`)}`] : []),
+        ...(status.freezes ?? []).map((freeze) => `  ${color.yellow(`❄ ${freeze}`)}`),
         ...(status.note ? [`  ${color.yellow(status.note)}`] : []),
         ...(status.error ? [`  ${color.red(status.error)}`] : []),
       ].join('\n'),

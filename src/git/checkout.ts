@@ -32,6 +32,9 @@ export interface CheckoutOptions {
   keep?: boolean;
 }
 
+/** Directory of gitops' own files in the env repo (`.gitops/locks/<env>.yaml`). */
+export const GITOPS_META_DIR = '.gitops';
+
 /** scp-like SSH (`git@host:org/repo.git`) or any URL with a scheme is remote; everything else is a path. */
 export function isRemoteUrl(url: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\\]+@[^/\\:]+:/.test(url);
@@ -256,7 +259,8 @@ export async function openEnvRepo(
     classifyCloneError(error, source, branch);
   }
   const repo = git.at(dir);
-  await repo.run(['sparse-checkout', 'set', '--cone', '--', envPath]);
+  // gitops' own files (environment locks) live beside the environments and are committed too.
+  await repo.run(['sparse-checkout', 'set', '--cone', '--', envPath, GITOPS_META_DIR]);
   await repo.run(['checkout', '--quiet', branch]);
   // A Helm chart outside the environment must be checked out too.
   if (environment.chart) {

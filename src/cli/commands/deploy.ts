@@ -9,6 +9,8 @@ interface DeployCommandOptions {
   onDrift: string;
   timeout?: string;
   autoRollback?: boolean;
+  force?: boolean;
+  reason?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -35,11 +37,17 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
     )
     .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
     .option('--auto-rollback', 'when the rollout fails, revert through git, re-apply and verify (exit 4)')
+    .option(
+      '--force',
+      'deploy even while the environment is locked or frozen (needs --reason; recorded in the commit)',
+    )
+    .option('--reason <text>', 'why --force is needed; recorded in the Gitops-Override-Reason trailer')
     .addHelpText(
       'after',
       '\nSteps: preflight → build → drift check → bump → policy gate → commit and push → apply and prune\n' +
         '→ wait for the rollout → verify → record. Exit 4 when the rollout fails (with the rollback\n' +
-        'command, or after an automatic rollback), 5 when a gate blocks (drift, policy).\n\n' +
+        'command, or after an automatic rollback), 5 when a gate blocks (drift, policy, lock, freeze,\n' +
+        'signature).\n\n' +
         'Example: gitops deploy --env staging --skip-build --image web=ghcr.io/acme/web:1.4.2',
     )
     .action(
@@ -53,6 +61,8 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
           onDrift: parseOnDrift(options.onDrift),
           ...(options.timeout ? { timeout: options.timeout } : {}),
           ...(options.autoRollback ? { autoRollback: true } : {}),
+          ...(options.force ? { force: true } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
         });
       }),
     );

@@ -7,6 +7,8 @@ interface PromoteCommandOptions {
   onDrift: string;
   timeout?: string;
   autoRollback?: boolean;
+  force?: boolean;
+  reason?: string;
 }
 
 export function definePromote(program: Command, action: ActionFactory): void {
@@ -20,6 +22,11 @@ export function definePromote(program: Command, action: ActionFactory): void {
     .option('--on-drift <mode>', 'when the target drifted: fail (exit 5), warn, overwrite', 'fail')
     .option('--timeout <duration>', 'how long to wait for the rollout')
     .option('--auto-rollback', 'when the rollout fails, revert through git, re-apply and verify (exit 4)')
+    .option(
+      '--force',
+      'promote even while the target is locked or frozen (needs --reason; recorded in the commit)',
+    )
+    .option('--reason <text>', 'why --force is needed; recorded in the Gitops-Override-Reason trailer')
     .addHelpText(
       'after',
       '\nUse the global --dry-run to see the change without committing: gitops --dry-run promote --to production',
@@ -36,6 +43,8 @@ export function definePromote(program: Command, action: ActionFactory): void {
           onDrift: parseOnDrift(options.onDrift),
           ...(options.timeout ? { timeout: options.timeout } : {}),
           ...(options.autoRollback ? { autoRollback: true } : {}),
+          ...(options.force ? { force: true } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
         });
       }),
     );

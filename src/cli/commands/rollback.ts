@@ -5,6 +5,7 @@ interface RollbackCommandOptions {
   env: string;
   timeout?: string;
   reason?: string;
+  force?: boolean;
 }
 
 export function defineRollback(program: Command, action: ActionFactory): void {
@@ -18,6 +19,10 @@ export function defineRollback(program: Command, action: ActionFactory): void {
     .requiredOption('--env <name>', 'environment of gitops.yaml')
     .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
     .option('--reason <text>', 'why, recorded in the commit message')
+    .option(
+      '--force',
+      'roll back even while the environment is locked or frozen (needs --reason; recorded in the commit)',
+    )
     .addHelpText(
       'after',
       '\nThe environment directory is restored as it was at <sha> in a NEW commit on top of the branch\n' +
@@ -32,6 +37,7 @@ export function defineRollback(program: Command, action: ActionFactory): void {
           ...(args[0] ? { sha: args[0] } : {}),
           ...(options.timeout ? { timeout: options.timeout } : {}),
           ...(options.reason ? { reason: options.reason } : {}),
+          ...(options.force ? { force: true } : {}),
         });
       }),
     );
