@@ -7,8 +7,28 @@ import type { KubeObject } from './objects.js';
 
 /** Transient API failures worth another try for reads: throttling, server errors, timeouts, resets. */
 const TRANSIENT =
-  /(TooManyRequests|429|InternalError|the server has received too many requests|500 Internal|503|ServiceUnavailable|connection reset|connection refused|i\/o timeout|EOF|timed out|Client\.Timeout|unexpected error when reading response body)/i;
-const READ_ATTEMPTS = 3;
+  /(TooManyRequests|429|InternalError|the server has received too many requests|500 Internal|503|ServiceUnavailable|connection reset|connection refused|i\/o timeout|EOF|timed out|Client\.Timeout|context deadline exceeded|request canceled|unexpected error when reading response body)/i;
+/** Not transient although they say "timed out": a wait that used up its own deadline. */
+const DEADLINE = /timed out waiting for the condition|exceeded its progress deadline/i;
+export const READ_ATTEMPTS = 3;
+
+/**
+ * kubectl's own default request timeout is 0 (wait forever): one hung API request would stall
+ * a deploy until the exec timeout, minutes later. Every API call gets this bound instead, so a
+ * hung read fails fast and is retried, and a hung write fails clearly (issue 10).
+ * GITOPS_KUBECTL_REQUEST_TIMEOUT (kubectl duration: 30s, 2m) overrides it.
+ */
+const DEFAULT_REQUEST_TIMEOUT = '30s';
+
+/** Commands that never reach the API server, or follow a watch with their own --timeout. */
+const NO_REQUEST_TIMEOUT = new Set(['config', 'kustomize', 'rollout', 'wait']);
+
+/** True for a failure that another attempt may not see: throttling, 5xx, resets, request timeouts. */
+export function isTransient(error: unknown): boolean {
+  if (!(error instanceof ExecError)) return false;
+  if (DEADLINE.test(error.stderrTail)) return false;
+  return error.timedOut || TRANSIENT.test(error.stderrTail);
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,18 +60,33 @@ export class Kubectl {
     this.namespace = environment.namespace;
   }
 
-  private globalArgs(): string[] {
-    const args: string[] = [];
-    if (this.environment.kubeconfig) args.push(`--kubeconfig=${this.environment.kubeconfig}`);
-    if (this.environment.kubeContext) args.push(`--context=${this.environment.kubeContext}`);
-    return args;
+  private requestTimeout(): string {
+    const value = this.ctx.env.GITOPS_KUBECTL_REQUEST_TIMEOUT?.trim();
+    if (!value) return DEFAULT_REQUEST_TIMEOUT;
+    if (!/^\d+(ms|s|m|h)?$/.test(value)) {
+      throw new GitopsError(
+        'INVALID_REQUEST_TIMEOUT',
+        `GITOPS_KUBECTL_REQUEST_TIMEOUT=${value} is not a duration such as 30s or 2m`,
+        { exitCode: ExitCode.Usage, hint: 'unset it to use the default (30s)' },
+      );
+    }
+    return value;
+  }
+
+  private globalArgs(args: readonly string[]): string[] {
+    const global: string[] = [];
+    if (this.environment.kubeconfig) global.push(`--kubeconfig=${this.environment.kubeconfig}`);
+    if (this.environment.kubeContext) global.push(`--context=${this.environment.kubeContext}`);
+    if (!NO_REQUEST_TIMEOUT.has(args[0] ?? '') && !args.some((arg) => arg.startsWith('--request-timeout')))
+      global.push(`--request-timeout=${this.requestTimeout()}`);
+    return global;
   }
 
   run(
     args: readonly string[],
     options: { input?: string; mutates?: boolean; allowFailure?: boolean; timeoutMs?: number } = {},
   ): Promise<ExecResult> {
-    return this.ctx.exec.run(this.config.kubectl.path, [...this.globalArgs(), ...args], {
+    return this.ctx.exec.run(this.config.kubectl.path, [...this.globalArgs(args), ...args], {
       cwd: this.config.dir,
       ...options,
     });
@@ -64,12 +99,10 @@ export class Kubectl {
       try {
         return (await this.run(args, { timeoutMs: 120_000 })).stdout;
       } catch (error) {
-        if (!(error instanceof ExecError) || !TRANSIENT.test(error.stderrTail) || attempt === READ_ATTEMPTS) {
-          throw this.clusterError(error, what);
-        }
-        last = error;
+        if (!isTransient(error) || attempt === READ_ATTEMPTS) throw this.clusterError(error, what);
+        last = error as ExecError;
         this.ctx.reporter.debug(
-          `${what}: transient failure (attempt ${attempt}/${READ_ATTEMPTS}): ${kubectlMessage(error.stderrTail)}`,
+          `${what}: transient failure (attempt ${attempt}/${READ_ATTEMPTS}): ${kubectlMessage(last.stderrTail)}`,
         );
         await sleep(250 * attempt);
       }

@@ -1,6 +1,6 @@
 import { ExecError } from '../core/exec.js';
 import type { Kubectl } from './kubectl.js';
-import { kubectlMessage } from './kubectl.js';
+import { isTransient, kubectlMessage, READ_ATTEMPTS } from './kubectl.js';
 import { displayName, type KubeObject, WORKLOAD_KINDS } from './objects.js';
 
 export interface RolloutOutcome {
@@ -18,7 +18,32 @@ export function waitables(objects: readonly KubeObject[], waitForJobs: boolean):
   );
 }
 
+/**
+ * Following a rollout only reads, so a transient API failure (500, 429, a reset or hung request)
+ * is retried while the deadline lasts, a bounded number of times; a rollout that itself failed
+ * or ran out of time is not (issue 10: never a false success, never a false failure from one 500).
+ */
 async function waitOne(kubectl: Kubectl, object: KubeObject, deadline: number): Promise<RolloutOutcome> {
+  const started = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await waitOnce(kubectl, object, deadline);
+    if (outcome.ok || !outcome.transient || attempt >= READ_ATTEMPTS || Date.now() >= deadline - 1000) {
+      return {
+        object: outcome.object,
+        ok: outcome.ok,
+        durationMs: Math.round(performance.now() - started),
+        message: outcome.message,
+      };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+  }
+}
+
+async function waitOnce(
+  kubectl: Kubectl,
+  object: KubeObject,
+  deadline: number,
+): Promise<RolloutOutcome & { transient: boolean }> {
   const started = performance.now();
   const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
   const namespace = object.metadata.namespace ? ['-n', object.metadata.namespace] : [];
@@ -36,15 +61,18 @@ async function waitOne(kubectl: Kubectl, object: KubeObject, deadline: number): 
       ok: true,
       durationMs: Math.round(performance.now() - started),
       message: result.stdout.trim().split('\n').at(-1) ?? 'done',
+      transient: false,
     };
   } catch (error) {
-    const message =
-      error instanceof ExecError ? kubectlMessage(error.stderrTail) || error.message : String(error);
+    // An interrupt is not a failed rollout: it ends the deploy (exit 130), it is not judged here.
+    if (!(error instanceof ExecError)) throw error;
+    const message = kubectlMessage(error.stderrTail) || error.message;
     return {
       object: displayName(object),
       ok: false,
       durationMs: Math.round(performance.now() - started),
       message,
+      transient: isTransient(error),
     };
   }
 }

@@ -93,6 +93,13 @@ export class Exec {
       this.settings.echo?.(`$ ${command}  # skipped (--dry-run)`);
       return { command, exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
     }
+    // After SIGINT/SIGTERM nothing new may start: a push or an apply begun after the signal
+    // would outlive the decision to stop (issue 10).
+    if (this.settings.signal?.aborted) {
+      throw new GitopsError('INTERRUPTED', `interrupted before running: ${command}`, {
+        exitCode: ExitCode.Interrupted,
+      });
+    }
     this.settings.echo?.(`$ ${command}`);
     const started = performance.now();
     const result = await execa(file, [...args], {

@@ -105,8 +105,14 @@ export async function applyAndVerify(
     return result;
   });
 
+  // After an interrupted or failed run the live specs may already match while their rollout was
+  // never seen to finish: then every workload is waited for, not only those this apply changes,
+  // or the next deploy would verify a rollout nobody watched (issue 10).
+  const unconfirmed = Boolean(before.inventory) && before.inventory?.phase !== 'verified';
   const workloads = waitables(
-    desired.objects.map((item) => item.object).filter((object) => changed.has(objectKey(object))),
+    desired.objects
+      .map((item) => item.object)
+      .filter((object) => unconfirmed || changed.has(objectKey(object))),
     session.environment.waitForJobs,
   );
   const rollouts = await reporter.step('wait for the rollout', async (step) => {

@@ -249,18 +249,30 @@ export async function writeAndPush<T extends EditOutcome>(
     const commit = await commitEdit(ctx, checkout, config, outcome);
     if (!request.push) return { outcome, commit, pushed: false, attempts: attempt, alreadyOnRemote: false };
 
-    const push = await checkout.git.run(['push', '--quiet', remote, `HEAD:refs/heads/${checkout.branch}`], {
-      allowFailure: true,
-      mutates: true,
-    });
+    const pushOnce = () =>
+      checkout.git.run(['push', '--quiet', remote, `HEAD:refs/heads/${checkout.branch}`], {
+        allowFailure: true,
+        mutates: true,
+      });
+    let push = await pushOnce();
+    // A network failure is retried as the same push of the same commit: the remote may not be
+    // reachable for a fetch either, and re-applying the edit on an unchanged tree would find
+    // nothing to do and report "already on the remote" for a commit that never got there.
+    while (
+      push.exitCode !== 0 &&
+      classifyPushFailure(push.stderr) === 'network' &&
+      ++networkFailures < NETWORK_RETRIES
+    ) {
+      ctx.reporter.debug(`push failed (network), retrying: ${push.stderr.trim().split('\n').at(-1)}`);
+      await sleep(backoffMs(networkFailures), ctx.signal);
+      push = await pushOnce();
+    }
     if (push.exitCode === 0)
       return { outcome, commit, pushed: !push.skipped, attempts: attempt, alreadyOnRemote: false };
 
     lastStderr = push.stderr;
     const kind = classifyPushFailure(push.stderr);
-    if (kind === 'network' && ++networkFailures < NETWORK_RETRIES) {
-      ctx.reporter.debug(`push failed (network), retrying: ${push.stderr.trim().split('\n').at(-1)}`);
-    } else if (kind !== 'moved') {
+    if (kind !== 'moved') {
       throw pushError(kind, push.stderr, checkout, attempt);
     } else {
       ctx.reporter.debug(
@@ -270,14 +282,20 @@ export async function writeAndPush<T extends EditOutcome>(
     if (attempt === maxAttempts) break;
     await sleep(backoffMs(attempt), ctx.signal);
     // Shallow fetch of the new head, then put the working tree exactly on it and re-apply.
-    await checkout.git.run([
-      'fetch',
-      '--quiet',
-      '--depth',
-      '1',
-      remote,
-      `+refs/heads/${checkout.branch}:refs/remotes/${remote}/${checkout.branch}`,
-    ]);
+    const fetch = await checkout.git.run(
+      [
+        'fetch',
+        '--quiet',
+        '--depth',
+        '1',
+        remote,
+        `+refs/heads/${checkout.branch}:refs/remotes/${remote}/${checkout.branch}`,
+      ],
+      { allowFailure: true },
+    );
+    // The remote may vanish between the rejected push and this fetch: say so, with the advice.
+    if (fetch.exitCode !== 0)
+      throw pushError(classifyPushFailure(fetch.stderr), fetch.stderr, checkout, attempt);
     await checkout.git.run(['reset', '--quiet', '--hard', `refs/remotes/${remote}/${checkout.branch}`]);
   }
   throw new GitopsError(
