@@ -4,7 +4,7 @@
 // run explains the state and can finish it.
 import assert from 'node:assert/strict';
 import { readdirSync, renameSync } from 'node:fs';
-import { test } from 'node:test';
+import { describe, it as test } from 'node:test';
 import { tempDir } from './support/cli.js';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
 import { descendants, type ProcessInfo, slowGitDir, startBin, stillRunning } from './support/process.js';
@@ -91,326 +91,334 @@ function isolatedTmp(t: Parameters<typeof tempDir>[0]): string {
   return tempDir(t, 'gitops-faults-tmp-');
 }
 
-test('the env-repo remote vanishes between clone and push: exit 3, nothing applied, advice to retry', async (t) => {
-  const cluster = await fixture(t);
-  await deploy(cluster, '1.0.0');
-  const before = cluster.remote.head();
-  const tmp = isolatedTmp(t);
-  // The drift check's read of the Deployments is slow; while it hangs, the remote goes away.
-  cluster.server.faults.add({
-    method: 'GET',
-    pathPattern: /\/namespaces\/staging\/deployments$/,
-    latencyMs: 1500,
-    times: 1,
+// Each test has its own API server, remote and TMPDIR: they run at once to keep the file short.
+describe('faults', { concurrency: true }, () => {
+  test('the env-repo remote vanishes between clone and push: exit 3, nothing applied, advice to retry', async (t) => {
+    const cluster = await fixture(t);
+    await deploy(cluster, '1.0.0');
+    const before = cluster.remote.head();
+    const tmp = isolatedTmp(t);
+    // The drift check's read of the Deployments is slow; while it hangs, the remote goes away.
+    cluster.server.faults.add({
+      method: 'GET',
+      pathPattern: /\/namespaces\/staging\/deployments$/,
+      latencyMs: 1500,
+      times: 1,
+    });
+    cluster.server.clearRequests();
+    const run = startBin(['--verbose', ...deployArgs('2.0.0')], {
+      cwd: cluster.app,
+      env: { ...cluster.env, TMPDIR: tmp },
+    });
+    await run.waitForStderr((text) => /push --dry-run/.test(text) && /--show-managed-fields/.test(text));
+    const moved = `${cluster.remote.bare}.gone`;
+    renameSync(cluster.remote.bare, moved);
+    const result = await run.done;
+    renameSync(moved, cluster.remote.bare);
+
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /could not be reached/);
+    assert.match(result.stderr, /nothing was pushed; re-run the job when the remote is reachable/);
+    assert.equal(cluster.remote.head(), before, 'nothing reached the remote');
+    assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the cluster is unchanged');
+    assert.equal(inventory(cluster).phase, 'verified');
+    assert.equal(
+      cluster.server.requests.filter((request) => request.verb === 'patch').length,
+      0,
+      'no write reached the API server',
+    );
+    assert.deepEqual(readdirSync(tmp), [], 'temp dirs removed');
+
+    // The retry the message advises works once the remote is back.
+    await deploy(cluster, '2.0.0');
   });
-  cluster.server.clearRequests();
-  const run = startBin(['--verbose', ...deployArgs('2.0.0')], {
-    cwd: cluster.app,
-    env: { ...cluster.env, TMPDIR: tmp },
+
+  test('transient API faults on reads (500, 429, reset, hung request) are retried: the deploy succeeds', async (t) => {
+    const cluster = await fixture(t);
+    await deploy(cluster, '1.0.0');
+    const { faults } = cluster.server;
+    // preflight: the version probe fails twice with 500; the inventory read fails with a 500, then
+    // hangs beyond the request timeout (2 s) once. Three attempts per read: two faults are survived.
+    faults.add({ method: 'GET', pathPattern: /^\/version$/, status: 500, times: 2 });
+    faults.add({
+      method: 'GET',
+      pathPattern: /configmaps\/gitops-inventory-staging$/,
+      status: 500,
+      times: 1,
+    });
+    faults.add({
+      method: 'GET',
+      pathPattern: /configmaps\/gitops-inventory-staging$/,
+      latencyMs: 4000,
+      times: 1,
+    });
+    // drift check and verify: the Deployment list is throttled, then reset once.
+    faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, status: 429, times: 2 });
+    faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, reset: true, times: 1 });
+    // rollout wait: `kubectl rollout status` gets a 500 and a 503 on its read of the Deployment.
+    faults.add({ method: 'GET', pathPattern: /\/deployments\/web$/, status: 500, times: 1 });
+    faults.add({ method: 'GET', pathPattern: /\/deployments\/web$/, status: 503, times: 1 });
+    cluster.server.clearRequests();
+
+    const result = await cluster.gitops(['--json', ...deployArgs('2.0.0')]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((JSON.parse(result.stdout) as { verified: boolean }).verified, true);
+    assert.equal(liveImage(cluster), `${REGISTRY}/web:2.0.0`);
+    assert.equal(inventory(cluster).phase, 'verified');
+    const faulted = cluster.server.requests.filter((request) => [0, 429, 500, 503].includes(request.status));
+    assert.ok(faulted.length >= 8, `every fault was hit (${faulted.length})`);
   });
-  await run.waitForStderr((text) => /push --dry-run/.test(text) && /--show-managed-fields/.test(text));
-  const moved = `${cluster.remote.bare}.gone`;
-  renameSync(cluster.remote.bare, moved);
-  const result = await run.done;
-  renameSync(moved, cluster.remote.bare);
 
-  assert.equal(result.code, 3, result.stderr);
-  assert.match(result.stderr, /could not be reached/);
-  assert.match(result.stderr, /nothing was pushed; re-run the job when the remote is reachable/);
-  assert.equal(cluster.remote.head(), before, 'nothing reached the remote');
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the cluster is unchanged');
-  assert.equal(inventory(cluster).phase, 'verified');
-  assert.equal(
-    cluster.server.requests.filter((request) => request.verb === 'patch').length,
-    0,
-    'no write reached the API server',
-  );
-  assert.deepEqual(readdirSync(tmp), [], 'temp dirs removed');
+  test('API faults on writes and during the wait fail clearly (exit 4), never a false success; the next deploy finishes', async (t) => {
+    const cluster = await fixture(t);
+    await deploy(cluster, '1.0.0');
+    const { faults } = cluster.server;
 
-  // The retry the message advises works once the remote is back.
-  await deploy(cluster, '2.0.0');
-});
+    // A 500 on the apply of the Deployment: a write is not retried.
+    faults.add({ method: 'PATCH', pathPattern: /\/deployments\/web$/, status: 500, times: 1 });
+    const write500 = await cluster.gitops(deployArgs('2.0.0'));
+    assert.equal(write500.code, 4, write500.stderr);
+    assert.match(write500.stderr, /applying \d+ object\(s\) failed/);
+    assert.match(write500.stderr, /gitops rollback [0-9a-f]{12} --env staging/);
+    assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the failed write changed nothing');
+    assert.equal(inventory(cluster).phase, 'failed');
+    const afterWrite500 = await status(cluster);
+    assert.equal(afterWrite500.doc.phase, 'failed');
+    assert.match(afterWrite500.doc.note ?? '', /failed/);
 
-test('transient API faults on reads (500, 429, reset, hung request) are retried: the deploy succeeds', async (t) => {
-  const cluster = await fixture(t);
-  await deploy(cluster, '1.0.0');
-  const { faults } = cluster.server;
-  // preflight: the version probe fails twice with 500; the inventory read fails with a 500, then
-  // hangs beyond the request timeout (2 s) once. Three attempts per read: two faults are survived.
-  faults.add({ method: 'GET', pathPattern: /^\/version$/, status: 500, times: 2 });
-  faults.add({ method: 'GET', pathPattern: /configmaps\/gitops-inventory-staging$/, status: 500, times: 1 });
-  faults.add({
-    method: 'GET',
-    pathPattern: /configmaps\/gitops-inventory-staging$/,
-    latencyMs: 4000,
-    times: 1,
+    // The apply of the Deployment hangs beyond the request timeout: kubectl gives up, gitops fails.
+    // (The server applies it late, as a real one may: the outcome of a timed-out write is unknown.)
+    faults.add({ method: 'PATCH', pathPattern: /\/deployments\/web$/, latencyMs: 4000, times: 1 });
+    const writeTimeout = await cluster.gitops(deployArgs('3.0.0'));
+    assert.equal(writeTimeout.code, 4, writeTimeout.stderr);
+    assert.match(writeTimeout.stderr, /applying \d+ object\(s\) failed/);
+    assert.equal(inventory(cluster).phase, 'failed');
+
+    // The rollout wait's list-and-watch never answers within --timeout: exit 4, not verified.
+    // The hang starts once the Deployment is applied (the reads before the apply are not the point).
+    cluster.server.clearRequests();
+    const waiting = cluster.gitops([...deployArgs('4.0.0'), '--timeout', '2s']);
+    while (!cluster.server.requests.some((r) => r.method === 'PATCH' && /\/deployments\/web$/.test(r.path)))
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, latencyMs: 6000 });
+    const waitTimeout = await waiting;
+    assert.equal(waitTimeout.code, 4, waitTimeout.stderr);
+    assert.match(waitTimeout.stderr, /rollout of Deployment\/staging\/web failed: .*timed out/);
+    assert.equal(inventory(cluster).phase, 'failed');
+    faults.clear();
+
+    // Persistent 500s during the wait: bounded retries, then exit 4.
+    faults.add({ method: 'GET', pathPattern: /\/deployments\/web$/, status: 500 });
+    cluster.server.clearRequests();
+    const wait500 = await cluster.gitops(deployArgs('5.0.0'));
+    assert.equal(wait500.code, 4, wait500.stderr);
+    assert.match(wait500.stderr, /InternalError|injected fault/);
+    const waitReads = cluster.server.requests.filter(
+      (request) => request.verb === 'get' && /\/deployments\/web$/.test(request.path),
+    );
+    assert.equal(waitReads.length, 3, 'three attempts, then give up');
+    faults.clear();
+
+    // The next run finishes what the failed ones left: the branch head, applied and verified.
+    const finish = await cluster.gitops(deployArgs('5.0.0'));
+    assert.equal(finish.code, 0, finish.stderr);
+    assert.equal(liveImage(cluster), `${REGISTRY}/web:5.0.0`);
+    assert.equal(inventory(cluster).phase, 'verified');
   });
-  // drift check and verify: the Deployment list is throttled, then reset once.
-  faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, status: 429, times: 2 });
-  faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, reset: true, times: 1 });
-  // rollout wait: `kubectl rollout status` gets a 500 and a 503 on its read of the Deployment.
-  faults.add({ method: 'GET', pathPattern: /\/deployments\/web$/, status: 500, times: 1 });
-  faults.add({ method: 'GET', pathPattern: /\/deployments\/web$/, status: 503, times: 1 });
-  cluster.server.clearRequests();
 
-  const result = await cluster.gitops(['--json', ...deployArgs('2.0.0')]);
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal((JSON.parse(result.stdout) as { verified: boolean }).verified, true);
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:2.0.0`);
-  assert.equal(inventory(cluster).phase, 'verified');
-  const faulted = cluster.server.requests.filter((request) => [0, 429, 500, 503].includes(request.status));
-  assert.ok(faulted.length >= 8, `every fault was hit (${faulted.length})`);
-});
+  interface SignalCase {
+    step: string;
+    /** Sets up the slow point; returns extra environment for the gitops process. */
+    arrange(cluster: ClusterFixture): Record<string, string>;
+    /** When to send SIGTERM: gitops' --verbose output shows it is inside the slow step. */
+    ready(stderr: string, cluster: ClusterFixture): boolean;
+    /** What `gitops status` must say afterwards. */
+    expect: { pushed: boolean; phase: 'verified' | 'applying'; git: string };
+  }
 
-test('API faults on writes and during the wait fail clearly (exit 4), never a false success; the next deploy finishes', async (t) => {
-  const cluster = await fixture(t);
-  await deploy(cluster, '1.0.0');
-  const { faults } = cluster.server;
+  function sawRequest(cluster: ClusterFixture, method: string, pattern: RegExp): boolean {
+    return cluster.server.requests.some((request) => request.method === method && pattern.test(request.path));
+  }
 
-  // A 500 on the apply of the Deployment: a write is not retried.
-  faults.add({ method: 'PATCH', pathPattern: /\/deployments\/web$/, status: 500, times: 1 });
-  const write500 = await cluster.gitops(deployArgs('2.0.0'));
-  assert.equal(write500.code, 4, write500.stderr);
-  assert.match(write500.stderr, /applying \d+ object\(s\) failed/);
-  assert.match(write500.stderr, /gitops rollback [0-9a-f]{12} --env staging/);
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the failed write changed nothing');
-  assert.equal(inventory(cluster).phase, 'failed');
-  const afterWrite500 = await status(cluster);
-  assert.equal(afterWrite500.doc.phase, 'failed');
-  assert.match(afterWrite500.doc.note ?? '', /failed/);
-
-  // The apply of the Deployment hangs beyond the request timeout: kubectl gives up, gitops fails.
-  // (The server applies it late, as a real one may: the outcome of a timed-out write is unknown.)
-  faults.add({ method: 'PATCH', pathPattern: /\/deployments\/web$/, latencyMs: 4000, times: 1 });
-  const writeTimeout = await cluster.gitops(deployArgs('3.0.0'));
-  assert.equal(writeTimeout.code, 4, writeTimeout.stderr);
-  assert.match(writeTimeout.stderr, /applying \d+ object\(s\) failed/);
-  assert.equal(inventory(cluster).phase, 'failed');
-
-  // The rollout wait's list-and-watch never answers within --timeout: exit 4, not verified.
-  // The hang starts once the Deployment is applied (the reads before the apply are not the point).
-  cluster.server.clearRequests();
-  const waiting = cluster.gitops([...deployArgs('4.0.0'), '--timeout', '2s']);
-  while (!cluster.server.requests.some((r) => r.method === 'PATCH' && /\/deployments\/web$/.test(r.path)))
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, latencyMs: 6000 });
-  const waitTimeout = await waiting;
-  assert.equal(waitTimeout.code, 4, waitTimeout.stderr);
-  assert.match(waitTimeout.stderr, /rollout of Deployment\/staging\/web failed: .*timed out/);
-  assert.equal(inventory(cluster).phase, 'failed');
-  faults.clear();
-
-  // Persistent 500s during the wait: bounded retries, then exit 4.
-  faults.add({ method: 'GET', pathPattern: /\/deployments\/web$/, status: 500 });
-  cluster.server.clearRequests();
-  const wait500 = await cluster.gitops(deployArgs('5.0.0'));
-  assert.equal(wait500.code, 4, wait500.stderr);
-  assert.match(wait500.stderr, /InternalError|injected fault/);
-  const waitReads = cluster.server.requests.filter(
-    (request) => request.verb === 'get' && /\/deployments\/web$/.test(request.path),
-  );
-  assert.equal(waitReads.length, 3, 'three attempts, then give up');
-  faults.clear();
-
-  // The next run finishes what the failed ones left: the branch head, applied and verified.
-  const finish = await cluster.gitops(deployArgs('5.0.0'));
-  assert.equal(finish.code, 0, finish.stderr);
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:5.0.0`);
-  assert.equal(inventory(cluster).phase, 'verified');
-});
-
-interface SignalCase {
-  step: string;
-  /** Sets up the slow point; returns extra environment for the gitops process. */
-  arrange(cluster: ClusterFixture): Record<string, string>;
-  /** When to send SIGTERM: gitops' --verbose output shows it is inside the slow step. */
-  ready(stderr: string, cluster: ClusterFixture): boolean;
-  /** What `gitops status` must say afterwards. */
-  expect: { pushed: boolean; phase: 'verified' | 'applying'; git: string };
-}
-
-function sawRequest(cluster: ClusterFixture, method: string, pattern: RegExp): boolean {
-  return cluster.server.requests.some((request) => request.method === method && pattern.test(request.path));
-}
-
-test('SIGTERM during each deploy step: exit 130, temp dirs removed, no orphans, the next run reports and finishes', async (t) => {
-  const cluster = await fixture(t);
-  await deploy(cluster, '1.0.0');
-  const shim = slowGitDir(tempDir(t, 'gitops-slow-git-'));
-  const cases: SignalCase[] = [
-    {
-      step: 'preflight',
-      arrange: (c) => {
-        c.server.faults.add({ method: 'GET', pathPattern: /^\/version$/, latencyMs: 5000, times: 1 });
-        return {};
+  test('SIGTERM during each deploy step: exit 130, temp dirs removed, no orphans, the next run reports and finishes', async (t) => {
+    const cluster = await fixture(t);
+    await deploy(cluster, '1.0.0');
+    const shim = slowGitDir(tempDir(t, 'gitops-slow-git-'));
+    const cases: SignalCase[] = [
+      {
+        step: 'preflight',
+        arrange: (c) => {
+          c.server.faults.add({ method: 'GET', pathPattern: /^\/version$/, latencyMs: 5000, times: 1 });
+          return {};
+        },
+        ready: (_text, c) => sawRequest(c, 'GET', /^\/version$/),
+        expect: { pushed: false, phase: 'verified', git: 'up-to-date' },
       },
-      ready: (_text, c) => sawRequest(c, 'GET', /^\/version$/),
-      expect: { pushed: false, phase: 'verified', git: 'up-to-date' },
-    },
-    {
-      step: 'get the env repo',
-      arrange: () => ({ GITOPS_TEST_SLOW_GIT: 'clone' }),
-      ready: (text) => /\$ git clone/.test(text),
-      expect: { pushed: false, phase: 'verified', git: 'up-to-date' },
-    },
-    {
-      step: 'drift check',
-      arrange: (c) => {
-        c.server.faults.add({
-          method: 'GET',
-          pathPattern: /\/namespaces\/staging\/deployments$/,
-          latencyMs: 5000,
-          times: 1,
-        });
-        return {};
+      {
+        step: 'get the env repo',
+        arrange: () => ({ GITOPS_TEST_SLOW_GIT: 'clone' }),
+        ready: (text) => /\$ git clone/.test(text),
+        expect: { pushed: false, phase: 'verified', git: 'up-to-date' },
       },
-      ready: (text) => /--show-managed-fields/.test(text),
-      expect: { pushed: false, phase: 'verified', git: 'up-to-date' },
-    },
-    {
-      step: 'commit and push',
-      arrange: () => ({ GITOPS_TEST_SLOW_GIT: 'push' }),
-      ready: (text) => /\$ git push --quiet origin/.test(text),
-      expect: { pushed: false, phase: 'verified', git: 'up-to-date' },
-    },
-    {
-      // kubectl applies the Namespace first, then the inventory: stopped here, git is ahead of the cluster.
-      step: 'apply and prune (before the inventory)',
-      arrange: (c) => {
-        c.server.faults.add({
-          method: 'PATCH',
-          pathPattern: /^\/api\/v1\/namespaces\/staging$/,
-          latencyMs: 5000,
-          times: 1,
-        });
-        return {};
-      },
-      ready: (_text, c) => sawRequest(c, 'PATCH', /^\/api\/v1\/namespaces\/staging$/),
-      expect: { pushed: true, phase: 'verified', git: 'pending-apply' },
-    },
-    {
-      step: 'apply and prune (after the inventory)',
-      arrange: (c) => {
-        c.server.faults.add({
-          method: 'PATCH',
-          pathPattern: /\/deployments\/web$/,
-          latencyMs: 5000,
-          times: 1,
-        });
-        return {};
-      },
-      ready: (_text, c) => sawRequest(c, 'PATCH', /\/deployments\/web$/),
-      expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
-    },
-    {
-      step: 'wait for the rollout',
-      arrange: (c) => {
-        c.server.workloads.setBehaviour('Deployment', 'staging', 'web', { mode: 'stuck' });
-        return {};
-      },
-      ready: (text) => /rollout status/.test(text),
-      expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
-    },
-    {
-      step: 'verify',
-      arrange: () => ({}),
-      ready: (text, c) => {
-        // Once the rollout is followed, the verify read of the Deployments is made slow.
-        if (/rollout status/.test(text) && !armed.verify) {
-          armed.verify = true;
+      {
+        step: 'drift check',
+        arrange: (c) => {
           c.server.faults.add({
             method: 'GET',
             pathPattern: /\/namespaces\/staging\/deployments$/,
             latencyMs: 5000,
             times: 1,
           });
-        }
-        return armed.verify && (text.match(/--show-managed-fields/g) ?? []).length >= 2;
+          return {};
+        },
+        ready: (text) => /--show-managed-fields/.test(text),
+        expect: { pushed: false, phase: 'verified', git: 'up-to-date' },
       },
-      expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
-    },
-    {
-      step: 'record',
-      arrange: () => ({}),
-      ready: (text, c) => {
-        if (/rollout status/.test(text) && !armed.record) {
-          armed.record = true;
-          armed.from = c.server.requests.length;
+      {
+        step: 'commit and push',
+        arrange: () => ({ GITOPS_TEST_SLOW_GIT: 'push' }),
+        ready: (text) => /\$ git push --quiet origin/.test(text),
+        expect: { pushed: false, phase: 'verified', git: 'up-to-date' },
+      },
+      {
+        // kubectl applies the Namespace first, then the inventory: stopped here, git is ahead of the cluster.
+        step: 'apply and prune (before the inventory)',
+        arrange: (c) => {
           c.server.faults.add({
             method: 'PATCH',
-            pathPattern: /configmaps\/gitops-inventory-staging$/,
+            pathPattern: /^\/api\/v1\/namespaces\/staging$/,
             latencyMs: 5000,
             times: 1,
           });
-        }
-        // The apply wrote the inventory too; only a PATCH after the wait is the record step's.
-        return (
-          armed.record &&
-          c.server.requests
-            .slice(armed.from)
-            .some(
-              (request) =>
-                request.method === 'PATCH' && /configmaps\/gitops-inventory-staging$/.test(request.path),
-            )
-        );
+          return {};
+        },
+        ready: (_text, c) => sawRequest(c, 'PATCH', /^\/api\/v1\/namespaces\/staging$/),
+        expect: { pushed: true, phase: 'verified', git: 'pending-apply' },
       },
-      expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
-    },
-  ];
-  const armed = { verify: false, record: false, from: 0 };
-
-  let version = 1;
-  for (const item of cases) {
-    version += 1;
-    const tag = `${version}.0.0`;
-    const previous = liveImage(cluster);
-    const head = cluster.remote.head();
-    const tmp = isolatedTmp(t);
-    const extra = item.arrange(cluster);
-    cluster.server.clearRequests();
-    const run = startBin(['--verbose', ...deployArgs(tag)], {
-      cwd: cluster.app,
-      env: {
-        ...cluster.env,
-        TMPDIR: tmp,
-        PATH: `${shim}:${cluster.env.PATH}`,
-        GITOPS_TEST_SLOW_SECONDS: '10',
-        ...extra,
+      {
+        step: 'apply and prune (after the inventory)',
+        arrange: (c) => {
+          c.server.faults.add({
+            method: 'PATCH',
+            pathPattern: /\/deployments\/web$/,
+            latencyMs: 5000,
+            times: 1,
+          });
+          return {};
+        },
+        ready: (_text, c) => sawRequest(c, 'PATCH', /\/deployments\/web$/),
+        expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
       },
-    });
-    // The --verbose echo is written just before the child starts: give the child time to begin.
-    await run.waitForStderr((text) => item.ready(text, cluster));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const children: ProcessInfo[] = descendants(run.pid);
-    assert.ok(
-      children.length > 0,
-      `${item.step}: a child process runs when the signal arrives\n${run.stderr()}`,
-    );
-    run.child.kill('SIGTERM');
-    const result = await run.done;
-    cluster.server.faults.clear();
-    cluster.server.workloads.setBehaviour('Deployment', 'staging', 'web', { mode: 'ready', afterMs: 50 });
+      {
+        step: 'wait for the rollout',
+        arrange: (c) => {
+          c.server.workloads.setBehaviour('Deployment', 'staging', 'web', { mode: 'stuck' });
+          return {};
+        },
+        ready: (text) => /rollout status/.test(text),
+        expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
+      },
+      {
+        step: 'verify',
+        arrange: () => ({}),
+        ready: (text, c) => {
+          // Once the rollout is followed, the verify read of the Deployments is made slow.
+          if (/rollout status/.test(text) && !armed.verify) {
+            armed.verify = true;
+            c.server.faults.add({
+              method: 'GET',
+              pathPattern: /\/namespaces\/staging\/deployments$/,
+              latencyMs: 5000,
+              times: 1,
+            });
+          }
+          return armed.verify && (text.match(/--show-managed-fields/g) ?? []).length >= 2;
+        },
+        expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
+      },
+      {
+        step: 'record',
+        arrange: () => ({}),
+        ready: (text, c) => {
+          if (/rollout status/.test(text) && !armed.record) {
+            armed.record = true;
+            armed.from = c.server.requests.length;
+            c.server.faults.add({
+              method: 'PATCH',
+              pathPattern: /configmaps\/gitops-inventory-staging$/,
+              latencyMs: 5000,
+              times: 1,
+            });
+          }
+          // The apply wrote the inventory too; only a PATCH after the wait is the record step's.
+          return (
+            armed.record &&
+            c.server.requests
+              .slice(armed.from)
+              .some(
+                (request) =>
+                  request.method === 'PATCH' && /configmaps\/gitops-inventory-staging$/.test(request.path),
+              )
+          );
+        },
+        expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
+      },
+    ];
+    const armed = { verify: false, record: false, from: 0 };
 
-    assert.equal(result.code, 130, `${item.step}: exit 130\n${result.stderr}`);
-    assert.match(result.stderr, /interrupted/i, item.step);
-    assert.deepEqual(stillRunning(children), [], `${item.step}: no orphan child processes`);
-    assert.deepEqual(readdirSync(tmp), [], `${item.step}: temp dirs removed`);
-    assert.equal(cluster.remote.head() !== head, item.expect.pushed, `${item.step}: pushed?`);
-    if (!item.expect.pushed) assert.equal(liveImage(cluster), previous, `${item.step}: cluster unchanged`);
+    let version = 1;
+    for (const item of cases) {
+      version += 1;
+      const tag = `${version}.0.0`;
+      const previous = liveImage(cluster);
+      const head = cluster.remote.head();
+      const tmp = isolatedTmp(t);
+      const extra = item.arrange(cluster);
+      cluster.server.clearRequests();
+      const run = startBin(['--verbose', ...deployArgs(tag)], {
+        cwd: cluster.app,
+        env: {
+          ...cluster.env,
+          TMPDIR: tmp,
+          PATH: `${shim}:${cluster.env.PATH}`,
+          GITOPS_TEST_SLOW_SECONDS: '10',
+          ...extra,
+        },
+      });
+      // The --verbose echo is written just before the child starts: give the child time to begin.
+      await run.waitForStderr((text) => item.ready(text, cluster));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const children: ProcessInfo[] = descendants(run.pid);
+      assert.ok(
+        children.length > 0,
+        `${item.step}: a child process runs when the signal arrives\n${run.stderr()}`,
+      );
+      run.child.kill('SIGTERM');
+      const result = await run.done;
+      cluster.server.faults.clear();
+      cluster.server.workloads.setBehaviour('Deployment', 'staging', 'web', { mode: 'ready', afterMs: 50 });
 
-    const reported = await status(cluster);
-    assert.equal(reported.doc.phase, item.expect.phase, `${item.step}: status phase`);
-    assert.equal(reported.doc.git, item.expect.git, `${item.step}: status git`);
-    if (item.expect.phase === 'applying') {
-      assert.equal(reported.code, 1, `${item.step}: status exits 1`);
-      assert.match(reported.doc.note ?? '', /interrupted while applying/, item.step);
+      assert.equal(result.code, 130, `${item.step}: exit 130\n${result.stderr}`);
+      assert.match(result.stderr, /interrupted/i, item.step);
+      assert.deepEqual(stillRunning(children), [], `${item.step}: no orphan child processes`);
+      assert.deepEqual(readdirSync(tmp), [], `${item.step}: temp dirs removed`);
+      assert.equal(cluster.remote.head() !== head, item.expect.pushed, `${item.step}: pushed?`);
+      if (!item.expect.pushed) assert.equal(liveImage(cluster), previous, `${item.step}: cluster unchanged`);
+
+      const reported = await status(cluster);
+      assert.equal(reported.doc.phase, item.expect.phase, `${item.step}: status phase`);
+      assert.equal(reported.doc.git, item.expect.git, `${item.step}: status git`);
+      if (item.expect.phase === 'applying') {
+        assert.equal(reported.code, 1, `${item.step}: status exits 1`);
+        assert.match(reported.doc.note ?? '', /interrupted while applying/, item.step);
+      }
+
+      // The next run finishes it: the same deploy, verified, and the status is clean again.
+      const again = await cluster.gitops(deployArgs(tag));
+      assert.equal(again.code, 0, `${item.step}: the next deploy finishes\n${again.stderr}`);
+      if (item.expect.phase === 'applying') assert.match(again.stderr, /interrupted while applying/);
+      assert.equal(liveImage(cluster), `${REGISTRY}/web:${tag}`);
+      assert.equal(inventory(cluster).phase, 'verified');
     }
-
-    // The next run finishes it: the same deploy, verified, and the status is clean again.
-    const again = await cluster.gitops(deployArgs(tag));
-    assert.equal(again.code, 0, `${item.step}: the next deploy finishes\n${again.stderr}`);
-    if (item.expect.phase === 'applying') assert.match(again.stderr, /interrupted while applying/);
-    assert.equal(liveImage(cluster), `${REGISTRY}/web:${tag}`);
-    assert.equal(inventory(cluster).phase, 'verified');
-  }
+  });
 });
