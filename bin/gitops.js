@@ -6,6 +6,14 @@ import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 
+// `gitops … | head` closes the pipe early: that is the reader's choice, not an error to report.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 async function main() {
   // `gitops --version` is what scripts call to probe the tool: answer it without loading the CLI.
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
