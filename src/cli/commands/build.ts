@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
 import type { ActionFactory } from '../action.js';
+import { collect } from '../options.js';
 
 interface BuildCommandOptions {
   rebuild?: boolean;
@@ -8,10 +9,6 @@ interface BuildCommandOptions {
   push: boolean;
   registryUsername?: string;
   registryPasswordStdin?: boolean;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function parseBuildArgs(values: string[]): Record<string, string> {

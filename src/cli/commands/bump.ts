@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { collect } from '../options.js';
 
 interface BumpCommandOptions {
   env: string;
@@ -8,10 +9,6 @@ interface BumpCommandOptions {
   commit: boolean;
   push: boolean;
   sourceCommit?: string;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function defineBump(program: Command, action: ActionFactory): void {

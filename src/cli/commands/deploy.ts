@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { collect } from '../options.js';
 
 interface DeployCommandOptions {
   env: string;
@@ -11,10 +12,6 @@ interface DeployCommandOptions {
   autoRollback?: boolean;
   force?: boolean;
   reason?: string;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function defineDeploy(program: Command, action: ActionFactory): void {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
 import type { Context } from '../context.js';
+import { collect } from '../options.js';
 
 interface InitOptions {
   force?: boolean;
@@ -10,10 +11,6 @@ interface InitOptions {
   image: string[];
   actionRef?: string;
   yes?: boolean;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /** Answers for `gitops init`, from flags or prompts. */
