@@ -48,11 +48,6 @@ export interface DriftReport {
   liveRevisions: string[];
 }
 
-/** `Kind.group` → the argument kubectl get understands (`deployments.apps` style resolves by kind too). */
-function kubectlKind(kind: string): string {
-  return kind;
-}
-
 /** Whether `Kind/name` or `Kind/*` in prune.protect covers an object. */
 export function isProtected(object: KubeObject, protect: readonly string[]): boolean {
   return protect.some((rule) => {
@@ -134,7 +129,7 @@ export async function readLive(
   const hasWorkloads = [...kinds].some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!));
   // Two independent lists: read at once.
   const [objects, hpas] = await Promise.all([
-    kubectl.list([...kinds].sort().map(kubectlKind), {
+    kubectl.list([...kinds].sort(), {
       ...(namespace ? { namespace } : {}),
       labelSelector: `${LABEL_ENVIRONMENT}=${environment.name}`,
     }),
