@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseManifests } from '../src/cluster/render.js';
+import { checkPolicies } from '../src/deploy/policy.js';
+import { clusterFixture } from './support/cluster.js';
+import { testEnvironment } from './support/config.js';
+
+const REGISTRY = 'registry.example.com/acme';
+
+function objects(yaml: string) {
+  return parseManifests(yaml, 'envs/staging/all.yaml');
+}
+
+test('policy rules: pinned images, allowed registries, plaintext Secrets (SOPS and SealedSecrets pass), limits', () => {
+  const environment = testEnvironment('envs/staging');
+  environment.policies = {
+    allowedRegistries: ['registry.example.com'],
+    allowPlaintextSecrets: ['public-config'],
+    requireResourceLimits: true,
+  };
+  const violations = checkPolicies(
+    environment,
+    objects(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+        - {name: latest, image: "${REGISTRY}/web:latest", resources: {limits: {cpu: 1, memory: 1Gi}}}
+        - {name: untagged, image: "${REGISTRY}/web", resources: {limits: {cpu: 1, memory: 1Gi}}}
+        - {name: elsewhere, image: "docker.io/library/nginx:1.27", resources: {limits: {cpu: 1, memory: 1Gi}}}
+        - {name: nolimits, image: "${REGISTRY}/web:1.0.0"}
+        - {name: pinned, image: "${REGISTRY}/web:latest@sha256:${'a'.repeat(64)}", resources: {limits: {cpu: 1, memory: 1Gi}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData: {password: hunter2}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: public-config}
+data: {ca.crt: Zm9v}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sops-encrypted}
+data: {password: "ENC[AES256_GCM,data:abc,iv:def,tag:ghi,type:str]"}
+sops: {version: 3.9.0, mac: "ENC[...]"}
+---
+apiVersion: bitnami.com/v1alpha1
+kind: SealedSecret
+metadata: {name: sealed}
+spec: {encryptedData: {password: AgBy3i4OJSWK}}
+`),
+  );
+  assert.deepEqual(
+    violations.map((violation) => [
+      violation.rule,
+      violation.message.split(' ')[1] ?? '',
+      violation.file,
+      violation.line,
+    ]),
+    [
+      ['image-pinned', 'latest', 'envs/staging/all.yaml', 1],
+      ['image-pinned', 'untagged', 'envs/staging/all.yaml', 1],
+      ['allowed-registry', 'elsewhere', 'envs/staging/all.yaml', 1],
+      ['resource-limits', 'nolimits', 'envs/staging/all.yaml', 1],
+      ['plaintext-secret', 'db', 'envs/staging/all.yaml', 14],
+    ],
+  );
+  assert.ok(!JSON.stringify(violations).includes('hunter2'), 'the violation names keys, never values');
+});
+
+test('deploy with a plaintext Secret in git: exit 5 naming file:line, nothing committed or applied', async (t) => {
+  const cluster = await clusterFixture(
+    t,
+    {
+      'envs/staging/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: pol\n',
+      'envs/staging/web.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: ${REGISTRY}/web:1.0.0\n`,
+      'envs/staging/secret.yaml':
+        '# database credentials\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n',
+    },
+    { staging: '    namespace: pol\n' },
+    `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`,
+  );
+  const head = cluster.remote.head();
+  const result = await cluster.gitops([
+    '--json',
+    'deploy',
+    '--env',
+    'staging',
+    '--skip-build',
+    '--image',
+    `web=${REGISTRY}/web:2.0.0`,
+  ]);
+  assert.equal(result.code, 5, result.stderr);
+  assert.match(
+    result.stderr,
+    /envs\/staging\/secret\.yaml:2: Secret\/db: Secret db carries plaintext data in git \(keys: password\)/,
+  );
+  assert.equal((JSON.parse(result.stdout) as { error: { code: string } }).error.code, 'POLICY_VIOLATION');
+  assert.ok(!`${result.stdout}${result.stderr}`.includes('hunter2'));
+  assert.equal(cluster.remote.head(), head, 'nothing committed');
+  assert.equal(
+    cluster.server.getObject({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'pol', name: 'web' }),
+    undefined,
+    'nothing applied',
+  );
+});
