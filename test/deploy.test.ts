@@ -2,42 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';
+import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
 import { assertMatchesSchema } from './support/schemas.js';
 
-const REGISTRY = 'registry.example.com/acme';
-
 function envFiles(env: string): Record<string, string> {
-  return {
-    [`envs/${env}/namespace.yaml`]: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${env}\n`,
-    [`envs/${env}/web.yaml`]: `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${REGISTRY}/web:0.9.0 # set by gitops
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports:
-    - port: 80
-`,
-  };
+  return webEnvironmentFiles(env, { replicas: 2, comment: 'set by gitops', service: true });
 }
 
-const IMAGES = `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`;
+const IMAGES = WEB_IMAGE_CONFIG;
 
 async function fixture(t: Parameters<typeof clusterFixture>[0], envs = ['staging']) {
   const files = Object.assign({}, ...envs.map(envFiles)) as Record<string, string>;

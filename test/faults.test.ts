@@ -7,31 +7,12 @@ import { readdirSync, renameSync } from 'node:fs';
 import { describe, it as test } from 'node:test';
 import { tempDir } from './support/cli.js';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
+import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
 import { descendants, type ProcessInfo, slowGitDir, startBin, stillRunning } from './support/process.js';
 
-const REGISTRY = 'registry.example.com/acme';
+const FILES = webEnvironmentFiles('staging', { replicas: 2, comment: 'set by gitops' });
 
-const FILES = {
-  'envs/staging/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: staging\n',
-  'envs/staging/web.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${REGISTRY}/web:0.9.0 # set by gitops
-`,
-};
-
-const IMAGES = `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`;
+const IMAGES = WEB_IMAGE_CONFIG;
 
 async function fixture(t: Parameters<typeof clusterFixture>[0]): Promise<ClusterFixture> {
   const cluster = await clusterFixture(

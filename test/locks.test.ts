@@ -7,31 +7,12 @@ import { activeFreezes, freezeEnd } from '../src/deploy/freeze.js';
 import { runCli } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';
+import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
 import { assertMatchesSchema } from './support/schemas.js';
 
-const REGISTRY = 'registry.example.com/acme';
+const FILES = webEnvironmentFiles('staging');
 
-const FILES = {
-  'envs/staging/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: staging\n',
-  'envs/staging/web.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${REGISTRY}/web:0.9.0
-`,
-};
-
-const IMAGES = `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`;
+const IMAGES = WEB_IMAGE_CONFIG;
 
 function fixture(t: Parameters<typeof clusterFixture>[0], extra = '') {
   return clusterFixture(t, FILES, { staging: '    namespace: staging\n    timeout: 30s\n' }, IMAGES + extra);

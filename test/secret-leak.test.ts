@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { type CliResult, runCli, tempDir } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
+import { REGISTRY, WEB_IMAGE_CONFIG, webDeploymentYaml } from './support/manifests.js';
 
-const REGISTRY = 'registry.example.com/acme';
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 const PLANTED = {
@@ -30,22 +30,7 @@ type: Opaque
 data:
   password: ${b64(PLANTED.gitSecret)}
 `,
-  'envs/staging/web.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${REGISTRY}/web:0.9.0 # set by gitops
-`,
+  'envs/staging/web.yaml': webDeploymentYaml({ comment: 'set by gitops' }),
 };
 
 /** Every planted value, raw and base64 (a Secret's data is base64 on the wire and in git). */
@@ -64,7 +49,7 @@ test('planted secrets never appear in stdout, stderr, --json, --verbose or the G
       staging:
         '    namespace: staging\n    timeout: 20s\n    policies:\n      allowPlaintextSecrets: [db-credentials]\n',
     },
-    `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`,
+    WEB_IMAGE_CONFIG,
   );
   const configPath = join(cluster.app, 'gitops.yaml');
   const config = readFileSync(configPath, 'utf8').replace(

@@ -6,27 +6,10 @@ import { test } from 'node:test';
 import { runCli, tempDir } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';
-
-const REGISTRY = 'registry.example.com/acme';
+import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
 
 const FILES = {
-  'envs/staging/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: staging\n',
-  'envs/staging/web.yaml': `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${REGISTRY}/web:0.9.0
-`,
+  ...webEnvironmentFiles('staging'),
   'envs/staging/config.yaml':
     'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  level: info\n',
 };
@@ -46,7 +29,7 @@ async function signedFixture(t: Parameters<typeof clusterFixture>[0]) {
     t,
     FILES,
     { staging: '    namespace: staging\n    timeout: 30s\n' },
-    `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`,
+    WEB_IMAGE_CONFIG,
   );
   const keys = tempDir(t, 'gitops-keys-');
   const bot = sshKey(keys, 'gitops-bot');
