@@ -16,8 +16,7 @@ import { checkPushAccess, writeAndPush } from '../git/write.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { unifiedDiff } from '../output/diff.js';
-import { activeFreezes, describeFreeze } from './freeze.js';
-import { checkLockAndFreeze, checkOverrideOptions } from './lock.js';
+import { checkFreeze, checkLockAndFreeze, checkOverrideOptions } from './lock.js';
 import {
   type ApplyOutcome,
   applyAndVerify,
@@ -109,19 +108,7 @@ export async function runDeploy(ctx: Context, options: DeployOptions): Promise<C
         );
       }
       // A freeze needs no env repo: refuse before a build, not after it.
-      const frozen = activeFreezes(config, environment, new Date());
-      if (frozen.length > 0 && !options.force) {
-        throw blockedError(
-          'ENVIRONMENT_FROZEN',
-          `${environment.name} is in ${frozen.map(describeFreeze).join('; and ')}; nothing was changed`,
-          {
-            hint: 'wait for the window to end, or override with --force --reason "…" (recorded in the commit)',
-            details: {
-              freezes: frozen.map((freeze) => ({ key: freeze.key, ...freeze.window, until: freeze.until })),
-            },
-          },
-        );
-      }
+      checkFreeze(ctx, config, environment, options);
       step.detail(`${git}, kubectl ${versions.client ?? '?'} → server ${versions.server}`);
       return { inventory };
     });

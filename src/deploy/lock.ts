@@ -97,7 +97,30 @@ export async function checkLockAndFreeze(
   override: GateOverride,
 ): Promise<Array<[string, string]>> {
   const lock = await readLock(checkout, environment.name);
-  const freezes = activeFreezes(config, environment, new Date());
+  return gate(ctx, environment, lock, activeFreezes(config, environment, new Date()), override);
+}
+
+/**
+ * The freeze half of the gate, for callers that can check it before the env repo is cloned
+ * (deploy refuses before a build); checkLockAndFreeze still covers both.
+ */
+export function checkFreeze(
+  ctx: Context,
+  config: GitopsConfig,
+  environment: EnvironmentConfig,
+  override: GateOverride,
+): void {
+  gate(ctx, environment, undefined, activeFreezes(config, environment, new Date()), override, false);
+}
+
+function gate(
+  ctx: Context,
+  environment: EnvironmentConfig,
+  lock: LockRecord | undefined,
+  freezes: ReturnType<typeof activeFreezes>,
+  override: GateOverride,
+  warn = true,
+): Array<[string, string]> {
   if (!lock && freezes.length === 0) return [];
   const reasons = [...(lock ? [describeLock(lock)] : []), ...freezes.map(describeFreeze)];
   if (!override.force) {
@@ -115,7 +138,8 @@ export async function checkLockAndFreeze(
       },
     );
   }
-  for (const reason of reasons) ctx.reporter.warn(`overriding: ${environment.name} is ${reason} (--force)`);
+  if (warn)
+    for (const reason of reasons) ctx.reporter.warn(`overriding: ${environment.name} is ${reason} (--force)`);
   return [
     ...reasons.map((reason): [string, string] => [OVERRIDE_TRAILER, reason]),
     [OVERRIDE_REASON_TRAILER, override.reason ?? ''],
