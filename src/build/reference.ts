@@ -2,6 +2,7 @@
  * Image names, tags and registry hosts, following the reference grammar of the distribution
  * project: https://github.com/distribution/reference/blob/main/reference.go
  */
+import { parseImageReference, tryParseImageReference } from '../images/reference.js';
 
 /** A tag: `[\w][\w.-]{0,127}` (distribution/reference `tag`). */
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -26,17 +27,9 @@ export function sanitizeTag(text: string): string | undefined {
   return isValidTag(cleaned) ? cleaned : undefined;
 }
 
-/**
- * The registry host of a repository: the first path component when it looks like a host
- * (contains `.` or `:`, or is `localhost`), else Docker Hub — the rule of distribution/reference
- * `splitDockerDomain`.
- */
+/** The registry host of a repository (`splitDockerDomain` of distribution/reference, via the one parser). */
 export function registryHost(repository: string): string {
-  const slash = repository.indexOf('/');
-  if (slash === -1) return DEFAULT_REGISTRY;
-  const first = repository.slice(0, slash);
-  if (first.includes('.') || first.includes(':') || first === 'localhost') return first;
-  return DEFAULT_REGISTRY;
+  return tryParseImageReference(repository)?.domain ?? DEFAULT_REGISTRY;
 }
 
 /**
@@ -58,13 +51,11 @@ export function repositoryProblem(repository: string): string | undefined {
   if (repository.includes('@')) return 'must not contain a digest (@sha256:…); gitops pins digests itself';
   const lastSlash = repository.lastIndexOf('/');
   if (repository.slice(lastSlash + 1).includes(':')) return 'must not contain a tag; list tags under `tags`';
-  if (!/^[a-z0-9]+([._-]+[a-z0-9]+)*(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*$/.test(stripHost(repository))) {
-    return 'must be lowercase letters, digits and separators (. _ - /), e.g. ghcr.io/acme/web';
+  try {
+    parseImageReference(repository);
+    return undefined;
+  } catch (error) {
+    // The parser says what is wrong ("repository names must be lowercase, …"); keep only that part.
+    return (error as Error).message.replace(/^image reference ".*?" is invalid: /, 'is invalid: ');
   }
-  return undefined;
-}
-
-function stripHost(repository: string): string {
-  const host = registryHost(repository);
-  return repository.startsWith(`${host}/`) ? repository.slice(host.length + 1) : repository;
 }
