@@ -2,30 +2,45 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';
-import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
+import { REGISTRY, WEB_IMAGE_CONFIG, type WebOptions, webEnvironmentFiles } from './support/manifests.js';
 import { assertMatchesSchema } from './support/schemas.js';
+import { uniqueName } from './support/test-cluster.js';
 
-function envFiles(env: string): Record<string, string> {
-  return webEnvironmentFiles(env, { replicas: 2, comment: 'set by gitops', service: true });
+function envFiles(env: string, namespace: string, options: WebOptions = {}): Record<string, string> {
+  return webEnvironmentFiles(env, {
+    replicas: 2,
+    comment: 'set by gitops',
+    service: true,
+    namespace,
+    ...options,
+  });
 }
 
 const IMAGES = WEB_IMAGE_CONFIG;
 
-async function fixture(t: Parameters<typeof clusterFixture>[0], envs = ['staging']) {
-  const files = Object.assign({}, ...envs.map(envFiles)) as Record<string, string>;
+async function fixture(
+  t: Parameters<typeof clusterFixture>[0],
+  envs = ['staging'],
+  options: WebOptions = {},
+) {
+  const ns = Object.fromEntries(envs.map((env) => [env, uniqueName(env)])) as Record<string, string>;
+  const files = Object.assign({}, ...envs.map((env) => envFiles(env, ns[env]!, options))) as Record<
+    string,
+    string
+  >;
   const environments = Object.fromEntries(
-    envs.map((env) => [env, `    namespace: ${env}\n    timeout: 30s\n`]),
+    envs.map((env) => [env, `    namespace: ${ns[env]}\n    timeout: 30s\n`]),
   );
-  return clusterFixture(t, files, environments, IMAGES);
+  return Object.assign(await clusterFixture(t, files, environments, IMAGES), { ns });
 }
 
-function liveImage(cluster: Awaited<ReturnType<typeof fixture>>, namespace = 'staging'): string {
-  const live = cluster.server.getObject({
+async function liveImage(cluster: Awaited<ReturnType<typeof fixture>>, env = 'staging'): Promise<string> {
+  const live = (await cluster.server.getObject({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    namespace,
+    namespace: cluster.ns[env] ?? env,
     name: 'web',
-  }) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
+  })) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
   return live?.spec.template.spec.containers[0]?.image ?? '';
 }
 
@@ -52,7 +67,7 @@ test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailer
     steps: Array<{ title: string; status: string; durationMs: number }>;
   };
   assert.equal(v1Doc.verified, true);
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`);
+  assert.equal(await liveImage(cluster), `${REGISTRY}/web:1.0.0`);
   assert.deepEqual(
     v1Doc.steps.map((step) => step.title),
     [
@@ -82,7 +97,7 @@ test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailer
   assert.equal(v2.code, 0, v2.stderr);
   const v2Doc = JSON.parse(v2.stdout) as { revision: string; previousRevision: string };
   assert.equal(v2Doc.previousRevision, v1Doc.revision);
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:2.0.0`);
+  assert.equal(await liveImage(cluster), `${REGISTRY}/web:2.0.0`);
 
   const rollback = await cluster.gitops([
     '--json',
@@ -94,7 +109,7 @@ test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailer
   assert.equal(rollback.code, 0, rollback.stderr);
   const rollbackDoc = JSON.parse(rollback.stdout) as { revision: string; target: string };
   assert.equal(rollbackDoc.target, v1Doc.revision);
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`);
+  assert.equal(await liveImage(cluster), `${REGISTRY}/web:1.0.0`);
 
   const log = cluster.remote.log();
   assert.equal(log.length, 4, 'three new commits on the env repo');
@@ -177,7 +192,13 @@ test('drift gate: after kubectl scale, deploy exits 5 and shows it; --on-drift o
     `web=${REGISTRY}/web:1.0.0`,
   ]);
   assert.equal(first.code, 0, first.stderr);
-  const scaled = await cluster.kubectl(['scale', 'deployment/web', '-n', 'staging', '--replicas=7']);
+  const scaled = await cluster.kubectl([
+    'scale',
+    'deployment/web',
+    '-n',
+    cluster.ns.staging!,
+    '--replicas=7',
+  ]);
   assert.equal(scaled.code, 0, scaled.stderr);
   const head = cluster.remote.head();
 
@@ -207,12 +228,12 @@ test('drift gate: after kubectl scale, deploy exits 5 and shows it; --on-drift o
   assert.equal(overwrite.code, 0, overwrite.stderr);
   const diff = await cluster.gitops(['diff', '--env', 'staging']);
   assert.equal(diff.code, 0, diff.stderr);
-  const live = cluster.server.getObject({
+  const live = (await cluster.server.getObject({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    namespace: 'staging',
+    namespace: cluster.ns.staging!,
     name: 'web',
-  }) as { spec: { replicas: number } };
+  })) as { spec: { replicas: number } };
   assert.equal(live.spec.replicas, 2);
 });
 
@@ -229,7 +250,7 @@ test('a stuck rollout with --auto-rollback --timeout 5s: exit 4, a revert commit
   ]);
   assert.equal(first.code, 0, first.stderr);
   const good = (JSON.parse(first.stdout) as { revision: string }).revision;
-  cluster.server.workloads.setDefault({ mode: 'stuck' });
+  // Pods of an image tagged "stuck" run but never become ready (test/control-plane/kwok-stages.yaml).
   const bad = await cluster.gitops([
     'deploy',
     '--env',
@@ -239,24 +260,22 @@ test('a stuck rollout with --auto-rollback --timeout 5s: exit 4, a revert commit
     '--timeout',
     '5s',
     '--image',
-    `web=${REGISTRY}/web:6.6.6`,
+    `web=${REGISTRY}/web:6.6.6-stuck`,
   ]);
-  cluster.server.workloads.setDefault({ mode: 'ready', afterMs: 50 });
   assert.equal(bad.code, 4, bad.stderr);
-  // The emulator keeps every rollout stuck, the rollback's too; gitops must say so, not claim success.
   assert.match(
     bad.stderr,
-    /git is back on [0-9a-f]{12} \(revert commit [0-9a-f]{12}\) and it was re-applied, but the rollback's rollout did not become healthy/,
+    new RegExp(`is back on ${good.slice(0, 12)} \\(revert commit [0-9a-f]{12}, verified\\)`),
   );
   const head = cluster.remote.head();
   assert.match(trailers(cluster.remote, head), /^Gitops-Action: rollback$/m);
   assert.match(trailers(cluster.remote, head), new RegExp(`^Gitops-Rollback-To: ${good}$`, 'm'));
   assert.match(trailers(cluster.remote, head), /^Gitops-Reverts: [0-9a-f]{40}$/m);
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`);
+  assert.equal(await liveImage(cluster), `${REGISTRY}/web:1.0.0`);
 });
 
 test('a failed rollout without --auto-rollback: exit 4 and the exact rollback command', async (t) => {
-  const cluster = await fixture(t);
+  const cluster = await fixture(t, ['staging'], { progressDeadlineSeconds: 3 });
   const first = await cluster.gitops([
     '--json',
     'deploy',
@@ -268,18 +287,16 @@ test('a failed rollout without --auto-rollback: exit 4 and the exact rollback co
   ]);
   assert.equal(first.code, 0, first.stderr);
   const good = (JSON.parse(first.stdout) as { revision: string }).revision;
-  cluster.server.workloads.setDefault({ mode: 'progressDeadlineExceeded', afterMs: 100 });
   const bad = await cluster.gitops([
     'deploy',
     '--env',
     'staging',
     '--skip-build',
     '--timeout',
-    '20s',
+    '60s',
     '--image',
-    `web=${REGISTRY}/web:6.6.6`,
+    `web=${REGISTRY}/web:6.6.6-stuck`,
   ]);
-  cluster.server.workloads.setDefault({ mode: 'ready', afterMs: 50 });
   assert.equal(bad.code, 4, bad.stderr);
   assert.match(bad.stderr, /progress deadline/);
   assert.ok(bad.stderr.includes(`gitops rollback ${good.slice(0, 12)} --env staging`), bad.stderr);
@@ -321,21 +338,25 @@ test('two deploys to two environments of the same env repo at the same time both
   ]);
   assert.equal(staging!.code, 0, staging!.stderr);
   assert.equal(qa!.code, 0, qa!.stderr);
-  assert.equal(liveImage(cluster, 'staging'), `${REGISTRY}/web:3.0.0`);
-  assert.equal(liveImage(cluster, 'qa'), `${REGISTRY}/web:3.1.0`);
+  assert.equal(await liveImage(cluster, 'staging'), `${REGISTRY}/web:3.0.0`);
+  assert.equal(await liveImage(cluster, 'qa'), `${REGISTRY}/web:3.1.0`);
   assert.equal(cluster.remote.log().length, 3);
 });
 
 test('promote copies the images running in staging to production through commit, apply, wait, verify', async (t) => {
-  const files = { ...envFiles('staging'), ...envFiles('production') };
-  const cluster = await clusterFixture(
-    t,
-    files,
-    {
-      staging: '    namespace: staging\n',
-      production: '    namespace: production\n    promoteFrom: staging\n',
-    },
-    IMAGES,
+  const ns = { staging: uniqueName('staging'), production: uniqueName('production') };
+  const files = { ...envFiles('staging', ns.staging), ...envFiles('production', ns.production) };
+  const cluster = Object.assign(
+    await clusterFixture(
+      t,
+      files,
+      {
+        staging: `    namespace: ${ns.staging}\n`,
+        production: `    namespace: ${ns.production}\n    promoteFrom: staging\n`,
+      },
+      IMAGES,
+    ),
+    { ns },
   );
   const digest = `sha256:${'ab'.repeat(32)}`;
   const staging = await cluster.gitops([
@@ -354,7 +375,7 @@ test('promote copies the images running in staging to production through commit,
   assert.ok(preview.stderr.includes(`+          image: ${REGISTRY}/web:4.0.0@${digest}`), preview.stderr);
   assertMatchesSchema('promote', JSON.parse(preview.stdout));
   assert.equal(cluster.remote.head(), head, 'the dry run pushes nothing');
-  assert.equal(liveImage(cluster, 'production'), '', 'and applies nothing');
+  assert.equal(await liveImage(cluster, 'production'), '', 'and applies nothing');
 
   const wrong = await cluster.gitops(['promote', '--from', 'production', '--to', 'staging']);
   assert.equal(wrong.code, 2, wrong.stderr);
@@ -363,7 +384,7 @@ test('promote copies the images running in staging to production through commit,
   assert.equal(promoted.code, 0, promoted.stderr);
   const document = JSON.parse(promoted.stdout) as { revision: string };
   assertMatchesSchema('promote', document);
-  assert.equal(liveImage(cluster, 'production'), `${REGISTRY}/web:4.0.0@${digest}`);
+  assert.equal(await liveImage(cluster, 'production'), `${REGISTRY}/web:4.0.0@${digest}`);
   const trailerText = trailers(cluster.remote, document.revision);
   assert.match(trailerText, /^Gitops-Action: promote$/m);
   assert.match(trailerText, /^Gitops-Promoted-From: staging@[0-9a-f]{40}$/m);

@@ -8,6 +8,7 @@ import {
   groupKind,
   type KubeObject,
   LABEL_ENVIRONMENT,
+  ownerId,
 } from './objects.js';
 
 export const FIELD_MANAGER = 'gitops';
@@ -32,10 +33,10 @@ export interface ApplyResult {
   pruned: string[];
 }
 
-/** Stamps an object with the environment label and the revision annotation (a copy). */
-export function decorate(object: KubeObject, environment: string, revision: string): KubeObject {
+/** Stamps an object with the ownership label (the environment's id) and the revision annotation (a copy). */
+export function decorate(object: KubeObject, owner: string, revision: string): KubeObject {
   const copy = structuredClone(object);
-  copy.metadata.labels = { ...copy.metadata.labels, [LABEL_ENVIRONMENT]: environment };
+  copy.metadata.labels = { ...copy.metadata.labels, [LABEL_ENVIRONMENT]: owner };
   copy.metadata.annotations = { ...copy.metadata.annotations, [ANNOTATION_REVISION]: revision };
   return copy;
 }
@@ -76,7 +77,7 @@ export async function applyEnvironment(
   environment: EnvironmentConfig,
   request: ApplyRequest,
 ): Promise<ApplyResult> {
-  const objects = request.objects.map((object) => decorate(object, environment.name, request.revision));
+  const objects = request.objects.map((object) => decorate(object, ownerId(environment), request.revision));
   const kinds = [...new Set(objects.map(groupKind))];
   const namespaces = [
     ...new Set(objects.map((object) => object.metadata.namespace).filter((ns): ns is string => Boolean(ns))),

@@ -1,5 +1,6 @@
 import type { EnvironmentConfig } from '../config/types.js';
 import type { Kubectl } from './kubectl.js';
+import { ownerId } from './objects.js';
 
 /**
  * What gitops last did to an environment, kept in the cluster as a ConfigMap: the kinds and
@@ -22,8 +23,8 @@ export interface Inventory {
   actor?: string;
 }
 
-export function inventoryName(environment: Pick<EnvironmentConfig, 'name'>): string {
-  return `gitops-inventory-${environment.name}`;
+export function inventoryName(environment: Pick<EnvironmentConfig, 'name' | 'id'>): string {
+  return `gitops-inventory-${ownerId(environment)}`;
 }
 
 export function inventoryNamespace(
@@ -88,7 +89,7 @@ export function inventoryManifest(
     metadata: {
       name: inventoryName(environment),
       namespace,
-      labels: { [INVENTORY_LABEL]: environment.name },
+      labels: { [INVENTORY_LABEL]: ownerId(environment) },
     },
     data,
   };

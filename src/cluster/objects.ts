@@ -35,7 +35,14 @@ export interface DesiredObject {
 }
 
 /** Labels and annotations gitops puts on every object it applies. */
+/** Ownership label: its value is the environment's id (`environments.<env>.id` or derived). */
 export const LABEL_ENVIRONMENT = 'gitops.dev/environment';
+
+/** The environment's id, which every owned object carries in LABEL_ENVIRONMENT. */
+export function ownerId(environment: { id: string; name: string }): string {
+  if (!environment.id) throw new Error(`environment ${environment.name} has no resolved id`);
+  return environment.id;
+}
 export const ANNOTATION_REVISION = 'gitops.dev/revision';
 
 /**

@@ -1,4 +1,5 @@
 import type { Context } from '../cli/context.js';
+import { derivedEnvironmentId, normaliseRepoUrl } from '../config/identity.js';
 import { findConfigFile, getEnvironment, readConfig } from '../config/load.js';
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
@@ -19,6 +20,7 @@ export interface EnvironmentSession {
 export async function openSession(ctx: Context, envName: string): Promise<EnvironmentSession> {
   const config = readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env);
   const environment = getEnvironment(config, envName);
+  await resolveSameRepoIdentities(ctx, config);
   const kubectl = new Kubectl(ctx, config, environment);
   let namespace = environment.namespace;
   if (!namespace) {
@@ -29,6 +31,24 @@ export async function openSession(ctx: Context, envName: string): Promise<Enviro
     namespace = result.exitCode === 0 && result.stdout.trim() ? result.stdout.trim() : 'default';
   }
   return { config, environment, kubectl, namespace };
+}
+
+/**
+ * With `envRepo.sameRepo` the env repo is the app repo, known by its origin URL: environments
+ * without an explicit id get theirs from it (a read of the local git config, no network).
+ */
+async function resolveSameRepoIdentities(ctx: Context, config: GitopsConfig): Promise<void> {
+  const pending = Object.values(config.environments).filter((environment) => !environment.id);
+  if (pending.length === 0) return;
+  const origin = await ctx.exec.run('git', ['remote', 'get-url', 'origin'], {
+    cwd: config.dir,
+    allowFailure: true,
+  });
+  const repo = normaliseRepoUrl(
+    origin.exitCode === 0 && origin.stdout.trim() ? origin.stdout.trim() : config.dir,
+    config.dir,
+  );
+  for (const environment of pending) environment.id = derivedEnvironmentId(repo, environment);
 }
 
 export interface DesiredState {

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { type SourceLocation, usageError } from '../core/errors.js';
 import { bytePosition, findAliasBomb, invalidUtf8Offset, MAX_ALIAS_EXPANSION } from '../core/input-guards.js';
 import { refNameProblem } from '../git/refs.js';
+import { derivedEnvironmentId, normaliseRepoUrl } from './identity.js';
 import { configSchema, NAME_PATTERN } from './schema.js';
 import { closest } from './suggest.js';
 import type { EnvironmentConfig, GitopsConfig } from './types.js';
@@ -141,8 +142,10 @@ export function readConfig(file: string, env: Record<string, string | undefined>
   }
   if (problems.length > 0 || !config) throw problemsError(problems);
 
+  const repo = config.envRepo.url ? normaliseRepoUrl(config.envRepo.url, dirname(file)) : undefined;
   for (const [name, environment] of Object.entries(config.environments)) {
     (environment as EnvironmentConfig).name = name;
+    environment.id ??= repo ? derivedEnvironmentId(repo, environment) : '';
   }
   return { ...config, file, dir: dirname(file) };
 }
@@ -216,6 +219,15 @@ function crossChecks(
         path: `environments.${name}.chart`,
         message: `environments.${name}.chart "${environment.chart}" must stay inside the env repo (relative to the environment's path)`,
         location: locateKey(['environments', name, 'chart']),
+      });
+    }
+    const sameId =
+      environment.id && names.find((other) => other !== name && environments[other]?.id === environment.id);
+    if (sameId && name > sameId) {
+      problems.push({
+        path: `environments.${name}.id`,
+        message: `environments.${name}.id "${environment.id}" is also the id of environment ${sameId}; each environment needs its own`,
+        location: locateKey(['environments', name, 'id']),
       });
     }
     if (environment.promoteFrom !== undefined && !names.includes(environment.promoteFrom)) {

@@ -133,6 +133,13 @@ const environmentSpec: Spec = {
     kubeContext: { type: 'string', doc: 'kubeconfig context to use. Default: the current context.' },
     kubeconfig: { type: 'string', doc: 'kubeconfig file. Default: `KUBECONFIG`, then `~/.kube/config`.' },
     namespace: { type: 'string', doc: 'Namespace for objects that do not name one.' },
+    id: {
+      type: 'string',
+      pattern: NAME_PATTERN,
+      patternHint: NAME_HINT,
+      doc: 'Identity of this environment in the cluster: the value of the `gitops.dev/environment` label on every object it applies, and its inventory ConfigMap `gitops-inventory-<id>`. Default: the name and a digest of the env repo URL and `path`, e.g. `staging-3f9a0c21be`, so two apps or env repos never share one. Set it to keep the identity when the repo URL or the path changes.',
+      example: 'shop-staging',
+    },
     promoteFrom: {
       type: 'string',
       pattern: NAME_PATTERN,

@@ -30,6 +30,12 @@ export interface FreezeWindow {
 export interface EnvironmentConfig {
   /** The map key in `environments`. */
   name: string;
+  /**
+   * Identity in the cluster (ownership label value, inventory name): `environments.<env>.id`, or
+   * derived from the env repo and `path` (config/identity.ts). Empty until the session resolves
+   * it when the env repo is the app repo (its origin URL is read then).
+   */
+  id: string;
   path: string;
   kubeContext?: string;
   kubeconfig?: string;

@@ -1,7 +1,7 @@
 import type { CommandOutcome } from '../cli/action.js';
 import type { Context } from '../cli/context.js';
 import { readInventory } from '../cluster/inventory.js';
-import { LABEL_ENVIRONMENT } from '../cluster/objects.js';
+import { LABEL_ENVIRONMENT, ownerId } from '../cluster/objects.js';
 import { openSession } from '../cluster/session.js';
 import { getEnvironment } from '../config/load.js';
 import { usageError } from '../core/errors.js';
@@ -81,7 +81,7 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
       ['deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'cronjobs.batch'],
       {
         ...(source.environment.namespace ? { namespace: source.environment.namespace } : {}),
-        labelSelector: `${LABEL_ENVIRONMENT}=${from}`,
+        labelSelector: `${LABEL_ENVIRONMENT}=${ownerId(source.environment)}`,
       },
     );
     const byRepository = new Map<string, Set<string>>();

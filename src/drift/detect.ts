@@ -10,6 +10,7 @@ import {
   type KubeObject,
   LABEL_ENVIRONMENT,
   objectKey,
+  ownerId,
   type SourceRef,
   WORKLOAD_KINDS,
 } from '../cluster/objects.js';
@@ -131,7 +132,7 @@ export async function readLive(
   const [objects, hpas] = await Promise.all([
     kubectl.list([...kinds].sort(), {
       ...(namespace ? { namespace } : {}),
-      labelSelector: `${LABEL_ENVIRONMENT}=${environment.name}`,
+      labelSelector: `${LABEL_ENVIRONMENT}=${ownerId(environment)}`,
     }),
     hasWorkloads
       ? kubectl.list(['horizontalpodautoscalers.autoscaling'], namespace ? { namespace } : {})

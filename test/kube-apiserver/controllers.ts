@@ -23,6 +23,32 @@ export const DEFAULT_BEHAVIOUR: RolloutBehaviour = { mode: 'ready', afterMs: 50 
 
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'];
 
+/**
+ * The behaviour the test control plane's fake kubelets (kwok stages) give pods by their image
+ * tag, so that tests break a rollout the same way on either server: a tag containing `stuck`
+ * never becomes ready, `crash` crash-loops (replicas updated, never available).
+ */
+export function behaviourOfImages(obj: JsonObject): RolloutBehaviour | undefined {
+  const spec = isObject(obj.spec) ? obj.spec : {};
+  const template = isObject(spec.template)
+    ? spec.template
+    : isObject(spec.jobTemplate)
+      ? spec.jobTemplate
+      : {};
+  const podSpec = isObject(template.spec) ? template.spec : {};
+  const containers = Array.isArray(podSpec.containers) ? podSpec.containers : [];
+  const tags = containers
+    .map((container) => (isObject(container) && typeof container.image === 'string' ? container.image : ''))
+    .map((image) => image.slice(image.lastIndexOf('/') + 1).split(':')[1] ?? '');
+  if (tags.some((tag) => tag.includes('stuck'))) {
+    // The deployment controller reports a stalled rollout once progressDeadlineSeconds pass.
+    const deadline = typeof spec.progressDeadlineSeconds === 'number' ? spec.progressDeadlineSeconds : 600;
+    return deadline < 60 ? { mode: 'progressDeadlineExceeded', afterMs: deadline * 1000 } : { mode: 'stuck' };
+  }
+  if (tags.some((tag) => tag.includes('crash'))) return { mode: 'unavailable' };
+  return undefined;
+}
+
 function condition(type: string, status: string, reason: string, message: string, now: string): JsonObject {
   return { type, status, lastUpdateTime: now, lastTransitionTime: now, reason, message };
 }

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import yaml from 'js-yaml';
 import {
+  behaviourOfImages,
   DEFAULT_BEHAVIOUR,
   type Phase,
   plan,
@@ -381,7 +382,7 @@ export class ApiServer {
     const m = meta(obj);
     const k = `${r.kind}/${m.namespace ?? ''}/${m.name}`;
     for (const t of this.timers.get(k) ?? []) clearTimeout(t);
-    const behaviour = this.behaviours.get(k) ?? this.defaultBehaviour;
+    const behaviour = this.behaviours.get(k) ?? behaviourOfImages(obj) ?? this.defaultBehaviour;
     const generation = Number(m.generation ?? 1);
     const steps = plan(behaviour).map(({ phase, atMs }) =>
       setTimeout(() => this.writeStatus(r, String(m.namespace), String(m.name), generation, phase), atMs),

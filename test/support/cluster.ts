@@ -6,25 +6,26 @@ import { applyEnvironment } from '../../src/cluster/apply.js';
 import { inventoryNamespace } from '../../src/cluster/inventory.js';
 import { desiredState, openSession } from '../../src/cluster/session.js';
 import { detectDrift } from '../../src/drift/detect.js';
-import { type KubeApiServer, kubectlBinary, startKubeApiServer } from '../kube-apiserver/index.js';
-import { runKubectl } from '../kube-apiserver/kubectl.js';
 import { baseEnv, runCli, tempDir } from './cli.js';
 import { createRemote, gitTestEnv, type TestRemote } from './git.js';
+import { kubeTools } from './kube-tools.js';
+import { type KubectlResult, runKubectl } from './kubectl.js';
+import { type TestCluster, testCluster } from './test-cluster.js';
 
 export interface ClusterFixture {
-  server: KubeApiServer;
+  server: TestCluster;
   remote: TestRemote;
   /** App directory holding gitops.yaml. */
   app: string;
   env: Record<string, string | undefined>;
   gitops(args: string[]): ReturnType<typeof runCli>;
-  kubectl(args: string[], input?: string): ReturnType<typeof runKubectl>;
+  kubectl(args: string[], input?: string): Promise<KubectlResult>;
   /** Applies an environment the way a deploy does (real code, in-process), at the branch head. */
   apply(envName: string): Promise<void>;
 }
 
 /**
- * A test API server, an env repo (bare remote) with the given files, and an app dir whose
+ * A Kubernetes API (see test-cluster.ts), an env repo (bare remote) with the given files, and an app dir whose
  * gitops.yaml points at both. `environments` maps names to extra YAML for that environment.
  */
 export async function clusterFixture(
@@ -33,8 +34,7 @@ export async function clusterFixture(
   environments: Record<string, string>,
   extraConfig = '',
 ): Promise<ClusterFixture> {
-  const server = await startKubeApiServer();
-  t.after(() => server.stop());
+  const server = await testCluster(t);
   const remote = createRemote(t, files);
   const app = tempDir(t, 'gitops-app-');
   const envs = Object.entries(environments)
@@ -42,7 +42,7 @@ export async function clusterFixture(
     .join('');
   writeFileSync(
     join(app, 'gitops.yaml'),
-    `version: 1\nenvRepo:\n  url: ${remote.bare}\n  branch: main\nkubectl:\n  path: ${kubectlBinary()}\nenvironments:\n${envs}${extraConfig}`,
+    `version: 1\nenvRepo:\n  url: ${remote.bare}\n  branch: main\nkubectl:\n  path: ${kubeTools().kubectl}\nenvironments:\n${envs}${extraConfig}`,
   );
   const env = baseEnv({ ...gitTestEnv, GIT_CONFIG_GLOBAL: '/dev/null', ...server.kubectlEnv() });
   return {
@@ -51,7 +51,7 @@ export async function clusterFixture(
     app,
     env,
     gitops: (args) => runCli(args, { cwd: app, env }),
-    kubectl: (args, input) => runKubectl(server, args, input === undefined ? {} : { input }),
+    kubectl: (args, input) => runKubectl(server.kubectlEnv(), args, input === undefined ? {} : { input }),
     async apply(envName) {
       const ctx = createContext(
         { cwd: app, env, stdout: new PassThrough(), stderr: new PassThrough(), isTTY: false },

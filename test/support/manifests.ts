@@ -8,14 +8,21 @@ export function namespaceYaml(name: string): string {
   return `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
 }
 
-export function webDeploymentYaml(options: { replicas?: number; comment?: string } = {}): string {
+export interface WebOptions {
+  replicas?: number;
+  comment?: string;
+  /** Seconds without progress before the Deployment reports ProgressDeadlineExceeded. */
+  progressDeadlineSeconds?: number;
+}
+
+export function webDeploymentYaml(options: WebOptions = {}): string {
   return `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
 spec:
   replicas: ${options.replicas ?? 1}
-  selector:
+${options.progressDeadlineSeconds ? `  progressDeadlineSeconds: ${options.progressDeadlineSeconds}\n` : ''}  selector:
     matchLabels: {app: web}
   template:
     metadata:
@@ -37,14 +44,17 @@ spec:
     - port: 80
 `;
 
-/** `envs/<env>/namespace.yaml` and `envs/<env>/web.yaml` (the Deployment, optionally with a Service). */
+/**
+ * `envs/<env>/namespace.yaml` (the Namespace `namespace`, default the environment's name) and
+ * `envs/<env>/web.yaml` (the Deployment, optionally with a Service).
+ */
 export function webEnvironmentFiles(
   env: string,
-  options: { replicas?: number; comment?: string; service?: boolean } = {},
+  options: WebOptions & { service?: boolean; namespace?: string } = {},
 ): Record<string, string> {
   const deployment = webDeploymentYaml(options);
   return {
-    [`envs/${env}/namespace.yaml`]: namespaceYaml(env),
+    [`envs/${env}/namespace.yaml`]: namespaceYaml(options.namespace ?? env),
     [`envs/${env}/web.yaml`]: options.service ? `${deployment}---\n${WEB_SERVICE}` : deployment,
   };
 }
