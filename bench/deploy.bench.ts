@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kubectlBinary } from '../test/kube-apiserver/index.js';
+import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 import { runBin, tempDir } from '../test/support/cli.js';
 import { clusterFixture } from '../test/support/cluster.js';
 import { git } from '../test/support/git.js';
@@ -65,7 +65,6 @@ export async function run(): Promise<BenchRow[]> {
       environments,
       `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`,
     );
-    cluster.server.workloads.setDefault({ mode: 'ready', afterMs: 0 });
     const script = join(tempDir(owner as never, 'gitops-bench-'), 'baseline.sh');
     writeFileSync(script, BASELINE);
     const namespace = await cluster.kubectl(
@@ -96,7 +95,7 @@ export async function run(): Promise<BenchRow[]> {
               REMOTE: cluster.remote.bare,
               REGISTRY,
               TAG: `1.0.${version}`,
-              KUBECTL: kubectlBinary(),
+              KUBECTL: kubeTools().kubectl,
             } as NodeJS.ProcessEnv,
             stdio: ['ignore', 'ignore', 'pipe'],
           });

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { kubectlBinary } from '../test/kube-apiserver/index.js';
-import { runKubectl } from '../test/kube-apiserver/kubectl.js';
+import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 import { runBin } from '../test/support/cli.js';
 import { clusterFixture } from '../test/support/cluster.js';
+import { runKubectl } from '../test/support/kubectl.js';
 import { manyObjects } from '../test/support/objects.js';
 import { type BenchRow, measure, row } from './lib.js';
 
@@ -21,14 +21,21 @@ export async function run(): Promise<BenchRow[]> {
     }, options);
     const kinds = 'namespaces,configmaps,secrets,serviceaccounts,services,deployments.apps';
     const kubectl = await measure(async () => {
-      const result = await runKubectl(cluster.server, ['get', kinds, '-n', 'scale', '-o', 'json']);
+      const result = await runKubectl(cluster.server.kubectlEnv(), [
+        'get',
+        kinds,
+        '-n',
+        'scale',
+        '-o',
+        'json',
+      ]);
       if (result.code !== 0) throw new Error(result.stderr);
     }, options);
     return [
       row(
         'diff of 1,000 objects',
         { label: 'gitops diff (clone, render, read, compare)', ...gitops },
-        { label: `${kubectlBinary().split('/').at(-1)} get (same kinds, -o json)`, ...kubectl },
+        { label: `${kubeTools().kubectl.split('/').at(-1)} get (same kinds, -o json)`, ...kubectl },
         undefined,
         'gitops also clones the env repo and parses 1,001 manifests; the baseline only reads the cluster',
       ),

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clusterFixture } from './support/cluster.js';
 import { manyObjects } from './support/objects.js';
+import { uniqueName } from './support/test-cluster.js';
 
 test('1,000 objects of 5 kinds: diff reads them with kinds + a small constant of API requests', async (t) => {
-  const cluster = await clusterFixture(t, manyObjects(200), { staging: '    namespace: scale\n' });
+  const ns = uniqueName('scale');
+  const cluster = await clusterFixture(t, manyObjects(200, ns), { staging: `    namespace: ${ns}\n` });
   await cluster.apply('staging');
   cluster.server.clearRequests();
   const result = await cluster.gitops(['--json', 'diff', '--env', 'staging']);

@@ -9,59 +9,60 @@ import { tempDir } from './support/cli.js';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
 import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
 import { descendants, type ProcessInfo, slowGitDir, startBin, stillRunning } from './support/process.js';
-
-const FILES = webEnvironmentFiles('staging', { replicas: 2, comment: 'set by gitops' });
+import { uniqueName } from './support/test-cluster.js';
 
 const IMAGES = WEB_IMAGE_CONFIG;
 
-async function fixture(t: Parameters<typeof clusterFixture>[0]): Promise<ClusterFixture> {
+/** The inventory ConfigMap's path: its name is the environment's id (`staging-<digest>`). */
+const INVENTORY = /configmaps\/gitops-inventory-staging-[0-9a-f]+$/;
+
+type Fixture = ClusterFixture & { ns: string; deployments: RegExp };
+
+async function fixture(t: Parameters<typeof clusterFixture>[0]): Promise<Fixture> {
+  const ns = uniqueName('staging');
   const cluster = await clusterFixture(
     t,
-    FILES,
-    { staging: '    namespace: staging\n    timeout: 20s\n' },
+    webEnvironmentFiles('staging', { replicas: 2, comment: 'set by gitops', namespace: ns }),
+    { staging: `    namespace: ${ns}\n    timeout: 20s\n` },
     IMAGES,
   );
   // Hung requests fail after 2 s instead of the product default of 30 s: the tests stay fast.
   cluster.env.GITOPS_KUBECTL_REQUEST_TIMEOUT = '2s';
-  return cluster;
+  return Object.assign(cluster, { ns, deployments: new RegExp(`/namespaces/${ns}/deployments$`) });
 }
 
-function liveImage(cluster: ClusterFixture): string {
-  const live = cluster.server.getObject({
+async function liveImage(cluster: Fixture): Promise<string> {
+  const live = (await cluster.server.getObject({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    namespace: 'staging',
+    namespace: cluster.ns,
     name: 'web',
-  }) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
+  })) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
   return live?.spec.template.spec.containers[0]?.image ?? '';
 }
 
-function inventory(cluster: ClusterFixture): Record<string, string> {
-  const object = cluster.server.getObject({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    namespace: 'staging',
-    name: 'gitops-inventory-staging',
-  }) as { data?: Record<string, string> } | undefined;
-  return object?.data ?? {};
+async function inventory(cluster: Fixture): Promise<Record<string, string>> {
+  const configMaps = await cluster.server.listObjects('v1', 'ConfigMap', cluster.ns);
+  const object = configMaps.find((item) => INVENTORY.test(`configmaps/${item.metadata.name}`));
+  return (object?.data as Record<string, string> | undefined) ?? {};
 }
 
 function deployArgs(tag: string, ...extra: string[]): string[] {
   return ['deploy', '--env', 'staging', '--skip-build', '--image', `web=${REGISTRY}/web:${tag}`, ...extra];
 }
 
-async function deploy(cluster: ClusterFixture, tag: string): Promise<void> {
+async function deploy(cluster: Fixture, tag: string): Promise<void> {
   const result = await cluster.gitops(deployArgs(tag));
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(liveImage(cluster), `${REGISTRY}/web:${tag}`);
-  assert.equal(inventory(cluster).phase, 'verified');
+  assert.equal(await liveImage(cluster), `${REGISTRY}/web:${tag}`);
+  assert.equal((await inventory(cluster)).phase, 'verified');
 }
 
 interface StatusDoc {
   environments: Array<{ git: string; phase: string | null; liveRevision: string | null; note?: string }>;
 }
 
-async function status(cluster: ClusterFixture): Promise<{ code: number; doc: StatusDoc['environments'][0] }> {
+async function status(cluster: Fixture): Promise<{ code: number; doc: StatusDoc['environments'][0] }> {
   const result = await cluster.gitops(['--json', 'status', '--env', 'staging']);
   assert.ok(result.code === 0 || result.code === 1, result.stderr);
   return { code: result.code, doc: (JSON.parse(result.stdout) as StatusDoc).environments[0]! };
@@ -82,7 +83,7 @@ describe('faults', { concurrency: true }, () => {
     // The drift check's read of the Deployments is slow; while it hangs, the remote goes away.
     cluster.server.faults.add({
       method: 'GET',
-      pathPattern: /\/namespaces\/staging\/deployments$/,
+      pathPattern: cluster.deployments,
       latencyMs: 1500,
       times: 1,
     });
@@ -101,8 +102,8 @@ describe('faults', { concurrency: true }, () => {
     assert.match(result.stderr, /could not be reached/);
     assert.match(result.stderr, /nothing was pushed; re-run the job when the remote is reachable/);
     assert.equal(cluster.remote.head(), before, 'nothing reached the remote');
-    assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the cluster is unchanged');
-    assert.equal(inventory(cluster).phase, 'verified');
+    assert.equal(await liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the cluster is unchanged');
+    assert.equal((await inventory(cluster)).phase, 'verified');
     assert.equal(
       cluster.server.requests.filter((request) => request.verb === 'patch').length,
       0,
@@ -123,19 +124,19 @@ describe('faults', { concurrency: true }, () => {
     faults.add({ method: 'GET', pathPattern: /^\/version$/, status: 500, times: 2 });
     faults.add({
       method: 'GET',
-      pathPattern: /configmaps\/gitops-inventory-staging$/,
+      pathPattern: INVENTORY,
       status: 500,
       times: 1,
     });
     faults.add({
       method: 'GET',
-      pathPattern: /configmaps\/gitops-inventory-staging$/,
+      pathPattern: INVENTORY,
       latencyMs: 4000,
       times: 1,
     });
     // drift check and verify: the Deployment list is throttled, then reset once.
-    faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, status: 429, times: 2 });
-    faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, reset: true, times: 1 });
+    faults.add({ method: 'GET', pathPattern: cluster.deployments, status: 429, times: 2 });
+    faults.add({ method: 'GET', pathPattern: cluster.deployments, reset: true, times: 1 });
     // rollout wait: `kubectl rollout status` gets a 500 and a 503 on its read of the Deployment.
     faults.add({ method: 'GET', pathPattern: /\/deployments\/web$/, status: 500, times: 1 });
     faults.add({ method: 'GET', pathPattern: /\/deployments\/web$/, status: 503, times: 1 });
@@ -144,8 +145,8 @@ describe('faults', { concurrency: true }, () => {
     const result = await cluster.gitops(['--json', ...deployArgs('2.0.0')]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal((JSON.parse(result.stdout) as { verified: boolean }).verified, true);
-    assert.equal(liveImage(cluster), `${REGISTRY}/web:2.0.0`);
-    assert.equal(inventory(cluster).phase, 'verified');
+    assert.equal(await liveImage(cluster), `${REGISTRY}/web:2.0.0`);
+    assert.equal((await inventory(cluster)).phase, 'verified');
     const faulted = cluster.server.requests.filter((request) => [0, 429, 500, 503].includes(request.status));
     assert.ok(faulted.length >= 8, `every fault was hit (${faulted.length})`);
   });
@@ -161,8 +162,8 @@ describe('faults', { concurrency: true }, () => {
     assert.equal(write500.code, 4, write500.stderr);
     assert.match(write500.stderr, /applying \d+ object\(s\) failed/);
     assert.match(write500.stderr, /gitops rollback [0-9a-f]{12} --env staging/);
-    assert.equal(liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the failed write changed nothing');
-    assert.equal(inventory(cluster).phase, 'failed');
+    assert.equal(await liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the failed write changed nothing');
+    assert.equal((await inventory(cluster)).phase, 'failed');
     const afterWrite500 = await status(cluster);
     assert.equal(afterWrite500.doc.phase, 'failed');
     assert.match(afterWrite500.doc.note ?? '', /failed/);
@@ -173,7 +174,7 @@ describe('faults', { concurrency: true }, () => {
     const writeTimeout = await cluster.gitops(deployArgs('3.0.0'));
     assert.equal(writeTimeout.code, 4, writeTimeout.stderr);
     assert.match(writeTimeout.stderr, /applying \d+ object\(s\) failed/);
-    assert.equal(inventory(cluster).phase, 'failed');
+    assert.equal((await inventory(cluster)).phase, 'failed');
 
     // The rollout wait's list-and-watch never answers within --timeout: exit 4, not verified.
     // The hang starts once the Deployment is applied (the reads before the apply are not the point).
@@ -181,11 +182,14 @@ describe('faults', { concurrency: true }, () => {
     const waiting = cluster.gitops([...deployArgs('4.0.0'), '--timeout', '2s']);
     while (!cluster.server.requests.some((r) => r.method === 'PATCH' && /\/deployments\/web$/.test(r.path)))
       await new Promise((resolve) => setTimeout(resolve, 10));
-    faults.add({ method: 'GET', pathPattern: /\/namespaces\/staging\/deployments$/, latencyMs: 6000 });
+    faults.add({ method: 'GET', pathPattern: cluster.deployments, latencyMs: 6000 });
     const waitTimeout = await waiting;
     assert.equal(waitTimeout.code, 4, waitTimeout.stderr);
-    assert.match(waitTimeout.stderr, /rollout of Deployment\/staging\/web failed: .*timed out/);
-    assert.equal(inventory(cluster).phase, 'failed');
+    assert.match(
+      waitTimeout.stderr,
+      new RegExp(`rollout of Deployment/${cluster.ns}/web failed: .*timed out`),
+    );
+    assert.equal((await inventory(cluster)).phase, 'failed');
     faults.clear();
 
     // Persistent 500s during the wait: bounded retries, then exit 4.
@@ -203,21 +207,23 @@ describe('faults', { concurrency: true }, () => {
     // The next run finishes what the failed ones left: the branch head, applied and verified.
     const finish = await cluster.gitops(deployArgs('5.0.0'));
     assert.equal(finish.code, 0, finish.stderr);
-    assert.equal(liveImage(cluster), `${REGISTRY}/web:5.0.0`);
-    assert.equal(inventory(cluster).phase, 'verified');
+    assert.equal(await liveImage(cluster), `${REGISTRY}/web:5.0.0`);
+    assert.equal((await inventory(cluster)).phase, 'verified');
   });
 
   interface SignalCase {
     step: string;
+    /** Suffix of the image tag deployed (e.g. `slow`: pods take 4 s to become ready). */
+    tag?: string;
     /** Sets up the slow point; returns extra environment for the gitops process. */
-    arrange(cluster: ClusterFixture): Record<string, string>;
+    arrange(cluster: Fixture): Record<string, string>;
     /** When to send SIGTERM: gitops' --verbose output shows it is inside the slow step. */
-    ready(stderr: string, cluster: ClusterFixture): boolean;
+    ready(stderr: string, cluster: Fixture): boolean;
     /** What `gitops status` must say afterwards. */
     expect: { pushed: boolean; phase: 'verified' | 'applying'; git: string };
   }
 
-  function sawRequest(cluster: ClusterFixture, method: string, pattern: RegExp): boolean {
+  function sawRequest(cluster: Fixture, method: string, pattern: RegExp): boolean {
     return cluster.server.requests.some((request) => request.method === method && pattern.test(request.path));
   }
 
@@ -246,7 +252,7 @@ describe('faults', { concurrency: true }, () => {
         arrange: (c) => {
           c.server.faults.add({
             method: 'GET',
-            pathPattern: /\/namespaces\/staging\/deployments$/,
+            pathPattern: cluster.deployments,
             latencyMs: 5000,
             times: 1,
           });
@@ -267,13 +273,13 @@ describe('faults', { concurrency: true }, () => {
         arrange: (c) => {
           c.server.faults.add({
             method: 'PATCH',
-            pathPattern: /^\/api\/v1\/namespaces\/staging$/,
+            pathPattern: new RegExp(`^/api/v1/namespaces/${c.ns}$`),
             latencyMs: 5000,
             times: 1,
           });
           return {};
         },
-        ready: (_text, c) => sawRequest(c, 'PATCH', /^\/api\/v1\/namespaces\/staging$/),
+        ready: (_text, c) => sawRequest(c, 'PATCH', new RegExp(`^/api/v1/namespaces/${c.ns}$`)),
         expect: { pushed: true, phase: 'verified', git: 'pending-apply' },
       },
       {
@@ -291,11 +297,10 @@ describe('faults', { concurrency: true }, () => {
         expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
       },
       {
+        // Pods of an image tagged "slow" become ready after 4 s (test/control-plane/kwok-stages.yaml).
         step: 'wait for the rollout',
-        arrange: (c) => {
-          c.server.workloads.setBehaviour('Deployment', 'staging', 'web', { mode: 'stuck' });
-          return {};
-        },
+        tag: 'slow',
+        arrange: () => ({}),
         ready: (text) => /rollout status/.test(text),
         expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
       },
@@ -308,7 +313,7 @@ describe('faults', { concurrency: true }, () => {
             armed.verify = true;
             c.server.faults.add({
               method: 'GET',
-              pathPattern: /\/namespaces\/staging\/deployments$/,
+              pathPattern: cluster.deployments,
               latencyMs: 5000,
               times: 1,
             });
@@ -326,7 +331,7 @@ describe('faults', { concurrency: true }, () => {
             armed.from = c.server.requests.length;
             c.server.faults.add({
               method: 'PATCH',
-              pathPattern: /configmaps\/gitops-inventory-staging$/,
+              pathPattern: INVENTORY,
               latencyMs: 5000,
               times: 1,
             });
@@ -336,10 +341,7 @@ describe('faults', { concurrency: true }, () => {
             armed.record &&
             c.server.requests
               .slice(armed.from)
-              .some(
-                (request) =>
-                  request.method === 'PATCH' && /configmaps\/gitops-inventory-staging$/.test(request.path),
-              )
+              .some((request) => request.method === 'PATCH' && INVENTORY.test(request.path))
           );
         },
         expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
@@ -350,8 +352,8 @@ describe('faults', { concurrency: true }, () => {
     let version = 1;
     for (const item of cases) {
       version += 1;
-      const tag = `${version}.0.0`;
-      const previous = liveImage(cluster);
+      const tag = `${version}.0.0${item.tag ? `-${item.tag}` : ''}`;
+      const previous = await liveImage(cluster);
       const head = cluster.remote.head();
       const tmp = isolatedTmp(t);
       const extra = item.arrange(cluster);
@@ -377,14 +379,14 @@ describe('faults', { concurrency: true }, () => {
       run.child.kill('SIGTERM');
       const result = await run.done;
       cluster.server.faults.clear();
-      cluster.server.workloads.setBehaviour('Deployment', 'staging', 'web', { mode: 'ready', afterMs: 50 });
 
       assert.equal(result.code, 130, `${item.step}: exit 130\n${result.stderr}`);
       assert.match(result.stderr, /interrupted/i, item.step);
       assert.deepEqual(stillRunning(children), [], `${item.step}: no orphan child processes`);
       assert.deepEqual(readdirSync(tmp), [], `${item.step}: temp dirs removed`);
       assert.equal(cluster.remote.head() !== head, item.expect.pushed, `${item.step}: pushed?`);
-      if (!item.expect.pushed) assert.equal(liveImage(cluster), previous, `${item.step}: cluster unchanged`);
+      if (!item.expect.pushed)
+        assert.equal(await liveImage(cluster), previous, `${item.step}: cluster unchanged`);
 
       const reported = await status(cluster);
       assert.equal(reported.doc.phase, item.expect.phase, `${item.step}: status phase`);
@@ -398,8 +400,8 @@ describe('faults', { concurrency: true }, () => {
       const again = await cluster.gitops(deployArgs(tag));
       assert.equal(again.code, 0, `${item.step}: the next deploy finishes\n${again.stderr}`);
       if (item.expect.phase === 'applying') assert.match(again.stderr, /interrupted while applying/);
-      assert.equal(liveImage(cluster), `${REGISTRY}/web:${tag}`);
-      assert.equal(inventory(cluster).phase, 'verified');
+      assert.equal(await liveImage(cluster), `${REGISTRY}/web:${tag}`);
+      assert.equal((await inventory(cluster)).phase, 'verified');
     }
   });
 });

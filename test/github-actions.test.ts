@@ -5,13 +5,14 @@ import { test } from 'node:test';
 import { tempDir } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';
+import { uniqueName } from './support/test-cluster.js';
 
 const REGISTRY = 'registry.example.com/acme';
-const DEPLOYMENT = `apiVersion: apps/v1
+const deployment = (ns: string) => `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
-  namespace: ci
+  namespace: ${ns}
 spec:
   replicas: 1
   selector:
@@ -26,13 +27,14 @@ spec:
 `;
 
 test('deploy in GitHub Actions: a group per step, the summary table, masking, and a file:line annotation for a broken manifest', async (t) => {
+  const ns = uniqueName('ci');
   const cluster = await clusterFixture(
     t,
     {
-      'envs/staging/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ci\n',
-      'envs/staging/web.yaml': DEPLOYMENT,
+      'envs/staging/ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
+      'envs/staging/web.yaml': deployment(ns),
     },
-    { staging: '    namespace: ci\n' },
+    { staging: `    namespace: ${ns}\n` },
     `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`,
   );
   const summary = join(tempDir(t), 'summary.md');

@@ -9,13 +9,18 @@ import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';
 import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
 import { assertMatchesSchema } from './support/schemas.js';
-
-const FILES = webEnvironmentFiles('staging');
+import { uniqueName } from './support/test-cluster.js';
 
 const IMAGES = WEB_IMAGE_CONFIG;
 
 function fixture(t: Parameters<typeof clusterFixture>[0], extra = '') {
-  return clusterFixture(t, FILES, { staging: '    namespace: staging\n    timeout: 30s\n' }, IMAGES + extra);
+  const ns = uniqueName('staging');
+  return clusterFixture(
+    t,
+    webEnvironmentFiles('staging', { namespace: ns }),
+    { staging: `    namespace: ${ns}\n    timeout: 30s\n` },
+    IMAGES + extra,
+  );
 }
 
 function trailers(bare: string, sha: string): string {

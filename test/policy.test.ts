@@ -4,6 +4,7 @@ import { parseManifests } from '../src/cluster/render.js';
 import { checkPolicies } from '../src/deploy/policy.js';
 import { clusterFixture } from './support/cluster.js';
 import { testEnvironment } from './support/config.js';
+import { uniqueName } from './support/test-cluster.js';
 
 const REGISTRY = 'registry.example.com/acme';
 
@@ -74,15 +75,16 @@ spec: {encryptedData: {password: AgBy3i4OJSWK}}
 });
 
 test('deploy with a plaintext Secret in git: exit 5 naming file:line, nothing committed or applied', async (t) => {
+  const ns = uniqueName('pol');
   const cluster = await clusterFixture(
     t,
     {
-      'envs/staging/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: pol\n',
+      'envs/staging/ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
       'envs/staging/web.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: ${REGISTRY}/web:1.0.0\n`,
       'envs/staging/secret.yaml':
         '# database credentials\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n',
     },
-    { staging: '    namespace: pol\n' },
+    { staging: `    namespace: ${ns}\n` },
     `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`,
   );
   const head = cluster.remote.head();
@@ -104,7 +106,7 @@ test('deploy with a plaintext Secret in git: exit 5 naming file:line, nothing co
   assert.ok(!`${result.stdout}${result.stderr}`.includes('hunter2'));
   assert.equal(cluster.remote.head(), head, 'nothing committed');
   assert.equal(
-    cluster.server.getObject({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'pol', name: 'web' }),
+    await cluster.server.getObject({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: 'web' }),
     undefined,
     'nothing applied',
   );

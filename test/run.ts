@@ -74,7 +74,10 @@ const written = handoff ? writeHandoff(handoff) : undefined;
 let exitCode = 1;
 const stopAll = async () => {
   written?.remove();
-  await plane?.stop();
+  if (plane && exitCode !== 0) {
+    await plane.stopKeepingLogs();
+    say(`tests failed: the control plane's logs are kept in ${plane.dir}`);
+  } else await plane?.stop();
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

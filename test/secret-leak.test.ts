@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { type CliResult, runCli, tempDir } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { REGISTRY, WEB_IMAGE_CONFIG, webDeploymentYaml } from './support/manifests.js';
+import { uniqueName } from './support/test-cluster.js';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -20,8 +21,9 @@ const PLANTED = {
   registryPassword: 'planted-registry-pw-9d8e11',
 };
 
+const NAMESPACE = uniqueName('staging');
 const FILES = {
-  'envs/staging/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: staging\n',
+  'envs/staging/namespace.yaml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${NAMESPACE}\n`,
   'envs/staging/secret.yaml': `apiVersion: v1
 kind: Secret
 metadata:
@@ -46,8 +48,7 @@ test('planted secrets never appear in stdout, stderr, --json, --verbose or the G
     t,
     FILES,
     {
-      staging:
-        '    namespace: staging\n    timeout: 20s\n    policies:\n      allowPlaintextSecrets: [db-credentials]\n',
+      staging: `    namespace: ${NAMESPACE}\n    timeout: 20s\n    policies:\n      allowPlaintextSecrets: [db-credentials]\n`,
     },
     WEB_IMAGE_CONFIG,
   );
@@ -91,7 +92,7 @@ test('planted secrets never appear in stdout, stderr, --json, --verbose or the G
     'secret',
     'db-credentials',
     '-n',
-    'staging',
+    NAMESPACE,
     '--type',
     'merge',
     '-p',

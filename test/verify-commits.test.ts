@@ -7,9 +7,9 @@ import { runCli, tempDir } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';
 import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
+import { uniqueName } from './support/test-cluster.js';
 
 const FILES = {
-  ...webEnvironmentFiles('staging'),
   'envs/staging/config.yaml':
     'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  level: info\n',
 };
@@ -25,10 +25,11 @@ function sshKey(dir: string, name: string): string {
  * verifyCommits), deployed once at 1.0.0. Returns the fixture and a way to push by hand.
  */
 async function signedFixture(t: Parameters<typeof clusterFixture>[0]) {
+  const ns = uniqueName('staging');
   const cluster = await clusterFixture(
     t,
-    FILES,
-    { staging: '    namespace: staging\n    timeout: 30s\n' },
+    { ...webEnvironmentFiles('staging', { namespace: ns }), ...FILES },
+    { staging: `    namespace: ${ns}\n    timeout: 30s\n` },
     WEB_IMAGE_CONFIG,
   );
   const keys = tempDir(t, 'gitops-keys-');

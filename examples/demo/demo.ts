@@ -13,8 +13,8 @@ import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kubectlBinary, startKubeApiServer } from '../../test/kube-apiserver/index.js';
-import { runKubectl } from '../../test/kube-apiserver/kubectl.js';
+import { kubectlBinary, startKubeApiServer } from '@gitops/kube-apiserver';
+import { runKubectl } from '@gitops/kube-apiserver/kubectl';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'gitops.js');

@@ -48,6 +48,8 @@ export interface ControlPlane extends ApiAccess {
   stop(): Promise<void>;
   /** Kills every component at once, synchronously (for process 'exit' handlers). */
   killNow(): void;
+  /** Stops the components but keeps `dir` (the logs) for a post-mortem. */
+  stopKeepingLogs(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -294,6 +296,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   };
 
   let stopping = false;
+  let keepLogs = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
@@ -308,7 +311,11 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       await exited;
     }
     rmSync(dataRoot, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
+    if (!keepLogs) rmSync(dir, { recursive: true, force: true });
+  };
+  const stopKeepingLogs = async () => {
+    keepLogs = true;
+    await stop();
   };
 
   const killNow = () => {
@@ -316,7 +323,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     for (const { child } of children)
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(dataRoot, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
+    if (!keepLogs) rmSync(dir, { recursive: true, force: true });
   };
 
   try {
@@ -383,7 +390,15 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       logs,
     );
 
-    const common = [`--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--v=0'];
+    // Client-side rate limits (20 QPS by default) would queue the controllers' work behind each
+    // other while several test files deploy at once; kwokctl lifts them the same way.
+    const common = [
+      `--kubeconfig=${kubeconfigPath}`,
+      '--leader-elect=false',
+      '--kube-api-qps=5000',
+      '--kube-api-burst=10000',
+      '--v=0',
+    ];
     log('kube-controller-manager, kube-scheduler, kwok');
     launch('kube-controller-manager', paths['kube-controller-manager'], [
       ...common,
@@ -432,7 +447,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       logs,
     );
     const version = (await apiRequest(access, 'GET', '/version')).json<{ gitVersion: string }>().gitVersion;
-    return { ...access, kubeconfigPath, version, dir, startupMs: Date.now() - started, stop, killNow };
+    return { ...access, kubeconfigPath, version, dir, startupMs: Date.now() - started, stop, killNow, stopKeepingLogs };
   } catch (error) {
     await stop();
     throw error;

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 import { createContext } from '../../src/cli/context.js';
 import { applyEnvironment } from '../../src/cluster/apply.js';
 import { inventoryNamespace } from '../../src/cluster/inventory.js';
@@ -8,7 +9,6 @@ import { desiredState, openSession } from '../../src/cluster/session.js';
 import { detectDrift } from '../../src/drift/detect.js';
 import { baseEnv, runCli, tempDir } from './cli.js';
 import { createRemote, gitTestEnv, type TestRemote } from './git.js';
-import { kubeTools } from './kube-tools.js';
 import { type KubectlResult, runKubectl } from './kubectl.js';
 import { type TestCluster, testCluster } from './test-cluster.js';
 

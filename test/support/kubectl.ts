@@ -1,7 +1,7 @@
 // Running the real kubectl in tests.
 
 import { spawn } from 'node:child_process';
-import { kubeTools } from './kube-tools.js';
+import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 
 export interface KubectlResult {
   code: number;

@@ -1,7 +1,7 @@
-/** `count` objects of each of 5 kinds in one multi-document file per kind. */
-export function manyObjects(count: number): Record<string, string> {
+/** `count` objects of each of 5 kinds in one multi-document file per kind, and the Namespace. */
+export function manyObjects(count: number, namespace = 'scale'): Record<string, string> {
   const files: Record<string, string> = {
-    'envs/staging/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: scale\n',
+    'envs/staging/namespace.yaml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${namespace}\n`,
   };
   const docs = (make: (index: number) => string) =>
     Array.from({ length: count }, (_, index) => make(index)).join('---\n');

@@ -5,11 +5,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { startKubeApiServer } from '@gitops/kube-apiserver';
+import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 import { apiRequest, kubeconfigYaml } from '../control-plane/control-plane.js';
 import { type FaultRule, type RequestLogEntry, startApiProxy } from '../control-plane/proxy.js';
 import { type ClusterKind, type RealCluster, sharedCluster } from '../control-plane/shared.js';
-import { startKubeApiServer } from '../kube-apiserver/index.js';
-import { kubeTools } from './kube-tools.js';
 
 export type { FaultRule, RequestLogEntry } from '../control-plane/proxy.js';
 

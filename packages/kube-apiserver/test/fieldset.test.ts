@@ -4,9 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compare, FieldNode, merge, pathToString, toFieldSet } from './fieldset.js';
-import { applyConfig, recordUpdate } from './managed.js';
-import { BUILTIN_RESOURCES, type JsonObject } from './schema.js';
+import { compare, FieldNode, merge, pathToString, toFieldSet } from '../src/fieldset.js';
+import { applyConfig, recordUpdate } from '../src/managed.js';
+import { BUILTIN_RESOURCES, type JsonObject } from '../src/schema.js';
 
 const deployment = BUILTIN_RESOURCES.find((r) => r.kind === 'Deployment')!;
 const configMap = BUILTIN_RESOURCES.find((r) => r.kind === 'ConfigMap')!;

@@ -26,7 +26,8 @@ export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'];
 /**
  * The behaviour the test control plane's fake kubelets (kwok stages) give pods by their image
  * tag, so that tests break a rollout the same way on either server: a tag containing `stuck`
- * never becomes ready, `crash` crash-loops (replicas updated, never available).
+ * never becomes ready, `crash` crash-loops (replicas updated, never available), `slow` is
+ * ready after 4 s.
  */
 export function behaviourOfImages(obj: JsonObject): RolloutBehaviour | undefined {
   const spec = isObject(obj.spec) ? obj.spec : {};
@@ -46,6 +47,7 @@ export function behaviourOfImages(obj: JsonObject): RolloutBehaviour | undefined
     return deadline < 60 ? { mode: 'progressDeadlineExceeded', afterMs: deadline * 1000 } : { mode: 'stuck' };
   }
   if (tags.some((tag) => tag.includes('crash'))) return { mode: 'unavailable' };
+  if (tags.some((tag) => tag.includes('slow'))) return { mode: 'ready', afterMs: 4000 };
   return undefined;
 }
 

@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type JsonObject, type JsonValue, type KubeApiServer, startKubeApiServer } from './index.js';
-import { runKubectl } from './kubectl.js';
+import { type JsonObject, type JsonValue, type KubeApiServer, startKubeApiServer } from '../src/index.js';
+import { runKubectl } from '../src/kubectl.js';
 
 let server: KubeApiServer;
 

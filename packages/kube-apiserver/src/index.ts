@@ -3,8 +3,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kubeTools } from '../support/kube-tools.js';
 import type { RolloutBehaviour } from './controllers.js';
+import { kubeTools } from './kube-tools.js';
 import type { JsonObject } from './schema.js';
 import { ApiServer, type FaultRule, type RequestLogEntry } from './server.js';
 

@@ -3,13 +3,13 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { tempDir } from '../support/cli.js';
-import { type JsonObject, type KubeApiServer, startKubeApiServer } from './index.js';
-import { runKubectl } from './kubectl.js';
+import { type JsonObject, type KubeApiServer, startKubeApiServer } from '../src/index.js';
+import { runKubectl } from '../src/kubectl.js';
 
 let server: KubeApiServer;
 
@@ -487,12 +487,13 @@ test('kubectl create (protobuf bodies) for namespace, configmap, secret, deploym
 
 // Harness feature (issue 5, "Start/stop ... from the command line").
 test('npm run kube-apiserver writes a kubeconfig, prints the URL and stops on SIGTERM', async (t) => {
-  const dir = tempDir(t.after);
+  const dir = mkdtempSync(join(tmpdir(), 'kube-apiserver-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = join(dir, 'kubeconfig');
-  const root = new URL('../..', import.meta.url).pathname;
+  const root = new URL('..', import.meta.url).pathname;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'test/kube-apiserver/cli.ts', '--port', '0', '--kubeconfig', kubeconfig],
+    ['--import', 'tsx', 'src/cli.ts', '--port', '0', '--kubeconfig', kubeconfig],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
