@@ -23,7 +23,7 @@ async function fixture(t: Parameters<typeof clusterFixture>[0]): Promise<Fixture
   const cluster = await clusterFixture(
     t,
     webEnvironmentFiles('staging', { replicas: 2, comment: 'set by gitops', namespace: ns }),
-    { staging: `    namespace: ${ns}\n    timeout: 20s\n` },
+    { staging: `    namespace: ${ns}\n    timeout: 3m\n` },
     IMAGES,
   );
   // Hung requests fail after 2 s instead of the product default of 30 s: the tests stay fast.

@@ -18,7 +18,7 @@ function fixture(t: Parameters<typeof clusterFixture>[0], extra = '') {
   return clusterFixture(
     t,
     webEnvironmentFiles('staging', { namespace: ns }),
-    { staging: `    namespace: ${ns}\n    timeout: 30s\n` },
+    { staging: `    namespace: ${ns}\n    timeout: 3m\n` },
     IMAGES + extra,
   );
 }

@@ -48,7 +48,7 @@ test('planted secrets never appear in stdout, stderr, --json, --verbose or the G
     t,
     FILES,
     {
-      staging: `    namespace: ${NAMESPACE}\n    timeout: 20s\n    policies:\n      allowPlaintextSecrets: [db-credentials]\n`,
+      staging: `    namespace: ${NAMESPACE}\n    timeout: 3m\n    policies:\n      allowPlaintextSecrets: [db-credentials]\n`,
     },
     WEB_IMAGE_CONFIG,
   );

@@ -29,7 +29,7 @@ async function signedFixture(t: Parameters<typeof clusterFixture>[0]) {
   const cluster = await clusterFixture(
     t,
     { ...webEnvironmentFiles('staging', { namespace: ns }), ...FILES },
-    { staging: `    namespace: ${ns}\n    timeout: 30s\n` },
+    { staging: `    namespace: ${ns}\n    timeout: 3m\n` },
     WEB_IMAGE_CONFIG,
   );
   const keys = tempDir(t, 'gitops-keys-');
