@@ -3,10 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import { colorLevel } from '../src/cli/color.js';
+import { chooseFormat, createReporter, type OutputFormat } from '../src/cli/reporter.js';
 import { usageError } from '../src/core/errors.js';
 import { Masker } from '../src/core/mask.js';
-import { colorLevel } from '../src/output/color.js';
-import { chooseFormat, createReporter, type OutputFormat } from '../src/output/reporter.js';
 import { tempDir } from './support/cli.js';
 
 function capture() {
