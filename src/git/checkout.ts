@@ -7,6 +7,7 @@ import type { Context } from '../core/context.js';
 import { GitopsError, usageError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
 import { Git, writeAskpass } from './runner.js';
 
 /** A working copy of the env repo, ready for edits of one environment. */
@@ -79,7 +80,7 @@ export function kustomizeDependencies(
     const dir = queue.shift()!;
     if (visited.has(dir)) continue;
     visited.add(dir);
-    for (const name of ['kustomization.yaml', 'kustomization.yml', 'Kustomization']) {
+    for (const name of KUSTOMIZATION_FILE_NAMES) {
       const file = join(root, dir, name);
       if (!present(file)) continue;
       let document: unknown;

@@ -7,16 +7,16 @@ import type { Context } from '../core/context.js';
 import { GitopsError, usageError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
 import { crdScopes, type DesiredObject, groupKind, isNamespaced, type KubeObject } from '../kube/objects.js';
+import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
 
 /** A manifest larger than this is refused: env repos hold hand-written YAML, not data dumps. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
-const KUSTOMIZATION_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
 export type Layout = 'kustomize' | 'helm' | 'plain';
 
 export function detectLayout(envDir: string, environment: Pick<EnvironmentConfig, 'chart'>): Layout {
   if (environment.chart) return 'helm';
-  if (KUSTOMIZATION_NAMES.some((name) => existsSync(join(envDir, name)))) return 'kustomize';
+  if (KUSTOMIZATION_FILE_NAMES.some((name) => existsSync(join(envDir, name)))) return 'kustomize';
   return 'plain';
 }
 
@@ -99,8 +99,7 @@ function readPlain(root: string, envDir: string, skip: ReadonlySet<string>): Des
         walk(path);
         continue;
       }
-      if (!/\.ya?ml$/.test(entry.name) || KUSTOMIZATION_NAMES.includes(entry.name) || skip.has(display))
-        continue;
+      if (!/\.ya?ml$/.test(entry.name) || isKustomizationFile(entry.name) || skip.has(display)) continue;
       if (stat.size > MAX_MANIFEST_BYTES) {
         throw usageError(
           'MANIFEST_TOO_LARGE',
