@@ -4,28 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
-import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
+import { deployWeb, inventoryData, liveWebImage } from './support/live.js';
+import { WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
 import { assertMatchesSchema } from './support/schemas.js';
-
-function liveImage(cluster: ClusterFixture, namespace: string): string {
-  const live = cluster.server.getObject({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    namespace,
-    name: 'web',
-  }) as { spec: { template: { spec: { containers: Array<{ image: string }> } } } } | undefined;
-  return live?.spec.template.spec.containers[0]?.image ?? '';
-}
-
-function inventory(cluster: ClusterFixture, namespace: string): Record<string, string> {
-  const object = cluster.server.getObject({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    namespace,
-    name: `gitops-inventory-${namespace}`,
-  }) as { data?: Record<string, string> } | undefined;
-  return object?.data ?? {};
-}
 
 /** Runs `check` and asserts that it left the remote, the cluster and the inventories untouched. */
 async function writesNothing(
@@ -35,8 +16,8 @@ async function writesNothing(
 ): Promise<void> {
   const head = cluster.remote.head();
   const before = {
-    staging: [liveImage(cluster, 'staging'), inventory(cluster, 'staging')],
-    production: [liveImage(cluster, 'production'), inventory(cluster, 'production')],
+    staging: [liveWebImage(cluster, 'staging'), inventoryData(cluster, 'staging')],
+    production: [liveWebImage(cluster, 'production'), inventoryData(cluster, 'production')],
   };
   cluster.server.clearRequests();
   await check();
@@ -49,8 +30,8 @@ async function writesNothing(
   );
   assert.deepEqual(
     {
-      staging: [liveImage(cluster, 'staging'), inventory(cluster, 'staging')],
-      production: [liveImage(cluster, 'production'), inventory(cluster, 'production')],
+      staging: [liveWebImage(cluster, 'staging'), inventoryData(cluster, 'staging')],
+      production: [liveWebImage(cluster, 'production'), inventoryData(cluster, 'production')],
     },
     before,
     `${label}: cluster and inventory unchanged`,
@@ -68,15 +49,7 @@ test('--dry-run deploy, rollback <sha>, promote and lock exit 0, say what they w
     WEB_IMAGE_CONFIG,
   );
   const deploy = (tag: string, ...global: string[]) =>
-    cluster.gitops([
-      ...global,
-      'deploy',
-      '--env',
-      'staging',
-      '--skip-build',
-      '--image',
-      `web=${REGISTRY}/web:${tag}`,
-    ]);
+    cluster.gitops([...global, ...deployWeb('staging', tag)]);
   const v1 = await deploy('1.0.0', '--json');
   assert.equal(v1.code, 0, v1.stderr);
   const v1Revision = (JSON.parse(v1.stdout) as { revision: string }).revision;

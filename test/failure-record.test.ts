@@ -3,17 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it as test } from 'node:test';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
-import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
-
-function inventory(cluster: ClusterFixture): Record<string, string> {
-  const object = cluster.server.getObject({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    namespace: 'staging',
-    name: 'gitops-inventory-staging',
-  }) as { data?: Record<string, string> } | undefined;
-  return object?.data ?? {};
-}
+import { deployWeb, inventoryData } from './support/live.js';
+import { WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
 
 async function fixture(t: Parameters<typeof clusterFixture>[0]) {
   return clusterFixture(
@@ -24,17 +15,8 @@ async function fixture(t: Parameters<typeof clusterFixture>[0]) {
   );
 }
 
-async function deploy(cluster: ClusterFixture, tag: string, ...extra: string[]) {
-  return cluster.gitops([
-    '--json',
-    'deploy',
-    '--env',
-    'staging',
-    '--skip-build',
-    '--image',
-    `web=${REGISTRY}/web:${tag}`,
-    ...extra,
-  ]);
+function deploy(cluster: ClusterFixture, tag: string, ...extra: string[]) {
+  return cluster.gitops(['--json', ...deployWeb('staging', tag), ...extra]);
 }
 
 interface StatusDoc {
@@ -70,7 +52,7 @@ describe('failures are recorded', { concurrency: true }, () => {
     cluster.server.workloads.setDefault({ mode: 'ready', afterMs: 50 });
     assert.equal(rollback.code, 4, rollback.stderr);
 
-    const recorded = inventory(cluster);
+    const recorded = inventoryData(cluster, 'staging');
     assert.equal(recorded.phase, 'failed');
     assert.equal(recorded.failedAction, 'rollback');
     assert.match(recorded.failure ?? '', /rollout of Deployment\/staging\/web failed/);
@@ -96,7 +78,7 @@ describe('failures are recorded', { concurrency: true }, () => {
     assert.equal(bad.code, 4, bad.stderr);
     assert.match(bad.stderr, /rollback's rollout did not become healthy/);
 
-    const recorded = inventory(cluster);
+    const recorded = inventoryData(cluster, 'staging');
     assert.equal(recorded.phase, 'failed');
     assert.equal(recorded.failedAction, 'auto-rollback');
     assert.match(recorded.failure ?? '', /rollout of Deployment\/staging\/web failed/);

@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import type { View } from '../../core/reporter.js';
-import type { DeployEnding, ImageRecord } from '../../operations/views.js';
+import type { DeployEnding } from '../../operations/views.js';
 import { formatDrift } from './drift.js';
 
 /** How a view looks: text for stderr, a warning, and Markdown for the GitHub step summary. */
@@ -17,14 +17,7 @@ const ENDINGS: Record<Exclude<DeployEnding, 'failed'>, string> = {
 };
 
 /** The deploy's row(s) of the GitHub step summary. */
-export function deploySummary(view: {
-  environment: string;
-  images: ImageRecord[];
-  revision?: string;
-  durationMs: number;
-  ending: DeployEnding;
-  code?: string;
-}): string {
+export function deploySummary(view: Extract<View, { kind: 'deploy-summary' }>): string {
   const result = view.ending === 'failed' ? `✗ ${view.code ?? 'failed'}` : ENDINGS[view.ending];
   const tail = `${view.revision?.slice(0, 12) ?? '—'} | ${(view.durationMs / 1000).toFixed(1)}s | ${result} |`;
   const rows = view.images.length
