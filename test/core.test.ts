@@ -79,14 +79,14 @@ test('exec: arguments are never interpreted by a shell', async () => {
   assert.equal(result.stdout, '$(echo pwned); rm -rf / `id`');
 });
 
-test('exec: --dry-run skips mutating commands but runs reads; --verbose echo is masked', async () => {
+test('exec: --dry-run skips every command not declared a read, runs reads; --verbose echo is masked', async () => {
   const echo: string[] = [];
   const runner = exec({ dryRun: true, echo, env: { PUSH_TOKEN: 'supersecret' } });
-  const skipped = await runner.run('sh', ['-c', 'exit 9'], { cwd: process.cwd(), mutates: true });
+  const skipped = await runner.run('sh', ['-c', 'exit 9'], { cwd: process.cwd() });
   assert.equal(skipped.skipped, true);
-  const read = await runner.run('echo', ['hello'], { cwd: process.cwd() });
+  const read = await runner.run('echo', ['hello'], { cwd: process.cwd(), read: true });
   assert.equal(read.stdout, 'hello\n');
-  await runner.run('echo', ['https://bot:supersecret@example.com'], { cwd: process.cwd() });
+  await runner.run('echo', ['https://bot:supersecret@example.com'], { cwd: process.cwd(), read: true });
   assert.deepEqual(echo, [
     "$ sh -c 'exit 9'  # skipped (--dry-run)",
     '$ echo hello',

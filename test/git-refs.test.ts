@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isGitopsError } from '../src/core/errors.js';
-import { isFullSha, refNameProblem, validateRevisionArgument } from '../src/git/refs.js';
+import { isFullSha, refNameProblem, validateRevisionArgument } from '../src/core/git-refs.js';
 
 function refusal(text: string, options = {}): { message: string; exitCode: number; hint?: string } {
   try {

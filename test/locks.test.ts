@@ -3,7 +3,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { FreezeWindow } from '../src/config/types.js';
-import { activeFreezes, freezeEnd } from '../src/deploy/freeze.js';
+import { activeFreezes, freezeEnd } from '../src/gates/freeze.js';
 import { runCli } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { git } from './support/git.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseManifests } from '../src/cluster/render.js';
-import { checkPolicies } from '../src/deploy/policy.js';
+import { checkPolicies } from '../src/gates/policy.js';
+import { parseManifests } from '../src/render/render.js';
 import { clusterFixture } from './support/cluster.js';
 import { testEnvironment } from './support/config.js';
 import { uniqueName } from './support/test-cluster.js';

@@ -3,10 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import { colorLevel } from '../src/cli/color.js';
+import { chooseFormat, createReporter, type OutputFormat } from '../src/cli/reporter.js';
 import { usageError } from '../src/core/errors.js';
 import { Masker } from '../src/core/mask.js';
-import { colorLevel } from '../src/output/color.js';
-import { chooseFormat, createReporter, type OutputFormat } from '../src/output/reporter.js';
 import { tempDir } from './support/cli.js';
 
 function capture() {
@@ -60,7 +60,7 @@ test('plain steps: one line at start, one at end with the duration, no ANSI', as
   });
   await assert.rejects(
     reporter.step('push', async () => {
-      throw usageError('X', 'nope');
+      throw usageError('USAGE', 'nope');
     }),
   );
   const lines = err.read().trimEnd().split('\n');
@@ -115,7 +115,7 @@ test('masking covers stderr, the JSON document and the step summary', async (t) 
     GITOPS_TOKEN: secret,
   });
   reporter.info(`pushing to https://x-access-token:${secret}@github.com/acme/env.git`);
-  reporter.error(usageError('X', `push failed with ${secret}`));
+  reporter.error(usageError('USAGE', `push failed with ${secret}`));
   reporter.summary(`token ${secret}`);
   reporter.result({
     ok: false,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Context } from '../cli/context.js';
+import type { Context } from '../core/context.js';
 import { isGitopsError, usageError } from '../core/errors.js';
 import type { ExecResult } from '../core/exec.js';
 
@@ -76,7 +76,7 @@ async function probe(
   cwd: string,
 ): Promise<{ engine: Engine } | { problem: string }> {
   const run = (args: string[]) =>
-    ctx.exec.run(name, args, { cwd, allowFailure: true, timeoutMs: PROBE_TIMEOUT_MS });
+    ctx.exec.run(name, args, { cwd, allowFailure: true, timeoutMs: PROBE_TIMEOUT_MS, read: true });
   let result: ExecResult;
   try {
     if (name === 'docker') {
@@ -235,7 +235,6 @@ async function podmanBuild(
   const built = await ctx.exec.run(bin, args, {
     cwd: build.contextDir,
     env: common.env,
-    mutates: true,
     timeoutMs: BUILD_TIMEOUT_MS,
   });
   if (built.skipped || !push) return { skipped: built.skipped };
@@ -247,7 +246,7 @@ async function podmanBuild(
     const pushArgs = multi
       ? ['manifest', 'push', '--all', ...file, ...auth, ...tls, primary, `docker://${reference}`]
       : ['push', ...file, ...auth, ...tls, reference];
-    await ctx.exec.run(bin, pushArgs, { cwd: build.contextDir, mutates: true, timeoutMs: BUILD_TIMEOUT_MS });
+    await ctx.exec.run(bin, pushArgs, { cwd: build.contextDir, timeoutMs: BUILD_TIMEOUT_MS });
   }
   const digest = await digestFromFile(digestFile);
   return { ...(digest ? { digest } : {}), skipped: false };
@@ -267,7 +266,7 @@ async function dockerBuild(
     ...(build.dockerConfig ? { DOCKER_CONFIG: build.dockerConfig } : {}),
   };
   const tags = build.references.flatMap((reference) => ['--tag', reference]);
-  const options = { cwd: build.contextDir, env, mutates: true, timeoutMs: BUILD_TIMEOUT_MS };
+  const options = { cwd: build.contextDir, env, timeoutMs: BUILD_TIMEOUT_MS };
 
   if (engine.buildx) {
     // BuildKit reads SOURCE_DATE_EPOCH for the image's created time (reproducible builds).
@@ -308,7 +307,7 @@ async function dockerBuild(
     const inspected = await ctx.exec.run(
       'docker',
       ['image', 'inspect', '--format', '{{json .RepoDigests}}', primary],
-      { ...options, mutates: false, allowFailure: true },
+      { ...options, read: true, allowFailure: true },
     );
     const repository = primary.slice(0, primary.lastIndexOf(':'));
     const repoDigests = inspected.exitCode === 0 ? (JSON.parse(inspected.stdout) as string[]) : [];

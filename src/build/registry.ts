@@ -1,7 +1,7 @@
 import { copyFile, mkdir, symlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Context } from '../cli/context.js';
+import type { Context } from '../core/context.js';
 import { GitopsError, isGitopsError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
@@ -54,7 +54,12 @@ export async function inspectRemote(
   args.push(`docker://${reference}`);
   let result: Awaited<ReturnType<Context['exec']['run']>>;
   try {
-    result = await ctx.exec.run('skopeo', args, { cwd: options.cwd, allowFailure: true, timeoutMs: 120_000 });
+    result = await ctx.exec.run('skopeo', args, {
+      cwd: options.cwd,
+      allowFailure: true,
+      timeoutMs: 120_000,
+      read: true,
+    });
   } catch (error) {
     if (isGitopsError(error) && error.code === 'COMMAND_NOT_FOUND') {
       return { kind: 'unknown', reason: 'skopeo is not installed (it is how gitops asks the registry)' };
@@ -98,7 +103,7 @@ export async function retag(
   const args = ['copy', '--all', '--preserve-digests', ...skopeoAuth(options.auth)];
   if (isLoopbackRegistry(options.host)) args.push('--src-tls-verify=false', '--dest-tls-verify=false');
   args.push(`docker://${from}`, `docker://${to}`);
-  await ctx.exec.run('skopeo', args, { cwd: options.cwd, mutates: true, timeoutMs: 10 * 60_000 });
+  await ctx.exec.run('skopeo', args, { cwd: options.cwd, timeoutMs: 10 * 60_000 });
 }
 
 /**
@@ -146,6 +151,8 @@ export async function loginRegistries(
         env,
         input: credentials.password,
         timeoutMs: 60_000,
+        // The credentials go to gitops' own auth file in its temp dir: a dry run may ask the registry.
+        read: true,
       });
     } catch (error) {
       const why = error instanceof ExecError ? error.stderrTail : error instanceof Error ? error.message : '';

@@ -1,6 +1,7 @@
 import { isAbsolute, relative } from 'node:path';
-import type { Context } from '../cli/context.js';
+import type { Context } from '../core/context.js';
 import { isGitopsError, usageError } from '../core/errors.js';
+import { Git, type GitResult } from '../git/runner.js';
 
 /** What an image is built from: facts about the app repo's checkout, read through git. */
 export interface SourceFacts {
@@ -26,8 +27,8 @@ export interface SourceFacts {
  * without a commit cannot be traced back or reused.
  */
 export async function readSourceFacts(ctx: Context, dir: string): Promise<SourceFacts> {
-  const git = (args: string[], allowFailure = false) =>
-    ctx.exec.run('git', args, { cwd: dir, allowFailure, timeoutMs: 30_000 });
+  const repo = new Git(ctx, dir);
+  const git = (args: string[], allowFailure = false) => repo.read(args, { allowFailure, timeoutMs: 30_000 });
 
   let root: string;
   let head: string;
@@ -77,13 +78,9 @@ export async function isDirty(ctx: Context, facts: SourceFacts, paths: string[])
     const rel = isAbsolute(path) ? relative(facts.root, path) : path;
     return rel === '' ? '.' : rel;
   });
-  const status = await ctx.exec.run(
-    'git',
+  const status = await new Git(ctx, facts.root).read(
     ['status', '--porcelain', '--untracked-files=normal', '--', ...pathspecs],
-    {
-      cwd: facts.root,
-      timeoutMs: 60_000,
-    },
+    { timeoutMs: 60_000 },
   );
   return status.stdout.trim() !== '';
 }
@@ -97,7 +94,7 @@ function branchFromCI(env: Record<string, string | undefined>): string | undefin
 
 async function remoteUrl(
   ctx: Context,
-  git: (args: string[], allowFailure?: boolean) => ReturnType<Context['exec']['run']>,
+  git: (args: string[], allowFailure?: boolean) => Promise<GitResult>,
 ): Promise<string | undefined> {
   const origin = await git(['remote', 'get-url', 'origin'], true);
   let url = origin.exitCode === 0 ? origin.stdout.trim() : '';

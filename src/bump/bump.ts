@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
-import type { Context } from '../cli/context.js';
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
+import type { Context } from '../core/context.js';
+import { unifiedDiff } from '../core/diff.js';
 import { GitopsError, usageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
@@ -10,7 +11,6 @@ import { type Provenance, readProvenance } from '../git/provenance.js';
 import { checkPushAccess, type EditOutcome, writeAndPush } from '../git/write.js';
 import type { ImageUpdate, UpdateResult } from '../manifests/types.js';
 import { updateImages } from '../manifests/update.js';
-import { unifiedDiff } from '../output/diff.js';
 
 export interface BumpRequest {
   environment: EnvironmentConfig;

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
-import type { Context } from './context.js';
+import type { CliContext } from './context.js';
 import type { CliIO, GlobalOptions } from './io.js';
 
 /** What a command body returns: its exit code (0 by default) and the `--json` document's fields. */
 export interface CommandOutcome {
   exitCode?: number;
-  result?: Record<string, unknown>;
+  result?: object;
 }
 
 export type CommandBody<O> = (
-  ctx: Context,
+  ctx: CliContext,
   options: O & GlobalOptions,
   args: string[],
 ) => Promise<CommandOutcome>;

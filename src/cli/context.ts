@@ -1,49 +1,22 @@
+import { Cleanup, type Context } from '../core/context.js';
 import { Exec } from '../core/exec.js';
 import { Masker } from '../core/mask.js';
-import { detectCI, isGitHubActions } from '../output/ci.js';
-import { colorLevel } from '../output/color.js';
-import { chooseFormat, createReporter, type Reporter } from '../output/reporter.js';
+import { detectCI, isGitHubActions } from './ci.js';
+import { colorLevel } from './color.js';
 import type { CliIO, GlobalOptions } from './io.js';
+import { type CliReporter, chooseFormat, createReporter } from './reporter.js';
 
-/** Runs registered clean-ups (temp dirs, locks) once, newest first, on success, failure and interrupt. */
-export class Cleanup {
-  private readonly tasks: Array<() => Promise<void> | void> = [];
-
-  add(task: () => Promise<void> | void): void {
-    this.tasks.push(task);
-  }
-
-  async run(): Promise<void> {
-    while (this.tasks.length > 0) {
-      const task = this.tasks.pop()!;
-      try {
-        await task();
-      } catch {
-        // A failed clean-up must not hide the error that ended the command.
-      }
-    }
-  }
-}
-
-/** What core modules receive: no argv, no TTY checks; just the facts and the tools. */
-export interface Context {
-  cwd: string;
-  env: Record<string, string | undefined>;
-  reporter: Reporter;
-  exec: Exec;
-  masker: Masker;
-  cleanup: Cleanup;
-  dryRun: boolean;
+/** The core context plus what only the CLI knows: its reporter, CI mode and standard input. */
+export interface CliContext extends Context {
+  reporter: CliReporter;
   ci: boolean;
-  configPath?: string;
-  signal?: AbortSignal;
   /** Standard input, for `--…-stdin` options (passwords are never taken as arguments). */
   stdin?: NodeJS.ReadableStream;
 }
 
 const DEFAULT_EXEC_TIMEOUT_MS = 10 * 60 * 1000;
 
-export function createContext(io: CliIO, options: GlobalOptions): Context {
+export function createContext(io: CliIO, options: GlobalOptions): CliContext {
   const masker = Masker.fromEnv(io.env);
   const ci = options.ci ?? detectCI(io.env);
   const format = chooseFormat({ isTTY: io.isTTY, ci, githubActions: isGitHubActions(io.env) });
@@ -63,6 +36,7 @@ export function createContext(io: CliIO, options: GlobalOptions): Context {
     masker,
     dryRun: Boolean(options.dryRun),
     defaultTimeoutMs: DEFAULT_EXEC_TIMEOUT_MS,
+    timeoutHint: 'raise --timeout or check what the command waits for',
     ...(options.verbose ? { echo: (line: string) => reporter.debug(line) } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   });

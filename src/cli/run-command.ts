@@ -1,15 +1,15 @@
 import { isGitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
-import { errorDocument } from '../output/reporter.js';
 import type { CommandOutcome } from './action.js';
-import type { Context } from './context.js';
+import type { CliContext } from './context.js';
+import { errorDocument } from './reporter.js';
 
 /**
  * The one top-level catch: known errors print `error: …` and a hint (stack only with --verbose),
  * unknown errors print their stack; `--json` gets exactly one document either way.
  * Returns the exit code; the caller sets process.exitCode (never process.exit after output).
  */
-export async function runCommand(ctx: Context, body: () => Promise<CommandOutcome>): Promise<number> {
+export async function runCommand(ctx: CliContext, body: () => Promise<CommandOutcome>): Promise<number> {
   try {
     const outcome = await body();
     const exitCode = outcome.exitCode ?? ExitCode.Ok;

@@ -1,17 +1,15 @@
-import type { Context } from '../cli/context.js';
 import type { EnvironmentConfig } from '../config/types.js';
-import { type Inventory, inventoryManifest } from './inventory.js';
-import type { Kubectl } from './kubectl.js';
 import {
   ANNOTATION_REVISION,
   displayName,
+  FIELD_MANAGER,
   groupKind,
   type KubeObject,
   LABEL_ENVIRONMENT,
   ownerId,
-} from './objects.js';
-
-export const FIELD_MANAGER = 'gitops';
+} from '../kube/objects.js';
+import { type Inventory, inventoryManifest } from './inventory.js';
+import type { Kubectl } from './kubectl.js';
 
 export interface ApplyRequest {
   /** Env-repo commit the objects come from: recorded on every object and in the inventory. */
@@ -53,7 +51,6 @@ async function applyBatch(kubectl: Kubectl, objects: readonly KubeObject[]): Pro
       ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
       {
         input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
-        mutates: true,
         timeoutMs: 300_000,
       },
     );
@@ -72,7 +69,6 @@ async function applyBatch(kubectl: Kubectl, objects: readonly KubeObject[]): Pro
  * `applying` until the caller records the outcome (`verified` or `failed`).
  */
 export async function applyEnvironment(
-  ctx: Context,
   kubectl: Kubectl,
   environment: EnvironmentConfig,
   request: ApplyRequest,
@@ -109,22 +105,19 @@ export async function applyEnvironment(
     lines.push(...(await applyBatch(kubectl, [...foundations, applying, ...rest])));
   } else {
     lines.push(...(await applyBatch(kubectl, [...foundations, applying])));
-    if (!ctx.dryRun) {
-      try {
-        await kubectl.run(
-          [
-            'wait',
-            '--for=condition=Established',
-            '--timeout=60s',
-            ...crds.map((crd) => `crd/${crd.metadata.name}`),
-          ],
-          {
-            timeoutMs: 90_000,
-          },
-        );
-      } catch (error) {
-        throw kubectl.clusterError(error, 'waiting for CRDs to be established');
-      }
+    try {
+      // Not declared a read: it waits on what the apply above wrote, and is skipped with it.
+      await kubectl.run(
+        [
+          'wait',
+          '--for=condition=Established',
+          '--timeout=60s',
+          ...crds.map((crd) => `crd/${crd.metadata.name}`),
+        ],
+        { timeoutMs: 90_000 },
+      );
+    } catch (error) {
+      throw kubectl.clusterError(error, 'waiting for CRDs to be established');
     }
     lines.push(...(await applyBatch(kubectl, rest)));
   }
@@ -142,7 +135,6 @@ export async function applyEnvironment(
     try {
       await kubectl.run(['delete', '--ignore-not-found', '--wait=false', '-f', '-'], {
         input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: targets }),
-        mutates: true,
         timeoutMs: 120_000,
       });
     } catch (error) {

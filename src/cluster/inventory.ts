@@ -1,6 +1,6 @@
 import type { EnvironmentConfig } from '../config/types.js';
+import { FIELD_MANAGER, ownerId } from '../kube/objects.js';
 import type { Kubectl } from './kubectl.js';
-import { ownerId } from './objects.js';
 
 /**
  * What gitops last did to an environment, kept in the cluster as a ConfigMap: the kinds and
@@ -21,6 +21,9 @@ export interface Inventory {
   previousRevision?: string;
   updatedAt?: string;
   actor?: string;
+  /** With phase `failed`: what was running (`deploy`, `rollback`, `auto-rollback`) and why it failed. */
+  failedAction?: string;
+  failure?: string;
 }
 
 export function inventoryName(environment: Pick<EnvironmentConfig, 'name' | 'id'>): string {
@@ -60,6 +63,8 @@ export async function readInventory(
     ...(data.previousRevision ? { previousRevision: data.previousRevision } : {}),
     ...(data.updatedAt ? { updatedAt: data.updatedAt } : {}),
     ...(data.actor ? { actor: data.actor } : {}),
+    ...(data.failedAction ? { failedAction: data.failedAction } : {}),
+    ...(data.failure ? { failure: data.failure } : {}),
   };
 }
 
@@ -79,6 +84,8 @@ export function inventoryManifest(
     'previousRevision',
     'updatedAt',
     'actor',
+    'failedAction',
+    'failure',
   ] as const) {
     const value = inventory[key];
     if (value) data[key] = value;
@@ -104,11 +111,10 @@ export async function writeInventory(
 ): Promise<void> {
   const manifest = inventoryManifest(environment, namespace, inventory);
   try {
-    await kubectl.run(['apply', '--server-side', '--field-manager=gitops', '--force-conflicts', '-f', '-'], {
-      input: JSON.stringify(manifest),
-      mutates: true,
-      timeoutMs: 60_000,
-    });
+    await kubectl.run(
+      ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
+      { input: JSON.stringify(manifest), timeoutMs: 60_000 },
+    );
   } catch (error) {
     throw kubectl.clusterError(error, 'recording the deploy state in the cluster');
   }

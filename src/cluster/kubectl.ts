@@ -1,9 +1,9 @@
-import type { Context } from '../cli/context.js';
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
+import type { Context } from '../core/context.js';
 import { GitopsError } from '../core/errors.js';
 import { ExecError, type ExecResult } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
-import type { KubeObject } from './objects.js';
+import type { KubeObject } from '../kube/objects.js';
 
 /** Transient API failures worth another try for reads: throttling, server errors, timeouts, resets. */
 const TRANSIENT =
@@ -84,7 +84,7 @@ export class Kubectl {
 
   run(
     args: readonly string[],
-    options: { input?: string; mutates?: boolean; allowFailure?: boolean; timeoutMs?: number } = {},
+    options: { input?: string; read?: boolean; allowFailure?: boolean; timeoutMs?: number } = {},
   ): Promise<ExecResult> {
     return this.ctx.exec.run(this.config.kubectl.path, [...this.globalArgs(args), ...args], {
       cwd: this.config.dir,
@@ -97,7 +97,7 @@ export class Kubectl {
     let last: ExecError | undefined;
     for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
       try {
-        return (await this.run(args, { timeoutMs: 120_000 })).stdout;
+        return (await this.run(args, { timeoutMs: 120_000, read: true })).stdout;
       } catch (error) {
         if (!isTransient(error) || attempt === READ_ATTEMPTS) throw this.clusterError(error, what);
         last = error as ExecError;

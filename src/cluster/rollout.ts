@@ -1,7 +1,7 @@
 import { ExecError } from '../core/exec.js';
+import { displayName, type KubeObject, WORKLOAD_KINDS } from '../kube/objects.js';
 import type { Kubectl } from './kubectl.js';
 import { isTransient, kubectlMessage, READ_ATTEMPTS } from './kubectl.js';
-import { displayName, type KubeObject, WORKLOAD_KINDS } from './objects.js';
 
 export interface RolloutOutcome {
   object: string;
@@ -55,7 +55,7 @@ async function waitOnce(
       ? ['wait', '--for=condition=complete', target, ...namespace, `--timeout=${seconds}s`]
       : ['rollout', 'status', target, ...namespace, `--timeout=${seconds}s`];
   try {
-    const result = await kubectl.run(args, { timeoutMs: seconds * 1000 + 15_000 });
+    const result = await kubectl.run(args, { timeoutMs: seconds * 1000 + 15_000, read: true });
     return {
       object: displayName(object),
       ok: true,
@@ -94,4 +94,25 @@ export async function waitForRollouts(
     }),
   );
   return outcomes.sort((a, b) => a.object.localeCompare(b.object));
+}
+
+interface WorkloadStatus {
+  replicas?: number;
+  updatedReplicas?: number;
+  availableReplicas?: number;
+  observedGeneration?: number;
+}
+
+/** Ready as `kubectl rollout status` judges a Deployment (observed generation, updated and available replicas). */
+export function workloadHealth(object: KubeObject): { ready: boolean; detail: string } {
+  const status = (object.status ?? {}) as WorkloadStatus;
+  const wanted = (object.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+  const generation = typeof object.metadata.generation === 'number' ? object.metadata.generation : 0;
+  const observed = (status.observedGeneration ?? 0) >= generation;
+  const ready =
+    observed && (status.updatedReplicas ?? 0) >= wanted && (status.availableReplicas ?? 0) >= wanted;
+  return {
+    ready,
+    detail: `${status.availableReplicas ?? 0}/${wanted} available${observed ? '' : ', not yet observed'}`,
+  };
 }

@@ -1,3 +1,4 @@
+import type { ErrorCode } from './error-codes.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 
 /** Where in a file an error was found. Lines and columns are 1-based. */
@@ -19,17 +20,17 @@ export interface GitopsErrorOptions {
 }
 
 /**
- * The one error type of gitops. `code` is a stable machine-readable identifier
- * (e.g. CONFIG_INVALID); `message` says what failed and why, in one sentence.
+ * The one error type of gitops. `code` is a stable machine-readable identifier from the
+ * catalogue (error-codes.ts, docs/errors.md); `message` says what failed and why, in one sentence.
  */
 export class GitopsError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly exitCode: ExitCodeValue;
   readonly hint: string | undefined;
   readonly location: SourceLocation | undefined;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options: GitopsErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: GitopsErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GitopsError';
     this.code = code;
@@ -42,7 +43,7 @@ export class GitopsError extends Error {
 
 /** Usage, config or input error: exit 2, nothing was changed. */
 export function usageError(
-  code: string,
+  code: ErrorCode,
   message: string,
   options: Omit<GitopsErrorOptions, 'exitCode'> = {},
 ) {
@@ -51,7 +52,7 @@ export function usageError(
 
 /** A gate refused to go on (drift, policy, lock, signature): exit 5. */
 export function blockedError(
-  code: string,
+  code: ErrorCode,
   message: string,
   options: Omit<GitopsErrorOptions, 'exitCode'> = {},
 ) {

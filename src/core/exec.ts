@@ -11,10 +11,11 @@ export interface ExecOptions {
   timeoutMs?: number;
   input?: string;
   /**
-   * True when the command changes something outside this process (push, apply, build).
-   * Under `--dry-run` such commands are logged as skipped and not run; reads still run.
+   * True when the command changes nothing outside gitops' own temp directories: a query, a
+   * render, a clone into a temp dir. Every other command is a write (push, apply, build): under
+   * `--dry-run` it is logged as skipped and not run. A call that forgets to say is skipped.
    */
-  mutates?: boolean;
+  read?: boolean;
   /** Return the result instead of throwing when the command exits non-zero. */
   allowFailure?: boolean;
 }
@@ -25,7 +26,7 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   durationMs: number;
-  /** True when `--dry-run` skipped a mutating command. */
+  /** True when `--dry-run` skipped a command not declared a read. */
   skipped: boolean;
 }
 
@@ -38,6 +39,8 @@ export interface ExecSettings {
   defaultTimeoutMs: number;
   /** Aborting kills running children (SIGINT/SIGTERM of gitops itself). */
   signal?: AbortSignal;
+  /** What a timed-out command's error suggests (the front end knows which option raises the limit). */
+  timeoutHint?: string;
 }
 
 /** How many characters of stderr an error keeps: enough to see the cause, not a whole build log. */
@@ -75,12 +78,37 @@ function displayArg(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/** `file arg …` as echoed and named in errors: quoted for reading, secrets masked. */
+export function displayCommand(masker: Masker, file: string, args: readonly string[]): string {
+  return masker.mask([file, ...args].map(displayArg).join(' '));
+}
+
+/**
+ * The one place `--dry-run` is enforced, for every subprocess (this wrapper and the git layer):
+ * a call not declared a read is echoed as skipped and must not run. Returns true to skip it.
+ * After SIGINT/SIGTERM nothing new may start: a push or an apply begun after the signal would
+ * outlive the decision to stop (issue 10).
+ */
+export function beforeRunning(settings: ExecSettings, command: string, read: boolean | undefined): boolean {
+  if (!read && settings.dryRun) {
+    settings.echo?.(`$ ${command}  # skipped (--dry-run)`);
+    return true;
+  }
+  if (settings.signal?.aborted) {
+    throw new GitopsError('INTERRUPTED', `interrupted before running: ${command}`, {
+      exitCode: ExitCode.Interrupted,
+    });
+  }
+  settings.echo?.(`$ ${command}`);
+  return false;
+}
+
 /**
  * The one way gitops runs other programs: argument arrays, no shell, explicit cwd,
  * a timeout, dry-run for mutating commands, masked echo and errors.
  */
 export class Exec {
-  constructor(private readonly settings: ExecSettings) {}
+  constructor(readonly settings: ExecSettings) {}
 
   get dryRun(): boolean {
     return this.settings.dryRun;
@@ -88,19 +116,10 @@ export class Exec {
 
   async run(file: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
     const { masker } = this.settings;
-    const command = masker.mask([file, ...args].map(displayArg).join(' '));
-    if (options.mutates && this.settings.dryRun) {
-      this.settings.echo?.(`$ ${command}  # skipped (--dry-run)`);
+    const command = displayCommand(masker, file, args);
+    if (beforeRunning(this.settings, command, options.read)) {
       return { command, exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
     }
-    // After SIGINT/SIGTERM nothing new may start: a push or an apply begun after the signal
-    // would outlive the decision to stop (issue 10).
-    if (this.settings.signal?.aborted) {
-      throw new GitopsError('INTERRUPTED', `interrupted before running: ${command}`, {
-        exitCode: ExitCode.Interrupted,
-      });
-    }
-    this.settings.echo?.(`$ ${command}`);
     const started = performance.now();
     const result = await execa(file, [...args], {
       cwd: options.cwd,
@@ -142,7 +161,7 @@ export class Exec {
       throw new ExecError(
         `${command} timed out after ${Math.round(timeoutMs / 1000)}s`,
         { command, stderrTail: masker.mask(tail(stderr)), stdout: masker.mask(stdout), timedOut: true },
-        { hint: 'raise --timeout or check what the command waits for' },
+        this.settings.timeoutHint ? { hint: this.settings.timeoutHint } : {},
       );
     }
     if (exitCode !== 0 && !options.allowFailure) {

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { ANNOTATION_REVISION, type KubeObject, LABEL_ENVIRONMENT } from '../cluster/objects.js';
+import { ANNOTATION_REVISION, FIELD_MANAGER, type KubeObject, LABEL_ENVIRONMENT } from '../kube/objects.js';
 import { foreignOwners, isControllerManager, type ManagerRef, ownedLeaves } from './managed-fields.js';
 import { isEmptyValue, scalarEqual } from './normalize.js';
 import { displayPath, itemKey, jsonPointer, listKeysFor, type Segment, sameKey, valueAt } from './paths.js';
-
-export const FIELD_MANAGER = 'gitops';
 
 /**
  * One field that differs between git and the cluster.

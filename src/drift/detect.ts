@@ -1,5 +1,6 @@
 import { type Inventory, readInventory } from '../cluster/inventory.js';
 import type { Kubectl } from '../cluster/kubectl.js';
+import type { EnvironmentConfig } from '../config/types.js';
 import {
   ANNOTATION_REVISION,
   crdScopes,
@@ -13,8 +14,7 @@ import {
   ownerId,
   type SourceRef,
   WORKLOAD_KINDS,
-} from '../cluster/objects.js';
-import type { EnvironmentConfig } from '../config/types.js';
+} from '../kube/objects.js';
 import { compareObject, type Difference } from './compare.js';
 import type { ManagerRef } from './managed-fields.js';
 

@@ -1,4 +1,4 @@
-import type { ManagedFieldsEntry } from '../cluster/objects.js';
+import type { ManagedFieldsEntry } from '../kube/objects.js';
 import type { Segment } from './paths.js';
 
 /** A field manager as shown to people: name, operation, time, and the subresource it wrote through. */

@@ -2,11 +2,12 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync }
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { load } from 'js-yaml';
-import type { Context } from '../cli/context.js';
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
+import type { Context } from '../core/context.js';
 import { GitopsError, usageError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
 import { Git, writeAskpass } from './runner.js';
 
 /** A working copy of the env repo, ready for edits of one environment. */
@@ -79,7 +80,7 @@ export function kustomizeDependencies(
     const dir = queue.shift()!;
     if (visited.has(dir)) continue;
     visited.add(dir);
-    for (const name of ['kustomization.yaml', 'kustomization.yml', 'Kustomization']) {
+    for (const name of KUSTOMIZATION_FILE_NAMES) {
       const file = join(root, dir, name);
       if (!present(file)) continue;
       let document: unknown;
@@ -241,7 +242,7 @@ export async function openEnvRepo(
   try {
     // --filter=blob:none: servers that allow partial clone (GitHub, GitLab) send only the blobs the
     // sparse checkout needs; others ignore it with a warning and send the tip's tree.
-    await git.run([
+    await git.read([
       'clone',
       '--quiet',
       '--depth',
@@ -260,13 +261,13 @@ export async function openEnvRepo(
   }
   const repo = git.at(dir);
   // gitops' own files (environment locks) live beside the environments and are committed too.
-  await repo.run(['sparse-checkout', 'set', '--cone', '--', envPath, GITOPS_META_DIR]);
-  await repo.run(['checkout', '--quiet', branch]);
+  await repo.read(['sparse-checkout', 'set', '--cone', '--', envPath, GITOPS_META_DIR]);
+  await repo.read(['checkout', '--quiet', branch]);
   // A Helm chart outside the environment must be checked out too.
   if (environment.chart) {
     const chartPath = posix.normalize(posix.join(envPath, environment.chart));
     if (!chartPath.startsWith('..') && chartPath !== envPath && !chartPath.startsWith(`${envPath}/`)) {
-      await repo.run(['sparse-checkout', 'add', '--', chartPath]);
+      await repo.read(['sparse-checkout', 'add', '--', chartPath]);
     }
   }
   // Kustomizations may reach outside the environment (../../base); widen until nothing new appears.
@@ -275,7 +276,7 @@ export async function openEnvRepo(
     const current = new Set((await repo.output(['sparse-checkout', 'list'])).split('\n').filter(Boolean));
     const missing = extra.filter((path) => !current.has(path));
     if (missing.length === 0) break;
-    await repo.run(['sparse-checkout', 'add', '--', ...missing]);
+    await repo.read(['sparse-checkout', 'add', '--', ...missing]);
   }
   return finish(ctx, {
     dir,

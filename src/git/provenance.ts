@@ -1,4 +1,4 @@
-import type { Context } from '../cli/context.js';
+import type { Context } from '../core/context.js';
 import { Git } from './runner.js';
 
 /** Where a change came from, for commit trailers (the env repo is the audit log). */

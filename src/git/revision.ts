@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import type { Context } from '../cli/context.js';
+import type { Context } from '../core/context.js';
 import { usageError } from '../core/errors.js';
+import { validateRevisionArgument } from '../core/git-refs.js';
 import { type EnvCheckout, kustomizeDependencies } from './checkout.js';
-import { validateRevisionArgument } from './refs.js';
 
 /** A read-only tree of one environment at one revision. */
 export interface RevisionTree {
@@ -29,11 +29,11 @@ export async function deepenUntil(checkout: EnvCheckout, found: () => Promise<bo
   const branch = `+refs/heads/${checkout.branch}:refs/remotes/origin/${checkout.branch}`;
   for (const depth of DEEPEN_STEPS) {
     if (!(await shallow())) return false;
-    await checkout.git.run(['fetch', '--quiet', `--depth=${depth}`, 'origin', branch]);
+    await checkout.git.read(['fetch', '--quiet', `--depth=${depth}`, 'origin', branch]);
     if (await found()) return true;
   }
   if (!(await shallow())) return false;
-  await checkout.git.run(['fetch', '--quiet', '--unshallow', 'origin', branch]);
+  await checkout.git.read(['fetch', '--quiet', '--unshallow', 'origin', branch]);
   return found();
 }
 
@@ -45,7 +45,7 @@ export async function resolveRevision(ctx: Context, checkout: EnvCheckout, ref: 
   validateRevisionArgument(ref, { what: 'revision' });
   let ambiguous = false;
   const lookup = async (): Promise<string | undefined> => {
-    const result = await checkout.git.run(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
+    const result = await checkout.git.read(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], {
       allowFailure: true,
     });
     if (/ambiguous/i.test(result.stderr)) ambiguous = true;
@@ -54,7 +54,7 @@ export async function resolveRevision(ctx: Context, checkout: EnvCheckout, ref: 
   let sha = await lookup();
   if (!sha && checkout.remote && (/^[0-9a-f]{40}$/.test(ref) || !/^[0-9a-f]{4,39}$/.test(ref))) {
     // Full shas, branches and tags can be fetched by name; short shas cannot.
-    const fetched = await checkout.git.run(['fetch', '--quiet', '--depth', '1', 'origin', ref], {
+    const fetched = await checkout.git.read(['fetch', '--quiet', '--depth', '1', 'origin', ref], {
       allowFailure: true,
     });
     if (fetched.exitCode === 0)
@@ -98,11 +98,11 @@ export async function materializeRevision(
   const exportPaths = async (paths: string[]) => {
     const fresh = paths.filter((path) => !exported.has(path));
     if (fresh.length === 0) return;
-    const present = await checkout.git.run(['ls-tree', '--name-only', sha, '--', ...fresh], { env });
+    const present = await checkout.git.read(['ls-tree', '--name-only', sha, '--', ...fresh], { env });
     const existing = fresh.filter((path) => present.stdout.split('\n').includes(path));
     for (const path of fresh) exported.add(path);
     if (existing.length === 0) return;
-    await checkout.git.run([`--work-tree=${dir}`, 'checkout', sha, '--', ...existing], { env });
+    await checkout.git.read([`--work-tree=${dir}`, 'checkout', sha, '--', ...existing], { env });
   };
   await exportPaths([checkout.envPath]);
   if (!existsSync(join(dir, checkout.envPath))) {

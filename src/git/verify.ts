@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Context } from '../cli/context.js';
 import type { GitopsConfig } from '../config/types.js';
+import type { Context } from '../core/context.js';
 import { blockedError, usageError } from '../core/errors.js';
 import type { EnvCheckout } from './checkout.js';
 import { deepenUntil } from './revision.js';
@@ -44,7 +44,7 @@ export async function verifyCommitRange(
   let range = [revision, '-1'];
   if (since && since !== revision) {
     const reachable = async () =>
-      (await checkout.git.run(['merge-base', '--is-ancestor', since, revision], { allowFailure: true }))
+      (await checkout.git.read(['merge-base', '--is-ancestor', since, revision], { allowFailure: true }))
         .exitCode === 0;
     if (!(await deepenUntil(checkout, reachable))) {
       throw blockedError(

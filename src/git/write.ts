@@ -1,5 +1,5 @@
-import type { Context } from '../cli/context.js';
 import type { EnvRepoConfig } from '../config/types.js';
+import type { Context } from '../core/context.js';
 import { GitopsError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
@@ -167,7 +167,7 @@ export async function commitEdit(
  * a job that cannot push should fail in a second, not after a build.
  */
 export async function checkPushAccess(checkout: EnvCheckout, remote = 'origin'): Promise<void> {
-  const result = await checkout.git.run(
+  const result = await checkout.git.read(
     ['push', '--dry-run', '--quiet', remote, `HEAD:refs/heads/${checkout.branch}`],
     {
       allowFailure: true,
@@ -252,7 +252,6 @@ export async function writeAndPush<T extends EditOutcome>(
     const pushOnce = () =>
       checkout.git.run(['push', '--quiet', remote, `HEAD:refs/heads/${checkout.branch}`], {
         allowFailure: true,
-        mutates: true,
       });
     let push = await pushOnce();
     // A network failure is retried as the same push of the same commit: the remote may not be
@@ -282,7 +281,7 @@ export async function writeAndPush<T extends EditOutcome>(
     if (attempt === maxAttempts) break;
     await sleep(backoffMs(attempt), ctx.signal);
     // Shallow fetch of the new head, then put the working tree exactly on it and re-apply.
-    const fetch = await checkout.git.run(
+    const fetch = await checkout.git.read(
       [
         'fetch',
         '--quiet',

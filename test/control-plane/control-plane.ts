@@ -447,7 +447,16 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       logs,
     );
     const version = (await apiRequest(access, 'GET', '/version')).json<{ gitVersion: string }>().gitVersion;
-    return { ...access, kubeconfigPath, version, dir, startupMs: Date.now() - started, stop, killNow, stopKeepingLogs };
+    return {
+      ...access,
+      kubeconfigPath,
+      version,
+      dir,
+      startupMs: Date.now() - started,
+      stop,
+      killNow,
+      stopKeepingLogs,
+    };
   } catch (error) {
     await stop();
     throw error;

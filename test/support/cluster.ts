@@ -5,8 +5,8 @@ import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 import { createContext } from '../../src/cli/context.js';
 import { applyEnvironment } from '../../src/cluster/apply.js';
 import { inventoryNamespace } from '../../src/cluster/inventory.js';
-import { desiredState, openSession } from '../../src/cluster/session.js';
 import { detectDrift } from '../../src/drift/detect.js';
+import { openSession } from '../../src/operations/session.js';
 import { baseEnv, runCli, tempDir } from './cli.js';
 import { createRemote, gitTestEnv, type TestRemote } from './git.js';
 import { type KubectlResult, runKubectl } from './kubectl.js';
@@ -59,10 +59,10 @@ export async function clusterFixture(
       );
       try {
         const session = await openSession(ctx, envName);
-        const desired = await desiredState(ctx, session, {});
+        const desired = await session.desiredState(await session.openEnvRepo());
         const namespace = inventoryNamespace(session.environment, session.namespace);
         const drift = await detectDrift(session.kubectl, session.environment, desired.objects, namespace);
-        await applyEnvironment(ctx, session.kubectl, session.environment, {
+        await applyEnvironment(session.kubectl, session.environment, {
           revision: desired.revision,
           objects: desired.objects.map((item) => item.object),
           prune: drift.objects

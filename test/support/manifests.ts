@@ -13,6 +13,8 @@ export interface WebOptions {
   comment?: string;
   /** Seconds without progress before the Deployment reports ProgressDeadlineExceeded. */
   progressDeadlineSeconds?: number;
+  /** `strategy: Recreate`: old pods go before new ones start (none of them keeps serving). */
+  recreate?: boolean;
 }
 
 export function webDeploymentYaml(options: WebOptions = {}): string {
@@ -22,7 +24,7 @@ metadata:
   name: web
 spec:
   replicas: ${options.replicas ?? 1}
-${options.progressDeadlineSeconds ? `  progressDeadlineSeconds: ${options.progressDeadlineSeconds}\n` : ''}  selector:
+${options.progressDeadlineSeconds ? `  progressDeadlineSeconds: ${options.progressDeadlineSeconds}\n` : ''}${options.recreate ? '  strategy: {type: Recreate}\n' : ''}  selector:
     matchLabels: {app: web}
   template:
     metadata:

@@ -42,8 +42,22 @@ export function defineBump(program: Command, action: ActionFactory): void {
     )
     .action(
       action<BumpCommandOptions>(async (ctx, options) => {
-        const { runBumpCommand } = await import('../../bump/command.js');
-        return runBumpCommand(ctx, {
+        const { usageError } = await import('../../core/errors.js');
+        if (options.image.length === 0) {
+          throw usageError('BUMP_NO_IMAGE', 'gitops bump needs at least one --image <name>=<reference>', {
+            hint: 'e.g. --image web=ghcr.io/acme/web:1.4.2',
+          });
+        }
+        // Trailers are the audit log: what goes into them is checked like any revision argument.
+        if (options.sourceCommit) {
+          const { validateRevisionArgument } = await import('../../core/git-refs.js');
+          validateRevisionArgument(options.sourceCommit, { what: '--source-commit' });
+        }
+        const [{ runBump }, { bumpDocument, reportBump }] = await Promise.all([
+          import('../../operations/bump.js'),
+          import('../render/bump.js'),
+        ]);
+        const result = await runBump(ctx, {
           env: options.env,
           images: options.image,
           ...(options.envRepoDir ? { envRepoDir: options.envRepoDir } : {}),
@@ -51,6 +65,8 @@ export function defineBump(program: Command, action: ActionFactory): void {
           push: options.push,
           ...(options.sourceCommit ? { sourceCommit: options.sourceCommit } : {}),
         });
+        reportBump(ctx, result);
+        return { result: bumpDocument(ctx, result) };
       }),
     );
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
-import { collect } from '../options.js';
+import { checkOverride, collect, parseOnDrift, parseTimeout } from '../options.js';
 
 interface DeployCommandOptions {
   env: string;
@@ -49,18 +49,21 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
     )
     .action(
       action<DeployCommandOptions>(async (ctx, options) => {
-        const { runDeploy, parseOnDrift } = await import('../../deploy/deploy.js');
-        return runDeploy(ctx, {
+        const override = checkOverride(options);
+        const onDrift = parseOnDrift(options.onDrift);
+        const timeoutMs = parseTimeout(options.timeout);
+        const { runDeploy } = await import('../../operations/deploy.js');
+        const result = await runDeploy(ctx, {
           env: options.env,
           images: options.image,
           skipBuild: Boolean(options.skipBuild),
           rebuild: Boolean(options.rebuild),
-          onDrift: parseOnDrift(options.onDrift),
-          ...(options.timeout ? { timeout: options.timeout } : {}),
+          onDrift,
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
           ...(options.autoRollback ? { autoRollback: true } : {}),
-          ...(options.force ? { force: true } : {}),
-          ...(options.reason ? { reason: options.reason } : {}),
+          ...override,
         });
+        return { result };
       }),
     );
 }

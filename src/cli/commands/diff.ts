@@ -25,13 +25,19 @@ export function defineDiff(program: Command, action: ActionFactory): void {
     )
     .action(
       action<DiffCommandOptions>(async (ctx, options) => {
-        const { runDiff } = await import('../../drift/command.js');
-        return runDiff(ctx, {
+        const [{ runDiff }, { driftSummary, formatDrift }, { driftDocument }] = await Promise.all([
+          import('../../operations/diff.js'),
+          import('../render/drift.js'),
+          import('../../drift/document.js'),
+        ]);
+        const { revision, report } = await runDiff(ctx, {
           env: options.env,
           ...(options.revision ? { revision: options.revision } : {}),
           ...(options.envRepoDir ? { envRepoDir: options.envRepoDir } : {}),
-          all: Boolean(options.all),
         });
+        ctx.reporter.print(formatDrift(report, ctx.reporter.color, { showInSync: Boolean(options.all) }));
+        ctx.reporter.summary(driftSummary(report));
+        return { exitCode: report.inSync ? 0 : 1, result: { revision, ...driftDocument(report) } };
       }),
     );
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { parseLimit } from '../options.js';
 
 export function defineHistory(program: Command, action: ActionFactory): void {
   program
@@ -9,8 +10,15 @@ export function defineHistory(program: Command, action: ActionFactory): void {
     .option('--limit <n>', 'how many entries', '20')
     .action(
       action<{ env: string; limit: string }>(async (ctx, options) => {
-        const { runHistory } = await import('../../deploy/history.js');
-        return runHistory(ctx, { env: options.env, limit: Number(options.limit) });
+        const limit = parseLimit(options.limit);
+        const [{ runHistory }, { formatHistory }] = await Promise.all([
+          import('../../operations/history.js'),
+          import('../render/history.js'),
+        ]);
+        const history = await runHistory(ctx, { env: options.env, limit });
+        ctx.reporter.print(formatHistory(history, ctx.reporter.color));
+        const { envPath: _envPath, ...document } = history;
+        return { result: document };
       }),
     );
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
-import type { Context } from '../context.js';
+import type { CliContext as Context } from '../context.js';
 import { collect } from '../options.js';
 
 interface InitOptions {
@@ -48,7 +48,7 @@ interface PromptRequest {
 async function askInitQuestions(ctx: Context, given: PromptRequest): Promise<InitAnswers> {
   const [{ createInterface }, { INIT_DEFAULTS }, { usageError, isGitopsError }, ci] = await Promise.all([
     import('node:readline/promises'),
-    import('../../config/init.js'),
+    import('../../operations/init.js'),
     import('../../core/errors.js'),
     import('../../ci-templates/index.js'),
   ]);
@@ -145,7 +145,7 @@ export function defineInit(program: Command, action: ActionFactory): void {
       action<InitOptions>(async (ctx, options, args) => {
         const [{ initConfig, INIT_DEFAULTS, parseEnvironmentNames, parseImagePair }, ci, { usageError }] =
           await Promise.all([
-            import('../../config/init.js'),
+            import('../../operations/init.js'),
             import('../../ci-templates/index.js'),
             import('../../core/errors.js'),
           ]);
@@ -155,7 +155,7 @@ export function defineInit(program: Command, action: ActionFactory): void {
             hint: `to write CI files, pass --ci ${ci.CI_PROVIDERS.join('|')}`,
           });
         }
-        const { detectCI } = await import('../../output/ci.js');
+        const { detectCI } = await import('../ci.js');
         const ciByFlag = provider === undefined ? ctx.ci : detectCI(ctx.env);
         let answers: InitAnswers = {
           envRepo: options.envRepo ?? INIT_DEFAULTS.envRepo,
@@ -189,6 +189,7 @@ export function defineInit(program: Command, action: ActionFactory): void {
           ...(options.actionRef ? { actionRef: options.actionRef } : {}),
           version,
         });
+        for (const output of written.preview ?? []) ctx.reporter.print(`# ${output.path}\n${output.content}`);
         for (const file of written.files)
           ctx.reporter.success(`${ctx.dryRun ? 'would write' : 'wrote'} ${file}`);
         ctx.reporter.info(

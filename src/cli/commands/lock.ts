@@ -15,8 +15,19 @@ export function defineLock(program: Command, action: ActionFactory): void {
     )
     .action(
       action<{ reason?: string }>(async (ctx, options, args) => {
-        const { runLock } = await import('../../deploy/lock.js');
-        return runLock(ctx, { env: args[0]!, ...(options.reason ? { reason: options.reason } : {}) });
+        const reason = options.reason?.trim();
+        if (!reason) {
+          const { usageError } = await import('../../core/errors.js');
+          throw usageError(
+            'LOCK_WITHOUT_REASON',
+            'gitops lock needs --reason "…": others see it when they are refused',
+            {
+              hint: `gitops lock ${args[0]} --reason "incident 123"`,
+            },
+          );
+        }
+        const { runLock } = await import('../../operations/lock.js');
+        return { result: await runLock(ctx, { env: args[0]!, reason }) };
       }),
     );
 }
@@ -29,8 +40,13 @@ export function defineUnlock(program: Command, action: ActionFactory): void {
     .option('--reason <text>', 'why, recorded in the commit')
     .action(
       action<{ reason?: string }>(async (ctx, options, args) => {
-        const { runUnlock } = await import('../../deploy/lock.js');
-        return runUnlock(ctx, { env: args[0]!, ...(options.reason ? { reason: options.reason } : {}) });
+        const { runUnlock } = await import('../../operations/lock.js');
+        return {
+          result: await runUnlock(ctx, {
+            env: args[0]!,
+            ...(options.reason ? { reason: options.reason } : {}),
+          }),
+        };
       }),
     );
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { checkOverride, parseOnDrift, parseTimeout } from '../options.js';
 
 interface PromoteCommandOptions {
   from?: string;
@@ -33,19 +34,19 @@ export function definePromote(program: Command, action: ActionFactory): void {
     )
     .action(
       action<PromoteCommandOptions>(async (ctx, options) => {
-        const [{ runPromote }, { parseOnDrift }] = await Promise.all([
-          import('../../deploy/promote.js'),
-          import('../../deploy/deploy.js'),
-        ]);
-        return runPromote(ctx, {
+        const override = checkOverride(options);
+        const onDrift = parseOnDrift(options.onDrift);
+        const timeoutMs = parseTimeout(options.timeout);
+        const { runPromote } = await import('../../operations/promote.js');
+        const result = await runPromote(ctx, {
           ...(options.from ? { from: options.from } : {}),
           to: options.to,
-          onDrift: parseOnDrift(options.onDrift),
-          ...(options.timeout ? { timeout: options.timeout } : {}),
+          onDrift,
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
           ...(options.autoRollback ? { autoRollback: true } : {}),
-          ...(options.force ? { force: true } : {}),
-          ...(options.reason ? { reason: options.reason } : {}),
+          ...override,
         });
+        return { result };
       }),
     );
 }

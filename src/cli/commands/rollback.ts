@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { checkOverride, parseTimeout } from '../options.js';
 
 interface RollbackCommandOptions {
   env: string;
@@ -31,14 +32,16 @@ export function defineRollback(program: Command, action: ActionFactory): void {
     )
     .action(
       action<RollbackCommandOptions>(async (ctx, options, args) => {
-        const { runRollback } = await import('../../deploy/rollback.js');
-        return runRollback(ctx, {
+        const override = checkOverride(options);
+        const timeoutMs = parseTimeout(options.timeout);
+        const { runRollback } = await import('../../operations/rollback.js');
+        const result = await runRollback(ctx, {
           env: options.env,
           ...(args[0] ? { sha: args[0] } : {}),
-          ...(options.timeout ? { timeout: options.timeout } : {}),
-          ...(options.reason ? { reason: options.reason } : {}),
-          ...(options.force ? { force: true } : {}),
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          ...override,
         });
+        return { result };
       }),
     );
 }

@@ -10,8 +10,13 @@ export function defineStatus(program: Command, action: ActionFactory): void {
     .option('--env <name>', 'only this environment (default: all)')
     .action(
       action<{ env?: string }>(async (ctx, options) => {
-        const { runStatus } = await import('../../deploy/status.js');
-        return runStatus(ctx, options.env ? { env: options.env } : {});
+        const [{ runStatus }, { formatStatus }] = await Promise.all([
+          import('../../operations/status.js'),
+          import('../render/status.js'),
+        ]);
+        const { environments, healthy } = await runStatus(ctx, options.env ? { env: options.env } : {});
+        for (const block of formatStatus(environments, ctx.reporter.color)) ctx.reporter.print(block);
+        return { exitCode: healthy ? 0 : 1, result: { environments } };
       }),
     );
 }

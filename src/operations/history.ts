@@ -1,12 +1,15 @@
-import type { CommandOutcome } from '../cli/action.js';
-import type { Context } from '../cli/context.js';
-import { readInventory } from '../cluster/inventory.js';
-import { openSession } from '../cluster/session.js';
-import { usageError } from '../core/errors.js';
-import { openEnvRepo } from '../git/checkout.js';
+import type { Context } from '../core/context.js';
 import { TRAILER } from '../git/message.js';
 import { deepenUntil } from '../git/revision.js';
-import { inventoryNs } from './pipeline.js';
+import { openSession } from './session.js';
+
+export interface HistoryResult {
+  environment: string;
+  /** The environment's directory in the env repo (whose log this is). */
+  envPath: string;
+  liveRevision: string | null;
+  entries: HistoryEntry[];
+}
 
 export interface HistoryEntry {
   sha: string;
@@ -52,16 +55,16 @@ function parseLog(text: string, liveRevision: string | undefined): HistoryEntry[
     });
 }
 
-/** `gitops history --env`: the env repo's log of the environment's path, newest first, the live revision marked. */
+/**
+ * `gitops history --env`: the env repo's log of the environment's path, newest first (at most
+ * `limit` entries, a positive whole number), the live revision marked.
+ */
 export async function runHistory(
   ctx: Context,
   options: { env: string; limit: number },
-): Promise<CommandOutcome> {
-  if (!Number.isInteger(options.limit) || options.limit < 1) {
-    throw usageError('INVALID_LIMIT', `--limit ${options.limit} is not a positive whole number`);
-  }
+): Promise<HistoryResult> {
   const session = await openSession(ctx, options.env);
-  const checkout = await openEnvRepo(ctx, session.config, session.environment);
+  const checkout = await session.openEnvRepo();
   const count = async () =>
     Number(await checkout.git.output(['rev-list', '--count', 'HEAD', '--', checkout.envPath]));
   // Shallow clones see one commit; fetch history until the limit is covered (changesets#700).
@@ -75,19 +78,14 @@ export async function runHistory(
   ]);
   let liveRevision: string | undefined;
   try {
-    liveRevision = (await readInventory(session.kubectl, session.environment, inventoryNs(session)))
-      ?.revision;
+    liveRevision = (await session.readInventory())?.revision;
   } catch (error) {
     ctx.reporter.warn(`cannot mark the live revision: ${(error as Error).message.split('\n')[0]}`);
   }
-  const entries = parseLog(text, liveRevision);
-  const { color } = ctx.reporter;
-  const lines = entries.map((entry) => {
-    const mark = entry.live ? color.green('●') : ' ';
-    const images = entry.images.length ? entry.images.join(', ') : entry.subject;
-    const source = entry.sourceCommit ? ` src ${entry.sourceCommit.slice(0, 8)}` : '';
-    return `${mark} ${entry.sha.slice(0, 12)}  ${entry.time.replace('T', ' ').slice(0, 16)}  ${entry.action.padEnd(8)}  ${images}  ${color.dim(`${entry.actor ?? ''}${source}`)}${entry.live ? color.green('  (live)') : ''}`;
-  });
-  ctx.reporter.print(lines.length ? lines.join('\n') : `no commits touch ${checkout.envPath}`);
-  return { result: { environment: session.environment.name, liveRevision: liveRevision ?? null, entries } };
+  return {
+    environment: session.environment.name,
+    envPath: checkout.envPath,
+    liveRevision: liveRevision ?? null,
+    entries: parseLog(text, liveRevision),
+  };
 }

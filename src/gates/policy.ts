@@ -1,7 +1,7 @@
-import type { DesiredObject } from '../cluster/objects.js';
 import type { EnvironmentConfig } from '../config/types.js';
 import { blockedError, type GitopsError } from '../core/errors.js';
 import { tryParseImageReference } from '../images/reference.js';
+import { type DesiredObject, podContainers } from '../kube/objects.js';
 
 export interface PolicyViolation {
   rule: 'image-pinned' | 'allowed-registry' | 'plaintext-secret' | 'resource-limits';
@@ -9,28 +9,6 @@ export interface PolicyViolation {
   message: string;
   file?: string;
   line?: number;
-}
-
-interface Container {
-  name?: string;
-  image?: unknown;
-  resources?: { limits?: Record<string, unknown> };
-}
-
-/** Every container list in an object (pod specs of any kind, custom resources included). */
-function containers(value: unknown, out: Container[] = []): Container[] {
-  if (Array.isArray(value)) {
-    for (const item of value) containers(item, out);
-  } else if (value && typeof value === 'object') {
-    for (const [key, child] of Object.entries(value)) {
-      if ((key === 'containers' || key === 'initContainers') && Array.isArray(child)) {
-        out.push(...child.filter((item): item is Container => Boolean(item) && typeof item === 'object'));
-      } else {
-        containers(child, out);
-      }
-    }
-  }
-  return out;
 }
 
 /**
@@ -66,7 +44,7 @@ export function checkPolicies(
       }
       continue;
     }
-    for (const container of containers(object)) {
+    for (const container of podContainers(object)) {
       const text = typeof container.image === 'string' ? container.image : '';
       const reference = tryParseImageReference(text);
       if (!reference || (!reference.digest && (!reference.tag || reference.tag === 'latest'))) {

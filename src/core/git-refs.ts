@@ -1,4 +1,4 @@
-import { usageError } from '../core/errors.js';
+import { usageError } from './errors.js';
 
 /*
  * Git revisions given on the command line (`rollback <sha>`, `diff --revision`, `--source-commit`).

@@ -4,8 +4,11 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import { formatLocation, isGitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Masker } from '../core/mask.js';
+import type { Reporter, StepControl, StepRecord, View } from '../core/reporter.js';
 import type { ColorLevel } from './color.js';
 import { workflowCommand } from './github.js';
+import { hintOf } from './hints.js';
+import { renderView } from './render/views.js';
 
 /**
  * How human output on stderr looks:
@@ -14,22 +17,6 @@ import { workflowCommand } from './github.js';
  * - github: plain plus GitHub Actions groups, annotations and the step summary.
  */
 export type OutputFormat = 'tty' | 'plain' | 'github';
-
-export interface StepRecord {
-  title: string;
-  status: 'ok' | 'failed' | 'skipped';
-  durationMs: number;
-  detail?: string;
-}
-
-export interface StepControl {
-  /** Replaces the step's trailing detail (shown when the step ends). */
-  detail(text: string): void;
-  /** Marks the step skipped with a reason instead of done. */
-  skip(reason: string): void;
-  /** A line of progress inside the step (suppressed by --quiet; collapsed under a spinner). */
-  log(text: string): void;
-}
 
 export interface ReporterSettings {
   stdout: Writable;
@@ -43,17 +30,13 @@ export interface ReporterSettings {
   colorLevel: ColorLevel;
 }
 
-export interface Reporter {
+/** The CLI's reporter: the core narration, plus how it is written to the terminal, a pipe or GitHub. */
+export interface CliReporter extends Reporter {
   readonly format: OutputFormat;
   readonly json: boolean;
   readonly verbose: boolean;
   readonly color: ChalkInstance;
   readonly steps: readonly StepRecord[];
-  step<T>(title: string, run: (step: StepControl) => Promise<T>): Promise<T>;
-  info(message: string): void;
-  success(message: string): void;
-  warn(message: string): void;
-  debug(message: string): void;
   /** Human-readable output of a command (tables, diffs): stderr, masked, shown even with --quiet. */
   print(text: string): void;
   error(error: unknown): void;
@@ -70,7 +53,7 @@ export function chooseFormat(options: { isTTY: boolean; ci: boolean; githubActio
   return 'plain';
 }
 
-export function createReporter(settings: ReporterSettings): Reporter {
+export function createReporter(settings: ReporterSettings): CliReporter {
   return new StreamReporter(settings);
 }
 
@@ -78,19 +61,29 @@ function seconds(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
 }
 
-class StreamReporter implements Reporter {
+class StreamReporter implements CliReporter {
   readonly format: OutputFormat;
   readonly json: boolean;
   readonly verbose: boolean;
   readonly color: ChalkInstance;
   readonly steps: StepRecord[] = [];
+  readonly progress?: (text: string) => void;
   private resultWritten = false;
+  /** The spinner of the running step, for progress() (terminal only). */
+  private running: { title: string; spinner: { text: string } } | undefined;
 
   constructor(private readonly settings: ReporterSettings) {
     this.format = settings.format;
     this.json = settings.json;
     this.verbose = settings.verbose;
     this.color = new Chalk({ level: settings.colorLevel });
+    // Progress (clone, fetch, push) is asked for only where a spinner can show it.
+    if (this.format === 'tty' && !settings.quiet) {
+      this.progress = (text) => {
+        if (this.running)
+          this.running.spinner.text = `${this.running.title} ${this.color.dim(this.settings.masker.mask(text))}`;
+      };
+    }
   }
 
   private writeErr(text: string): void {
@@ -104,6 +97,7 @@ class StreamReporter implements Reporter {
     let skipped: string | undefined;
     const quiet = this.settings.quiet;
     const spinner = this.format === 'tty' && !quiet ? await this.startSpinner(title) : undefined;
+    this.running = spinner ? { title, spinner } : undefined;
     if (this.format === 'github') this.writeErr(workflowCommand('group', {}, title));
     else if (this.format === 'plain' && !quiet) this.writeErr(`${color.cyan('▸')} ${title}`);
 
@@ -122,6 +116,7 @@ class StreamReporter implements Reporter {
     };
 
     const finish = (status: StepRecord['status']) => {
+      if (this.running?.spinner === spinner) this.running = undefined;
       const durationMs = performance.now() - started;
       const record: StepRecord = { title, status, durationMs: Math.round(durationMs) };
       const shownDetail = status === 'skipped' ? skipped : detail;
@@ -154,6 +149,13 @@ class StreamReporter implements Reporter {
     return ora({ text: title, stream: this.settings.stderr as NodeJS.WriteStream, isEnabled: true }).start();
   }
 
+  show(view: View): void {
+    const rendered = renderView(view, this.color);
+    if (rendered.text !== undefined) this.print(rendered.text);
+    if (rendered.warning !== undefined) this.warn(rendered.warning);
+    if (rendered.summary !== undefined) this.summary(rendered.summary);
+  }
+
   info(message: string): void {
     if (!this.settings.quiet) this.writeErr(message);
   }
@@ -181,7 +183,8 @@ class StreamReporter implements Reporter {
     if (isGitopsError(error)) {
       const where = error.location ? `${formatLocation(error.location)}: ` : '';
       this.writeErr(`${color.red('error:')} ${where}${error.message}`);
-      if (error.hint) this.writeErr(`${color.dim('hint:')} ${error.hint}`);
+      const hint = hintOf(error);
+      if (hint) this.writeErr(`${color.dim('hint:')} ${hint}`);
       if (this.format === 'github') {
         this.writeErr(
           workflowCommand(
@@ -239,7 +242,7 @@ export function errorDocument(error: unknown): Record<string, unknown> {
         code: error.code,
         exitCode: error.exitCode,
         message: error.message,
-        ...(error.hint ? { hint: error.hint } : {}),
+        ...(hintOf(error) ? { hint: hintOf(error) } : {}),
         ...(error.location ? { location: error.location } : {}),
         ...(error.details ? { details: error.details } : {}),
       },

@@ -119,3 +119,40 @@ export function crdScopes(objects: readonly KubeObject[]): Map<string, boolean> 
 }
 
 export const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
+
+/** The field manager of every server-side apply gitops makes (objects and the inventory). */
+export const FIELD_MANAGER = 'gitops';
+
+/**
+ * Fields that hold lists of containers in a pod spec. Looked for at any depth, so the pod
+ * templates of Deployment, StatefulSet, DaemonSet, Job, CronJob (`jobTemplate`) and custom
+ * resources embedding a pod spec (Argo Rollouts, Knative Services, …) are covered by one rule.
+ */
+export const CONTAINER_LIST_FIELDS: ReadonlySet<string> = new Set([
+  'containers',
+  'initContainers',
+  'ephemeralContainers',
+]);
+
+/** A container as found in a pod spec: only what gitops reads. */
+export interface Container {
+  name?: string;
+  image?: unknown;
+  resources?: { limits?: Record<string, unknown> };
+}
+
+/** Every container of an object (parsed JSON/YAML), at any depth, in document order. */
+export function podContainers(value: unknown, out: Container[] = []): Container[] {
+  if (Array.isArray(value)) {
+    for (const item of value) podContainers(item, out);
+  } else if (value && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) {
+      if (CONTAINER_LIST_FIELDS.has(key) && Array.isArray(child)) {
+        out.push(...child.filter((item): item is Container => Boolean(item) && typeof item === 'object'));
+      } else {
+        podContainers(child, out);
+      }
+    }
+  }
+  return out;
+}

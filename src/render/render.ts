@@ -1,22 +1,22 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import type { Context } from '../cli/context.js';
+import type { Kubectl } from '../cluster/kubectl.js';
 import type { EnvironmentConfig } from '../config/types.js';
+import type { Context } from '../core/context.js';
 import { GitopsError, usageError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
-import type { Kubectl } from './kubectl.js';
-import { crdScopes, type DesiredObject, groupKind, isNamespaced, type KubeObject } from './objects.js';
+import { crdScopes, type DesiredObject, groupKind, isNamespaced, type KubeObject } from '../kube/objects.js';
+import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
 
 /** A manifest larger than this is refused: env repos hold hand-written YAML, not data dumps. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
-const KUSTOMIZATION_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
 export type Layout = 'kustomize' | 'helm' | 'plain';
 
 export function detectLayout(envDir: string, environment: Pick<EnvironmentConfig, 'chart'>): Layout {
   if (environment.chart) return 'helm';
-  if (KUSTOMIZATION_NAMES.some((name) => existsSync(join(envDir, name)))) return 'kustomize';
+  if (KUSTOMIZATION_FILE_NAMES.some((name) => existsSync(join(envDir, name)))) return 'kustomize';
   return 'plain';
 }
 
@@ -99,8 +99,7 @@ function readPlain(root: string, envDir: string, skip: ReadonlySet<string>): Des
         walk(path);
         continue;
       }
-      if (!/\.ya?ml$/.test(entry.name) || KUSTOMIZATION_NAMES.includes(entry.name) || skip.has(display))
-        continue;
+      if (!/\.ya?ml$/.test(entry.name) || isKustomizationFile(entry.name) || skip.has(display)) continue;
       if (stat.size > MAX_MANIFEST_BYTES) {
         throw usageError(
           'MANIFEST_TOO_LARGE',
@@ -137,7 +136,7 @@ export async function renderEnvironment(
   let objects: DesiredObject[];
   if (layout === 'kustomize') {
     try {
-      const result = await kubectl.run(['kustomize', checkout.envDir], { timeoutMs: 120_000 });
+      const result = await kubectl.run(['kustomize', checkout.envDir], { timeoutMs: 120_000, read: true });
       objects = renderedObjects(result.stdout, 'kustomize');
     } catch (error) {
       if (error instanceof ExecError) {
@@ -159,7 +158,7 @@ export async function renderEnvironment(
       const result = await ctx.exec.run(
         'helm',
         ['template', environment.name, chart, '--namespace', defaultNamespace, ...values],
-        { cwd: checkout.dir, timeoutMs: 120_000 },
+        { cwd: checkout.dir, timeoutMs: 120_000, read: true },
       );
       objects = renderedObjects(result.stdout, 'helm template');
     } catch (error) {

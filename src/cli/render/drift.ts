@@ -1,11 +1,11 @@
 import type { ChalkInstance } from 'chalk';
 import { dump } from 'js-yaml';
-import { ANNOTATION_REVISION, LABEL_ENVIRONMENT } from '../cluster/objects.js';
-import { unifiedDiff } from '../output/diff.js';
-import { type Difference, secretDigests } from './compare.js';
-import type { DriftReport, ObjectDrift } from './detect.js';
-import { managerLabel } from './managed-fields.js';
-import { itemKey, listKeysFor, type Segment, sameKey } from './paths.js';
+import { unifiedDiff } from '../../core/diff.js';
+import { type Difference, secretDigests } from '../../drift/compare.js';
+import type { DriftReport, ObjectDrift } from '../../drift/detect.js';
+import { managerLabel } from '../../drift/managed-fields.js';
+import { itemKey, listKeysFor, type Segment, sameKey } from '../../drift/paths.js';
+import { ANNOTATION_REVISION, LABEL_ENVIRONMENT } from '../../kube/objects.js';
 
 const SECRET_MARK = '(secret)';
 const SECRET_DIFFERS = '(secret: differs from git)';
@@ -222,34 +222,6 @@ export function formatDrift(
         ),
   );
   return lines.join('\n');
-}
-
-/** The `--json` form: states, fields, managers; Secret values never included. */
-export function driftDocument(report: DriftReport): Record<string, unknown> {
-  return {
-    environment: report.environment,
-    inSync: report.inSync,
-    counts: report.counts,
-    liveRevisions: report.liveRevisions,
-    objects: report.objects.map((object) => ({
-      key: object.key,
-      kind: object.kind,
-      name: object.name,
-      ...(object.namespace ? { namespace: object.namespace } : {}),
-      state: object.state,
-      ...(object.source ? { source: object.source } : {}),
-      ...(object.liveRevision ? { liveRevision: object.liveRevision } : {}),
-      ...(object.state === 'extra' ? { prunable: Boolean(object.prunable) } : {}),
-      managers: object.managers,
-      differences: object.differences.map((difference) => ({
-        kind: difference.kind,
-        path: difference.display,
-        pointer: difference.pointer,
-        ...(difference.secret ? { secret: true } : { desired: difference.desired, live: difference.live }),
-        managers: difference.managers,
-      })),
-    })),
-  };
 }
 
 /** Markdown for the GitHub step summary. */

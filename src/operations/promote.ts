@@ -1,47 +1,34 @@
-import type { CommandOutcome } from '../cli/action.js';
-import type { Context } from '../cli/context.js';
-import { readInventory } from '../cluster/inventory.js';
-import { LABEL_ENVIRONMENT, ownerId } from '../cluster/objects.js';
-import { openSession } from '../cluster/session.js';
 import { getEnvironment } from '../config/load.js';
+import type { Context } from '../core/context.js';
 import { usageError } from '../core/errors.js';
+import type { OnDrift } from '../gates/drift.js';
+import type { GateOverride } from '../gates/lock.js';
 import { TRAILER } from '../git/message.js';
 import { normalizeRepository, tryParseImageReference } from '../images/reference.js';
-import { type OnDrift, runDeploy } from './deploy.js';
-import { checkOverrideOptions } from './lock.js';
-import { inventoryNs } from './pipeline.js';
+import { LABEL_ENVIRONMENT, ownerId, podContainers } from '../kube/objects.js';
+import type { ImageUpdate } from '../manifests/types.js';
+import { type DeployResult, deploy } from './deploy.js';
+import { openSession } from './session.js';
 
-export interface PromoteOptions {
+export interface PromoteOptions extends GateOverride {
   from?: string;
   to: string;
   onDrift: OnDrift;
-  timeout?: string;
+  /** How long to wait for the rollout; default: environments.<to>.timeout. */
+  timeoutMs?: number;
   autoRollback?: boolean;
-  /** Override a lock or a freeze window of the target; needs `reason`. */
-  force?: boolean;
-  reason?: string;
 }
 
-function containerImages(value: unknown, out: string[] = []): string[] {
-  if (Array.isArray(value)) for (const item of value) containerImages(item, out);
-  else if (value && typeof value === 'object') {
-    for (const [key, child] of Object.entries(value)) {
-      if ((key === 'containers' || key === 'initContainers') && Array.isArray(child)) {
-        for (const container of child) if (typeof container?.image === 'string') out.push(container.image);
-      } else containerImages(child, out);
-    }
-  }
-  return out;
-}
+/** The workload kinds whose running images are promoted (their API resources). */
+const PROMOTED_RESOURCES = ['deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'cronjobs.batch'];
 
 /**
  * `gitops promote --from staging --to production`: the images that RUN in the source environment
  * (as the cluster has them: digests when they were pinned) become the target's, through the same
- * commit → apply → wait → verify path as deploy. Changes move through stages: the target's
+ * steps as deploy, on the target's session. Changes move through stages: the target's
  * `promoteFrom` names its only source.
  */
-export async function runPromote(ctx: Context, options: PromoteOptions): Promise<CommandOutcome> {
-  checkOverrideOptions(options);
+export async function runPromote(ctx: Context, options: PromoteOptions): Promise<DeployResult> {
   const target = await openSession(ctx, options.to);
   const from = options.from ?? target.environment.promoteFrom;
   if (!from) {
@@ -67,7 +54,7 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
   const { config } = source;
 
   const promoted = await ctx.reporter.step(`read the images running in ${from}`, async (step) => {
-    const inventory = await readInventory(source.kubectl, source.environment, inventoryNs(source));
+    const inventory = await source.readInventory();
     if (!inventory?.revision || inventory.phase !== 'verified') {
       throw usageError(
         'PROMOTE_SOURCE_NOT_VERIFIED',
@@ -77,19 +64,17 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
         },
       );
     }
-    const workloads = await source.kubectl.list(
-      ['deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'cronjobs.batch'],
-      {
-        ...(source.environment.namespace ? { namespace: source.environment.namespace } : {}),
-        labelSelector: `${LABEL_ENVIRONMENT}=${ownerId(source.environment)}`,
-      },
-    );
+    const workloads = await source.kubectl.list(PROMOTED_RESOURCES, {
+      ...(source.environment.namespace ? { namespace: source.environment.namespace } : {}),
+      labelSelector: `${LABEL_ENVIRONMENT}=${ownerId(source.environment)}`,
+    });
     const byRepository = new Map<string, Set<string>>();
-    for (const image of workloads.flatMap((object) => containerImages(object.spec))) {
-      const reference = tryParseImageReference(image);
+    for (const container of workloads.flatMap((object) => podContainers(object.spec))) {
+      if (typeof container.image !== 'string') continue;
+      const reference = tryParseImageReference(container.image);
       if (!reference) continue;
       const set = byRepository.get(reference.repository) ?? new Set<string>();
-      set.add(image);
+      set.add(container.image);
       byRepository.set(reference.repository, set);
     }
     const wanted = config.images.length
@@ -97,7 +82,7 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
           (image) => [image.name, normalizeRepository(image.repository) ?? image.repository] as const,
         )
       : [...byRepository.keys()].map((repository) => [repository, repository] as const);
-    const args: string[] = [];
+    const updates: ImageUpdate[] = [];
     for (const [name, repository] of wanted) {
       const found = [...(byRepository.get(repository) ?? [])];
       if (found.length === 0) continue;
@@ -110,21 +95,28 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
           },
         );
       }
-      args.push(`${name}=${found[0]}`);
+      const reference = tryParseImageReference(found[0]!)!;
+      if (reference.tag === undefined && reference.digest === undefined) {
+        throw usageError(
+          'IMAGE_REFERENCE_INVALID',
+          `image reference "${found[0]}" has neither a tag nor a digest`,
+          { hint: 'write <repository>:<tag>, <repository>@sha256:<digest> or both' },
+        );
+      }
+      updates.push({ name, reference });
     }
-    if (args.length === 0) throw usageError('PROMOTE_NOTHING', `no configured image runs in ${from}`);
-    step.detail(args.join(', '));
-    return { args, revision: inventory.revision };
+    if (updates.length === 0) throw usageError('PROMOTE_NOTHING', `no configured image runs in ${from}`);
+    step.detail(updates.map((update) => `${update.name}=${update.reference.original}`).join(', '));
+    return { updates, revision: inventory.revision };
   });
 
-  return runDeploy(ctx, {
-    env: options.to,
-    images: promoted.args,
+  return deploy(ctx, target, {
+    updates: promoted.updates,
     skipBuild: true,
     onDrift: options.onDrift,
     action: 'promote',
     trailers: [[TRAILER.promotedFrom, `${from}@${promoted.revision}`]],
-    ...(options.timeout ? { timeout: options.timeout } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.autoRollback ? { autoRollback: true } : {}),
     ...(options.force ? { force: true } : {}),
     ...(options.reason ? { reason: options.reason } : {}),

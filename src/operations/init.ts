@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { type CiProvider, ciFiles, DEFAULT_ACTION_REF } from '../ci-templates/index.js';
-import type { Context } from '../cli/context.js';
+import { readConfig } from '../config/load.js';
+import { NAME_PATTERN } from '../config/schema.js';
+import { starterConfig } from '../config/starter.js';
+import type { Context } from '../core/context.js';
 import { usageError } from '../core/errors.js';
-import { readConfig } from './load.js';
-import { NAME_PATTERN } from './schema.js';
-import { starterConfig } from './starter.js';
 
 /** What `gitops init` uses for whatever neither a flag nor an answer gave. */
 export const INIT_DEFAULTS = {
@@ -35,6 +35,8 @@ export interface InitResult {
   file: string;
   /** Every file written, gitops.yaml first, as absolute paths. */
   files: string[];
+  /** In a dry run: what each file would hold. */
+  preview?: Array<{ path: string; content: string }>;
 }
 
 /** Splits and checks `--environments`: DNS-1123 labels, at least one, no duplicates. */
@@ -123,10 +125,7 @@ export async function initConfig(ctx: Context, request: InitRequest): Promise<In
       hint: 'pass --force to replace it',
     });
   }
-  if (ctx.dryRun) {
-    for (const output of outputs) ctx.reporter.print(`# ${output.path}\n${output.content}`);
-    return { file, files: outputs.map((output) => output.path) };
-  }
+  if (ctx.dryRun) return { file, files: outputs.map((output) => output.path), preview: outputs };
   for (const output of outputs) {
     mkdirSync(dirname(output.path), { recursive: true });
     writeFileSync(output.path, output.content);

@@ -1,0 +1,34 @@
+import type { ChalkInstance } from 'chalk';
+import { describeLock } from '../../gates/lock.js';
+import type { EnvironmentStatus } from '../../operations/status.js';
+
+/** `gitops status` for people: a block per environment. */
+export function formatStatus(statuses: readonly EnvironmentStatus[], color: ChalkInstance): string[] {
+  return statuses.map((status) => {
+    const drift = status.drift
+      ? status.drift.inSync
+        ? color.green('in sync')
+        : color.yellow(
+            `drift: ${status.drift.counts.modified} modified, ${status.drift.counts.missing} missing, ${status.drift.counts.extra} extra`,
+          )
+      : '—';
+    const health = status.rollouts.length
+      ? status.rollouts
+          .map(
+            (rollout) =>
+              `${rollout.ready ? color.green('✓') : color.red('✗')} ${rollout.object} ${rollout.detail}`,
+          )
+          .join('; ')
+      : '—';
+    return [
+      color.bold(status.environment),
+      `  live ${status.liveRevision?.slice(0, 12) ?? '—'}  branch ${status.headRevision.slice(0, 12) || '—'}  git: ${status.git}  phase: ${status.phase ?? '—'}`,
+      `  ${drift}`,
+      `  ${health}`,
+      ...(status.lock ? [`  ${color.yellow(`🔒 ${describeLock(status.lock)}`)}`] : []),
+      ...(status.freezes ?? []).map((freeze) => `  ${color.yellow(`❄ ${freeze}`)}`),
+      ...(status.note ? [`  ${color.yellow(status.note)}`] : []),
+      ...(status.error ? [`  ${color.red(status.error)}`] : []),
+    ].join('\n');
+  });
+}

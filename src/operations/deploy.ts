@@ -1,0 +1,424 @@
+import { type BumpEdit, editImages } from '../bump/bump.js';
+import type { Inventory } from '../cluster/inventory.js';
+import { parseDuration } from '../config/duration.js';
+import type { Context } from '../core/context.js';
+import { unifiedDiff } from '../core/diff.js';
+import { GitopsError, isGitopsError } from '../core/errors.js';
+import { compareLive } from '../drift/detect.js';
+import { driftGate, type OnDrift } from '../gates/drift.js';
+import { checkFreeze, type GateOverride } from '../gates/lock.js';
+import { checkPolicies, policyError } from '../gates/policy.js';
+import type { GitopsAction } from '../git/message.js';
+import { type Provenance, readProvenance } from '../git/provenance.js';
+import { Git } from '../git/runner.js';
+import { writeAndPush } from '../git/write.js';
+import { parseImageReference } from '../images/reference.js';
+import { parseImageUpdate } from '../manifests/arguments.js';
+import type { ImageUpdate } from '../manifests/types.js';
+import { runSteps, type Step } from '../pipeline/step.js';
+import { renderEnvironment } from '../render/render.js';
+import { rollBack, startRollback } from './rollback.js';
+import { type EnvironmentSession, openSession } from './session.js';
+import {
+  APPLY_STEPS,
+  applyOutcome,
+  endsTheRun,
+  firstLine,
+  getEnvRepoStep,
+  type ReleaseState,
+  RolloutFailure,
+  recordFailure,
+  verifyPushedSignatures,
+  verifySignaturesStep,
+} from './steps.js';
+import type { DeployEnding, ImageRecord } from './views.js';
+
+/** What to deploy and how, with every option already parsed (no flag names here). */
+export interface DeployPlan extends GateOverride {
+  /** Images to set, typed: from `--image` arguments, or what promote found running in its source. */
+  updates: ImageUpdate[];
+  skipBuild: boolean;
+  rebuild?: boolean;
+  onDrift: OnDrift;
+  /** How long to wait for the rollout; default: environments.<env>.timeout. */
+  timeoutMs?: number;
+  /** Default: environments.<env>.autoRollback. */
+  autoRollback?: boolean;
+  /** `promote` when called by gitops promote (commit trailers say so). */
+  action?: Extract<GitopsAction, 'deploy' | 'promote'>;
+  /** Extra commit trailers, e.g. Gitops-Promoted-From. */
+  trailers?: Array<[string, string]>;
+}
+
+export interface DeployOptions extends Omit<DeployPlan, 'updates'> {
+  env: string;
+  /** `--image name=reference` arguments as given. */
+  images: string[];
+}
+
+export interface DeployResult {
+  environment: string;
+  dryRun?: true;
+  changes?: BumpEdit['update']['changes'];
+  diff?: string;
+  revision?: string;
+  previousRevision?: string | null;
+  images?: ImageRecord[];
+  changed?: boolean;
+  applied?: number;
+  pruned?: string[];
+  rollouts?: ReturnType<typeof applyOutcome>['rollouts'];
+  verified?: boolean;
+  durationMs?: number;
+}
+
+interface DeployState extends ReleaseState {
+  readonly plan: DeployPlan;
+  /** Every image to set: the given ones, then those built. */
+  updates: ImageUpdate[];
+  inventory?: Inventory;
+  /** The revision the cluster was last applied and verified at: what drift is measured against. */
+  deployed?: string;
+  provenance?: Provenance;
+  edit?: BumpEdit;
+  images: ImageRecord[];
+  diff?: string;
+}
+
+const preflight: Step<DeployState> = {
+  title: 'preflight',
+  dryRun: 'run',
+  async run(state, step) {
+    const { ctx, session } = state;
+    // Independent probes, at once: tool versions, the cluster, and the last deploy's record.
+    const [git, versions, inventory] = await Promise.all([
+      new Git(ctx, session.config.dir).output(['--version']),
+      session.kubectl.version(),
+      session.readInventory(),
+    ]);
+    if (!versions.server)
+      throw new GitopsError('CLUSTER_UNREACHABLE', 'the cluster did not report a version');
+    const name = session.environment.name;
+    if (inventory?.phase === 'applying' || inventory?.phase === 'failed') {
+      ctx.reporter.warn(
+        `the last deploy of ${name} (${inventory.revision?.slice(0, 12) ?? '?'}) ${inventory.phase === 'applying' ? 'was interrupted while applying' : 'failed'}; this deploy applies the branch head and completes it`,
+      );
+    }
+    // A freeze needs no env repo: refuse before a build, not after it.
+    checkFreeze(ctx, session.config, session.environment, state.plan);
+    if (inventory) state.inventory = inventory;
+    const deployed =
+      inventory?.phase === 'applied' || inventory?.phase === 'verified' ? inventory.revision : undefined;
+    if (deployed) state.deployed = deployed;
+    const verified = inventory?.verifiedRevision ?? deployed;
+    if (verified) state.verifiedRevision = verified;
+    step.detail(`${git}, kubectl ${versions.client ?? '?'} → server ${versions.server}`);
+  },
+};
+
+const build: Step<DeployState> = {
+  title: 'build',
+  dryRun: 'run',
+  async run(state, step) {
+    const { ctx, session, plan } = state;
+    const toBuild = session.config.images.filter(
+      (image) => !plan.updates.some((update) => update.name === image.name),
+    );
+    if (plan.skipBuild || toBuild.length === 0) {
+      step.skip(plan.skipBuild ? '--skip-build' : 'every image given with --image');
+      return;
+    }
+    const { buildImages } = await import('../build/build.js');
+    const built = await buildImages(ctx, session.config, {
+      images: toBuild.map((image) => image.name),
+      rebuild: Boolean(plan.rebuild),
+      buildArgs: {},
+      push: true,
+    });
+    for (const image of built)
+      state.updates.push({ name: image.name, reference: parseImageReference(image.reference) });
+    step.detail(built.map((image) => `${image.name} ${image.status}`).join(', '));
+  },
+};
+
+const driftCheck: Step<DeployState> = {
+  title: 'drift check',
+  dryRun: 'run',
+  async run(state, step) {
+    const { ctx, session, deployed } = state;
+    if (!deployed) {
+      step.skip(
+        state.inventory
+          ? 'the last deploy did not finish; nothing verified to compare with'
+          : 'nothing deployed yet',
+      );
+      return;
+    }
+    const desired = await session.desiredState(state.checkout!, deployed);
+    // One read of the live state serves the drift gate and the apply's plan (what changed, what to prune).
+    const live = await session.readLive(desired.objects, state.inventory ?? null);
+    state.live = live;
+    const drift = compareLive(session.environment, desired.objects, live);
+    if (drift.inSync) {
+      step.detail(`in sync with the deployed revision ${deployed.slice(0, 12)}`);
+      return;
+    }
+    ctx.reporter.show({ kind: 'drift', report: drift, decision: state.plan.onDrift });
+    const decision = driftGate(drift, state.plan.onDrift, deployed);
+    step.detail(decision === 'overwrite' ? 'drift found; this deploy overwrites it' : 'drift found (warn)');
+  },
+};
+
+function editOptions(state: DeployState) {
+  const trailers = [...(state.plan.trailers ?? []), ...state.overrides];
+  return {
+    action: state.plan.action ?? 'deploy',
+    provenance: state.provenance!,
+    ...(trailers.length ? { trailers } : {}),
+  } as const;
+}
+
+async function policyGate(state: DeployState): Promise<number> {
+  const { ctx, session, checkout } = state;
+  const objects = await renderEnvironment(
+    ctx,
+    session.environment,
+    checkout!,
+    session.kubectl,
+    session.namespace,
+  );
+  const violations = checkPolicies(session.environment, objects);
+  if (violations.length > 0) throw policyError(violations);
+  return objects.length;
+}
+
+const bumpImages: Step<DeployState> = {
+  title: 'bump images',
+  dryRun: 'run',
+  async run(state, step) {
+    const { ctx, session } = state;
+    state.provenance = await readProvenance(ctx, session.config.dir);
+    if (state.provenance.actor) state.actor = state.provenance.actor;
+    if (state.updates.length === 0) {
+      step.skip('no image to change; deploying the branch head');
+      return;
+    }
+    // Edits the temp clone's working tree: the commit (or, in a dry run, the diff) is made from it.
+    const edit = await editImages(state.checkout!, session.environment, state.updates, editOptions(state));
+    state.edit = edit;
+    for (const change of edit.update.changes)
+      step.log(`${change.file}:${change.line} ${change.old} → ${change.new}`);
+    step.detail(edit.changed ? `${edit.update.changes.length} change(s)` : 'already up to date');
+  },
+};
+
+const policyGateStep: Step<DeployState> = {
+  title: 'policy gate',
+  dryRun: 'run',
+  async run(state, step) {
+    step.detail(`${await policyGate(state)} object(s) pass`);
+  },
+};
+
+const commitAndPush: Step<DeployState> = {
+  title: 'commit and push',
+  dryRun: 'preview',
+  async run(state, step) {
+    const { ctx, session } = state;
+    const checkout = state.checkout!;
+    const pending = state.edit;
+    if (!pending?.changed) {
+      step.skip('nothing to commit');
+      state.revision = await checkout.git.output(['rev-parse', 'HEAD']);
+      return;
+    }
+    const written = await writeAndPush<BumpEdit>(ctx, checkout, session.config.envRepo, {
+      push: true,
+      edit: async (attempt) => {
+        if (attempt === 1) return pending;
+        step.log(`remote moved; re-applying the edit on the new head (attempt ${attempt})`);
+        const again = await editImages(checkout, session.environment, state.updates, editOptions(state));
+        await policyGate(state);
+        return again;
+      },
+    });
+    for (const change of written.outcome.update.changes)
+      state.images.push({ name: change.image, old: change.old, new: change.new });
+    const head = written.commit ?? (await checkout.git.output(['rev-parse', 'HEAD']));
+    // The push may have landed on commits others pushed meanwhile, and adds gitops' own: check again.
+    await verifyPushedSignatures(state, head);
+    state.revision = head;
+    step.detail(
+      written.commit
+        ? `${head.slice(0, 12)}${written.attempts > 1 ? ` after ${written.attempts} attempts` : ''}`
+        : 'the remote already had these images',
+    );
+  },
+  async preview(state, step) {
+    const checkout = state.checkout!;
+    const diff = (state.edit?.update.files ?? [])
+      .map((file) =>
+        unifiedDiff(file.before, file.after, {
+          from: `a/${checkout.envPath}/${file.file}`,
+          to: `b/${checkout.envPath}/${file.file}`,
+        }),
+      )
+      .join('');
+    state.diff = diff;
+    if (diff) state.ctx.reporter.show({ kind: 'diff', text: diff });
+    step.skip(`dry run: ${state.edit?.update.changes.length ?? 0} change(s) not committed`);
+  },
+};
+
+/**
+ * A deploy on an open session, with typed image updates: preflight → build → get the env repo
+ * (lock and freeze gate) → drift gate → verify signatures → bump → policy gate → commit and push
+ * → apply and prune → wait → verify → record. A failure after the push exits 4 and either rolls
+ * back through git (auto-rollback) or names the exact rollback command.
+ */
+export async function deploy(
+  ctx: Context,
+  session: EnvironmentSession,
+  plan: DeployPlan,
+): Promise<DeployResult> {
+  const started = Date.now();
+  const { environment } = session;
+  const state: DeployState = {
+    ctx,
+    session,
+    plan,
+    overrides: [],
+    updates: [...plan.updates],
+    images: [],
+    timeoutMs:
+      plan.timeoutMs ?? parseDuration(environment.timeout, `environments.${environment.name}.timeout`),
+  };
+  const summarize = (ending: DeployEnding, code?: string) =>
+    ctx.reporter.show({
+      kind: 'deploy-summary',
+      environment: environment.name,
+      images: state.images,
+      ...(state.revision ? { revision: state.revision } : {}),
+      durationMs: Date.now() - started,
+      ending,
+      ...(code ? { code } : {}),
+    });
+  try {
+    await runSteps(
+      ctx,
+      [
+        preflight,
+        build,
+        getEnvRepoStep<DeployState>(plan),
+        driftCheck,
+        verifySignaturesStep<DeployState>(async (current) => current.verifiedRevision),
+        bumpImages,
+        policyGateStep,
+        commitAndPush,
+        ...APPLY_STEPS,
+      ],
+      state,
+      recordFailure(plan.action ?? 'deploy'),
+    );
+  } catch (error) {
+    if (!state.revision || endsTheRun(error)) {
+      summarize('failed', isGitopsError(error) ? error.code : undefined);
+      throw error;
+    }
+    throw await afterFailedRollout(state, error, summarize);
+  }
+  if (ctx.dryRun) {
+    ctx.reporter.success(
+      `dry run: ${state.edit?.update.changes.length ?? 0} change(s) would be committed to ${environment.name}; nothing was pushed or applied`,
+    );
+    return {
+      environment: environment.name,
+      dryRun: true,
+      changes: state.edit?.update.changes ?? [],
+      diff: state.diff ?? '',
+    };
+  }
+  summarize('deployed');
+  const revision = state.revision!;
+  ctx.reporter.success(`${environment.name} deployed at ${revision.slice(0, 12)} and verified`);
+  const { revision: _revision, ...outcome } = applyOutcome(state);
+  return {
+    environment: environment.name,
+    revision,
+    previousRevision: state.deployed ?? null,
+    images: state.images,
+    changed: state.images.length > 0,
+    ...outcome,
+    durationMs: Date.now() - started,
+  };
+}
+
+/**
+ * A revision was pushed and its rollout failed (the failure is recorded already): without an
+ * earlier verified revision or without auto-rollback, say how to get back; with auto-rollback,
+ * run the rollback operation reverting the pushed commit. Returns the error to end with.
+ */
+async function afterFailedRollout(
+  state: DeployState,
+  error: unknown,
+  summarize: (ending: DeployEnding, code?: string) => void,
+): Promise<GitopsError> {
+  const { ctx, session } = state;
+  const name = session.environment.name;
+  const pushed = state.revision!;
+  const failure = isGitopsError(error)
+    ? error
+    : new GitopsError('DEPLOY_FAILED', String(error), { cause: error });
+  const previous = state.verifiedRevision;
+  if (!previous || !(state.plan.autoRollback ?? session.environment.autoRollback)) {
+    summarize('failed', 'ROLLOUT_FAILED');
+    return previous
+      ? new RolloutFailure(
+          `${failure.message}\n${name} is on ${pushed.slice(0, 12)} (pushed, not healthy)`,
+          `roll back with: gitops rollback ${previous.slice(0, 12)} --env ${name}`,
+        )
+      : new RolloutFailure(
+          `${failure.message}\nthere is no earlier verified revision of ${name} to return to`,
+          'fix the manifests and deploy again',
+        );
+  }
+  const why = firstLine(failure);
+  ctx.reporter.warn(`deploy failed (${why}); rolling back to ${previous.slice(0, 12)} (--auto-rollback)`);
+  const rollback = startRollback(state, {
+    target: previous,
+    reverts: pushed,
+    provenance: state.provenance!,
+    reason: `Automatic rollback: ${why}`,
+  });
+  try {
+    await rollBack(rollback);
+  } catch (rollbackError) {
+    // Typed, not guessed from a message: was the revert on the branch when it failed?
+    if (!rollback.restored || endsTheRun(rollbackError)) {
+      summarize('failed', isGitopsError(rollbackError) ? rollbackError.code : undefined);
+      throw rollbackError;
+    }
+    state.revision = rollback.restored.head;
+    summarize('rollback-unhealthy');
+    // Never report a rollback as done when its own rollout failed (werf/nelm#131).
+    return new RolloutFailure(
+      `${why}\ngit is back on ${previous.slice(0, 12)} (revert commit ${rollback.restored.head.slice(0, 12)}) and it was re-applied, but the rollback's rollout did not become healthy either: ${firstLine(rollbackError)}`,
+      `inspect the workloads (kubectl rollout status), then run: gitops deploy --env ${name} --skip-build`,
+    );
+  }
+  const head = rollback.restored!.head;
+  state.revision = head;
+  summarize('rolled-back');
+  return new RolloutFailure(
+    `${why}\n${name} is back on ${previous.slice(0, 12)} (revert commit ${head.slice(0, 12)}, verified)`,
+    'the failed commit stays in history; fix forward and deploy again',
+  );
+}
+
+/** `gitops deploy`: opens the environment's session and parses the `--image` arguments, then deploys. */
+export async function runDeploy(ctx: Context, options: DeployOptions): Promise<DeployResult> {
+  const session = await openSession(ctx, options.env);
+  const { env: _env, images, ...plan } = options;
+  const updates = images.map((argument) => parseImageUpdate(argument, session.config.images));
+  return deploy(ctx, session, { ...plan, updates });
+}

@@ -1,0 +1,133 @@
+import { workloadHealth } from '../cluster/rollout.js';
+import { findConfigFile, readConfig } from '../config/load.js';
+import type { Context } from '../core/context.js';
+import { activeFreezes, describeFreeze } from '../gates/freeze.js';
+import { type LockRecord, readLock } from '../gates/lock.js';
+import { resolveRevision } from '../git/revision.js';
+import { WORKLOAD_KINDS } from '../kube/objects.js';
+import { openSession } from './session.js';
+
+export interface EnvironmentStatus {
+  environment: string;
+  liveRevision: string | null;
+  headRevision: string;
+  /** up-to-date | pending-apply | not-deployed | diverged */
+  git: string;
+  phase: string | null;
+  drift: { inSync: boolean; counts: Record<string, number> } | null;
+  rollouts: Array<{ object: string; ready: boolean; detail: string }>;
+  /** The env-repo lock (`gitops lock`), or null. */
+  lock?: LockRecord | null;
+  /** Freeze windows that hold now, one line each. */
+  freezes?: string[];
+  /** With phase `failed`: what was running and why it failed, as recorded in the inventory. */
+  failure?: { action: string; reason: string };
+  note?: string;
+  error?: string;
+}
+
+async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatus> {
+  const session = await openSession(ctx, envName);
+  const checkout = await session.openEnvRepo();
+  const head = await checkout.git.output(['rev-parse', 'HEAD']);
+  const current = await session.drift([]);
+  const inventory = current.inventory;
+  const lock = (await readLock(checkout, envName)) ?? null;
+  const freezes = activeFreezes(session.config, session.environment, new Date()).map(describeFreeze);
+  const base = {
+    environment: envName,
+    headRevision: head,
+    phase: inventory?.phase ?? null,
+    lock,
+    freezes,
+  };
+  if (!inventory?.revision) {
+    return {
+      ...base,
+      liveRevision: null,
+      git: 'not-deployed',
+      drift: null,
+      rollouts: [],
+      note: 'nothing deployed yet: run gitops deploy',
+    };
+  }
+  const live = await resolveRevision(ctx, checkout, inventory.revision).catch(() => undefined);
+  let git = 'diverged';
+  if (live) {
+    const same = await checkout.git.read(['diff', '--quiet', live, head, '--', checkout.envPath], {
+      allowFailure: true,
+    });
+    if (same.exitCode === 0) git = 'up-to-date';
+    else {
+      const ancestor = await checkout.git.read(['merge-base', '--is-ancestor', live, head], {
+        allowFailure: true,
+      });
+      git =
+        ancestor.exitCode === 0 ||
+        (await checkout.git.tryOutput(['rev-parse', '--is-shallow-repository'])) === 'true'
+          ? 'pending-apply'
+          : 'diverged';
+    }
+  }
+  const drift = live ? await session.drift((await session.desiredState(checkout, live)).objects) : undefined;
+  const rollouts = (drift?.objects ?? [])
+    .filter((object) => object.live && WORKLOAD_KINDS.has(object.kind))
+    .map((object) => ({ object: object.display, ...workloadHealth(object.live!) }));
+  const failed = inventory.failure
+    ? `the ${inventory.failedAction ?? 'deploy'} of ${inventory.revision.slice(0, 12)} failed: ${inventory.failure}; roll back or deploy a fix`
+    : `the deploy of ${inventory.revision.slice(0, 12)} failed: roll back or deploy a fix`;
+  const notes: Record<string, string> = {
+    applying: `the deploy of ${inventory.revision.slice(0, 12)} was interrupted while applying: run gitops deploy --env ${envName} to complete it`,
+    failed,
+    applied: `${inventory.revision.slice(0, 12)} was applied but not verified: run gitops deploy --env ${envName} --skip-build`,
+  };
+  const note = inventory.phase ? notes[inventory.phase] : undefined;
+  return {
+    ...base,
+    liveRevision: inventory.revision,
+    git,
+    drift: drift ? { inSync: drift.inSync, counts: drift.counts } : null,
+    rollouts,
+    ...(inventory.phase === 'failed' && inventory.failure
+      ? { failure: { action: inventory.failedAction ?? 'deploy', reason: inventory.failure } }
+      : {}),
+    ...(note ? { note } : {}),
+  };
+}
+
+/** `gitops status [--env]`: per environment, live revision against the branch, drift, rollout health, deploy state. */
+export async function runStatus(
+  ctx: Context,
+  options: { env?: string },
+): Promise<{ environments: EnvironmentStatus[]; healthy: boolean }> {
+  const names = options.env
+    ? [options.env]
+    : Object.keys(readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env).environments);
+  const statuses: EnvironmentStatus[] = [];
+  for (const name of names) {
+    try {
+      statuses.push(await ctx.reporter.step(`status of ${name}`, () => statusOf(ctx, name)));
+    } catch (error) {
+      if (options.env) throw error;
+      statuses.push({
+        environment: name,
+        liveRevision: null,
+        headRevision: '',
+        git: 'unknown',
+        phase: null,
+        drift: null,
+        rollouts: [],
+        error: (error as Error).message.split('\n')[0]!,
+      });
+    }
+  }
+  const unhealthy = statuses.some(
+    (status) =>
+      status.error ||
+      status.phase === 'failed' ||
+      status.phase === 'applying' ||
+      status.drift?.inSync === false ||
+      status.rollouts.some((rollout) => !rollout.ready),
+  );
+  return { environments: statuses, healthy: !unhealthy };
+}

@@ -1,0 +1,228 @@
+// The drift engine on plain objects, no cluster: normalisation, paths, managed-field attribution,
+// object comparison and the per-environment report.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { EnvironmentConfig } from '../src/config/types.js';
+import { compareObject } from '../src/drift/compare.js';
+import { compareLive } from '../src/drift/detect.js';
+import { foreignOwners, isControllerManager, ownedLeaves, owns } from '../src/drift/managed-fields.js';
+import { isEmptyValue, quantityValue, scalarEqual } from '../src/drift/normalize.js';
+import { displayPath, jsonPointer, listKeysFor, type Segment, valueAt } from '../src/drift/paths.js';
+import type { KubeObject, ManagedFieldsEntry } from '../src/kube/objects.js';
+
+function deployment(
+  spec: Record<string, unknown>,
+  metadata: Partial<KubeObject['metadata']> = {},
+): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'staging', ...metadata },
+    spec,
+  };
+}
+
+const containers = (...items: Array<Record<string, unknown>>) => ({
+  template: { spec: { containers: items } },
+});
+
+const environment = {
+  name: 'staging',
+  ignoreDifferences: [],
+  prune: { enabled: true, protect: ['ConfigMap/keep'] },
+} as unknown as EnvironmentConfig;
+
+test('normalise: quantities, int-or-string, empty values', () => {
+  assert.equal(quantityValue('500m'), 0.5);
+  assert.equal(quantityValue('1Gi'), 1024 ** 3);
+  assert.equal(quantityValue('1e3'), 1000);
+  assert.equal(quantityValue('lots'), undefined);
+  assert.ok(scalarEqual('0.5', '500m', true), '0.5 = 500m in a quantity field');
+  assert.ok(scalarEqual('1Gi', '1024Mi', true));
+  assert.ok(!scalarEqual('1Gi', '1024Mi', false), 'outside quantity fields text is text');
+  assert.ok(scalarEqual(8080, '8080', false), 'int-or-string');
+  assert.ok(!scalarEqual(true, 'true', false));
+  assert.ok(isEmptyValue({}) && isEmptyValue([]) && isEmptyValue(null) && !isEmptyValue(0));
+});
+
+test('paths: display, JSON pointer and lookup follow keyed list items by their key', () => {
+  const path: Segment[] = [
+    { field: 'spec' },
+    { field: 'template' },
+    { field: 'spec' },
+    { field: 'containers' },
+    { key: { name: 'sidecar' } },
+    { field: 'image' },
+  ];
+  const object = deployment(containers({ name: 'web', image: 'a' }, { name: 'sidecar', image: 'b' }));
+  assert.equal(displayPath(path), 'spec.template.spec.containers[name=sidecar].image');
+  assert.equal(jsonPointer(path, object), '/spec/template/spec/containers/1/image');
+  assert.equal(valueAt(object, path), 'b');
+  assert.equal(
+    displayPath([{ field: 'metadata' }, { field: 'labels' }, { field: 'app.kubernetes.io/name' }]),
+    'metadata.labels["app.kubernetes.io/name"]',
+  );
+  assert.deepEqual(listKeysFor('ports', [{ containerPort: 80 }])?.keys, ['containerPort', 'protocol']);
+  assert.equal(listKeysFor('args', ['--x']), undefined, 'lists the API does not key are atomic');
+});
+
+test('managed fields: leaves, ownership and who changed a field', () => {
+  const fieldsV1 = {
+    'f:spec': {
+      'f:replicas': {},
+      'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"web"}': { '.': {}, 'f:image': {} } } } },
+    },
+  };
+  assert.deepEqual(ownedLeaves(fieldsV1).map(displayPath), [
+    'spec.replicas',
+    'spec.template.spec.containers[name=web].image',
+  ]);
+  assert.ok(owns(fieldsV1, [{ field: 'spec' }, { field: 'replicas' }]));
+  assert.ok(!owns(fieldsV1, [{ field: 'spec' }, { field: 'paused' }]));
+  const entries: ManagedFieldsEntry[] = [
+    { manager: 'gitops', operation: 'Apply', fieldsV1, time: '2024-01-01T00:00:00Z' },
+    {
+      manager: 'kubectl',
+      operation: 'Update',
+      subresource: 'scale',
+      fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+      time: '2024-01-02T00:00:00Z',
+    },
+  ];
+  assert.deepEqual(foreignOwners(entries, [{ field: 'spec' }, { field: 'replicas' }], 'gitops'), [
+    { manager: 'kubectl', operation: 'Update', time: '2024-01-02T00:00:00Z', subresource: 'scale' },
+  ]);
+  assert.ok(isControllerManager({ manager: 'kube-controller-manager' }));
+  assert.ok(isControllerManager({ manager: 'anything', subresource: 'status' }));
+  assert.ok(!isControllerManager({ manager: 'kubectl-edit' }));
+});
+
+test('compare: server defaults, status and list order are not drift; a changed field names its manager', () => {
+  const desired = deployment({
+    replicas: 2,
+    ...containers({ name: 'web', image: 'web:1', resources: { limits: { cpu: '0.5' } } }),
+  });
+  const live = deployment(
+    {
+      replicas: 7,
+      progressDeadlineSeconds: 600,
+      ...containers({
+        name: 'web',
+        image: 'web:1',
+        imagePullPolicy: 'IfNotPresent',
+        resources: { limits: { cpu: '500m' } },
+      }),
+    },
+    {
+      uid: 'abc',
+      resourceVersion: '42',
+      managedFields: [
+        { manager: 'gitops', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
+        {
+          manager: 'kubectl',
+          operation: 'Update',
+          subresource: 'scale',
+          fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+        },
+      ],
+    },
+  );
+  (live as Record<string, unknown>).status = { readyReplicas: 7 };
+  const differences = compareObject(desired, live, { ignore: [] });
+  assert.deepEqual(
+    differences.map((difference) => [
+      difference.kind,
+      difference.display,
+      difference.desired,
+      difference.live,
+    ]),
+    [['changed', 'spec.replicas', 2, 7]],
+  );
+  assert.deepEqual(
+    differences[0]!.managers.map((manager) => manager.manager),
+    ['kubectl'],
+  );
+  assert.deepEqual(compareObject(desired, live, { ignore: ['/spec/replicas'] }), [], 'ignoreDifferences');
+});
+
+test('compare: fields a person added are extra; a Secret is compared by hash and its values never kept', () => {
+  const desired = deployment(containers({ name: 'web', image: 'web:1' }));
+  const live = deployment(
+    { ...containers({ name: 'web', image: 'web:1' }), paused: true },
+    {
+      managedFields: [
+        { manager: 'kubectl-edit', operation: 'Update', fieldsV1: { 'f:spec': { 'f:paused': {} } } },
+      ],
+    },
+  );
+  assert.deepEqual(
+    compareObject(desired, live, { ignore: [] }).map((difference) => [difference.kind, difference.display]),
+    [['extra', 'spec.paused']],
+  );
+  const secret = (data: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'db', namespace: 'staging' },
+    data,
+  });
+  const secretDifferences = compareObject(secret({ password: 'b25l' }), secret({ password: 'dHdv' }), {
+    ignore: [],
+  });
+  assert.equal(secretDifferences.length, 1);
+  assert.equal(secretDifferences[0]!.secret, true);
+  assert.equal(JSON.stringify(secretDifferences).includes('dHdv'), false, 'the live value is not kept');
+});
+
+test('report: in sync, modified, missing, and extra objects prunable unless protected', () => {
+  const labelled = (kind: string, name: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind,
+    metadata: { name, namespace: 'staging', labels: { 'gitops.dev/environment': 'staging' } },
+    data: {},
+  });
+  const web = deployment(containers({ name: 'web', image: 'web:1' }));
+  const report = compareLive(
+    environment,
+    [{ object: web }, { object: labelled('Service', 'gone-from-cluster') }],
+    {
+      objects: [
+        deployment(containers({ name: 'web', image: 'web:2' })),
+        labelled('ConfigMap', 'old'),
+        labelled('ConfigMap', 'keep'),
+      ],
+      hpas: [],
+    },
+  );
+  assert.deepEqual(
+    report.objects.map((object) => [object.display, object.state, object.prunable]),
+    [
+      ['ConfigMap/staging/keep', 'extra', false],
+      ['ConfigMap/staging/old', 'extra', true],
+      ['Deployment/staging/web', 'modified', undefined],
+      ['Service/staging/gone-from-cluster', 'missing', undefined],
+    ],
+  );
+  assert.equal(report.inSync, false);
+  assert.deepEqual(report.counts, { 'in-sync': 0, modified: 1, missing: 1, extra: 2 });
+  const inSync = compareLive(environment, [{ object: web }], { objects: [structuredClone(web)], hpas: [] });
+  assert.equal(inSync.inSync, true);
+});
+
+test('report: replicas owned by an HorizontalPodAutoscaler are not drift', () => {
+  const desired = deployment({ replicas: 2, ...containers({ name: 'web', image: 'web:1' }) });
+  const live = deployment({ replicas: 9, ...containers({ name: 'web', image: 'web:1' }) });
+  const hpa: KubeObject = {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: { name: 'web', namespace: 'staging' },
+    spec: { scaleTargetRef: { kind: 'Deployment', name: 'web' } },
+  };
+  assert.equal(
+    compareLive(environment, [{ object: desired }], { objects: [live], hpas: [hpa] }).inSync,
+    true,
+  );
+  assert.equal(
+    compareLive(environment, [{ object: desired }], { objects: [structuredClone(live)], hpas: [] }).inSync,
+    false,
+  );
+});

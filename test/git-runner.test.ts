@@ -1,0 +1,112 @@
+// The git layer (simple-git underneath): argument arrays, credentials masked in the echo and in
+// errors, --dry-run skipping every call not declared a read, timeouts, commit messages on stdin.
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { createContext } from '../src/cli/context.js';
+import { ExecError } from '../src/core/exec.js';
+import { Git } from '../src/git/runner.js';
+import { baseEnv, tempDir } from './support/cli.js';
+import { git, gitTestEnv } from './support/git.js';
+import { slowGitDir } from './support/process.js';
+
+function context(
+  cwd: string,
+  options: { dryRun?: boolean; env?: Record<string, string> } = {},
+): { ctx: ReturnType<typeof createContext>; stderr: () => string } {
+  const stderr = new PassThrough();
+  let text = '';
+  stderr.on('data', (chunk) => {
+    text += chunk;
+  });
+  const ctx = createContext(
+    {
+      cwd,
+      env: baseEnv({ ...gitTestEnv, GIT_CONFIG_GLOBAL: '/dev/null', ...options.env }),
+      stdout: new PassThrough(),
+      stderr,
+      isTTY: false,
+    },
+    { verbose: true, ...(options.dryRun ? { dryRun: true } : {}) },
+  );
+  return { ctx, stderr: () => text };
+}
+
+function repository(t: Parameters<typeof tempDir>[0]): string {
+  const dir = tempDir(t, 'gitops-runner-');
+  git(dir, ['init', '--quiet', '-b', 'main']);
+  git(dir, ['commit', '--quiet', '--allow-empty', '-m', 'first']);
+  return dir;
+}
+
+test('git: reads return stdout, a commit message goes in on stdin, failures keep exit code and stderr', async (t) => {
+  const dir = repository(t);
+  const { ctx } = context(dir);
+  const repo = new Git(ctx, dir);
+  assert.match(await repo.output(['rev-parse', 'HEAD']), /^[0-9a-f]{40}$/);
+  await repo.run(['commit', '--quiet', '--allow-empty', '-F', '-'], {
+    input: 'second\n\nbody; $(id) `id`\n',
+  });
+  assert.equal(git(dir, ['log', '-1', '--format=%B']), 'second\n\nbody; $(id) `id`');
+  const missing = await repo.read(['cat-file', '-e', 'HEAD:nothing'], { allowFailure: true });
+  assert.notEqual(missing.exitCode, 0);
+  assert.equal(await repo.tryOutput(['config', 'no.such-key']), undefined);
+  await assert.rejects(repo.read(['rev-parse', '--verify', 'no-such-ref']), (error: unknown) => {
+    assert.ok(error instanceof ExecError);
+    assert.equal(error.code, 'EXEC_FAILED');
+    assert.equal(error.commandExitCode, 128);
+    assert.match(error.stderrTail, /Needed a single revision/);
+    return true;
+  });
+});
+
+test('git: --dry-run skips every call not declared a read, and says so under --verbose', async (t) => {
+  const dir = repository(t);
+  const head = git(dir, ['rev-parse', 'HEAD']);
+  const { ctx, stderr } = context(dir, { dryRun: true });
+  const repo = new Git(ctx, dir);
+  const skipped = await repo.run(['commit', '--quiet', '--allow-empty', '-m', 'not made']);
+  assert.equal(skipped.skipped, true);
+  assert.equal(git(dir, ['rev-parse', 'HEAD']), head, 'nothing was committed');
+  assert.equal(await repo.output(['rev-parse', 'HEAD']), head, 'reads still run');
+  assert.match(stderr(), /\$ git commit --quiet --allow-empty -m 'not made' {2}# skipped \(--dry-run\)/);
+  assert.match(stderr(), /\$ git rev-parse HEAD\n/);
+});
+
+test('git: credentials are masked in the echo and in the error of a failed call', async (t) => {
+  const dir = repository(t);
+  const { ctx, stderr } = context(dir, { env: { GITOPS_ENV_TOKEN: 'sekret-token-123' } });
+  const url = 'https://bot:sekret-token-123@127.0.0.1:9/acme/env.git';
+  await assert.rejects(
+    new Git(ctx, dir).read(['ls-remote', url], { timeoutMs: 30_000 }),
+    (error: unknown) => {
+      assert.ok(error instanceof ExecError);
+      assert.doesNotMatch(`${error.message}\n${error.stderrTail}`, /sekret-token-123/);
+      assert.match(error.message, /https:\/\/\*\*\*@127\.0\.0\.1:9/);
+      return true;
+    },
+  );
+  assert.doesNotMatch(stderr(), /sekret-token-123/);
+  assert.match(stderr(), /\$ git ls-remote https:\/\/\*\*\*@127\.0\.0\.1:9\/acme\/env\.git/);
+});
+
+test('git: a call that outlives its timeout is stopped and reported as EXEC_TIMEOUT', async (t) => {
+  const dir = repository(t);
+  const shim = slowGitDir(tempDir(t, 'gitops-slow-git-'));
+  const { ctx } = context(dir, {
+    env: {
+      PATH: `${shim}:${process.env.PATH}`,
+      GITOPS_TEST_SLOW_GIT: 'status',
+      GITOPS_TEST_SLOW_SECONDS: '10',
+    },
+  });
+  const started = Date.now();
+  await assert.rejects(new Git(ctx, dir).read(['status'], { timeoutMs: 500 }), (error: unknown) => {
+    assert.ok(error instanceof ExecError);
+    assert.equal(error.code, 'EXEC_TIMEOUT');
+    assert.equal(error.timedOut, true);
+    assert.match(error.message, /git status timed out/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 5000, 'stopped at the timeout, not when git was done');
+});
