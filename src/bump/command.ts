@@ -34,14 +34,22 @@ export async function runBumpCommand(ctx: Context, options: BumpCommandOptions):
   const config = readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env);
   const environment = getEnvironment(config, options.env);
   const updates = options.images.map((argument) => parseImageUpdate(argument, config.images));
-  const repositories = new Set<string>();
+  const names = new Set<string>();
   for (const update of updates) {
-    if (repositories.has(update.reference.repository)) {
+    // Two images of the config may share a repository (markers tell their values apart); one image
+    // given twice is a mistake.
+    const twice = updates.some(
+      (other) =>
+        other !== update &&
+        other.reference.repository === update.reference.repository &&
+        (other.name === update.name || !update.sharedWith?.includes(other.name)),
+    );
+    if (twice || names.has(update.name)) {
       throw usageError('IMAGE_TWICE', `--image names ${update.reference.repository} more than once`, {
         hint: 'pass one --image per image',
       });
     }
-    repositories.add(update.reference.repository);
+    names.add(update.name);
   }
 
   const result = await bumpImages(ctx, config, {
@@ -77,8 +85,10 @@ function report(ctx: Context, result: BumpResult): void {
   const { update } = result;
   const inRepo = (file: string) => posix.join(result.envPath, file);
   for (const change of update.changes) {
-    const old = change.old === '' ? color.dim('(new images entry)') : change.old;
-    ctx.reporter.print(`${inRepo(change.file)}:${change.line}  ${old} → ${color.green(change.new)}`);
+    const added = change.entryAdded ? color.dim(' (new images entry)') : '';
+    ctx.reporter.print(
+      `${inRepo(change.file)}:${change.line}  ${change.old} → ${color.green(change.new)}${added}`,
+    );
   }
   for (const seen of update.seen) {
     ctx.reporter.info(color.dim(`${inRepo(seen.file)}:${seen.line}  ${seen.value} — ${seen.reason}`));

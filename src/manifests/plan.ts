@@ -42,9 +42,6 @@ export class FilePlan {
     return this.yaml.file;
   }
 
-  /** Tokens a marker comment claimed: other finders leave them to the marker. */
-  readonly markerClaims = new Set<number>();
-
   refuse(reason: string, line?: number): void {
     this.refused.push({ file: this.file, ...(line !== undefined ? { line } : {}), reason });
   }
@@ -54,13 +51,21 @@ export class FilePlan {
   }
 
   /** Records a change at an offset of the file, or at a given line (for inserted lines). */
-  change(at: number, image: string, oldValue: string, newValue: string, line?: number): void {
+  change(
+    at: number,
+    image: string,
+    oldValue: string,
+    newValue: string,
+    line?: number,
+    extra: Pick<ImageChange, 'entryAdded'> = {},
+  ): void {
     this.changes.push({
       file: this.file,
       line: line ?? this.yaml.lineOf(at),
       image,
       old: oldValue,
       new: newValue,
+      ...extra,
     });
   }
 
@@ -109,7 +114,9 @@ export class FilePlan {
         );
         return false;
       }
-      existing.expect.push(expect);
+      // Two owners (a marker and its field) may plan the same token: one expectation is enough.
+      if (!existing.expect.some((other) => canonical(other) === canonical(expect)))
+        existing.expect.push(expect);
       return true;
     }
     this.splices.push({ start: hit.start, end: hit.end, text, expect: [expect], owner });
