@@ -78,13 +78,22 @@ export interface Slot {
   embedded?: boolean;
   /** Split form whose map has both `tag` and `version`: which one the chart reads is unknown. */
   ambiguous?: string;
+  /** What an empty tag renders as (the chart's appVersion), for reporting the current image. */
+  defaultTag?: string;
   leaf?: MergedScalar;
 }
 
 export class ValuesModel {
   readonly root: MergedMap = { kind: 'map', entries: new Map(), sources: [] };
 
-  constructor(readonly sources: readonly ValuesSource[]) {
+  constructor(
+    readonly sources: readonly ValuesSource[],
+    /**
+     * The chart's appVersion: what `helm create`'s templates render for an empty tag
+     * (`.Values.image.tag | default .Chart.AppVersion`), used to say what an empty tag renders as.
+     */
+    readonly appVersion?: string,
+  ) {
     for (const source of sources) {
       const parsed = source.yaml.documents()[0];
       if (!parsed || parsed.doc.errors.length > 0) continue;
@@ -103,7 +112,7 @@ export class ValuesModel {
       if (node.kind === 'map') {
         const key = typeof path.at(-1) === 'string' ? (path.at(-1) as string) : '';
         const split = splitSlot(node, path, key, globalRegistry);
-        if (split) slots.push(split);
+        if (split) slots.push(this.appVersion ? { ...split, defaultTag: this.appVersion } : split);
         for (const [child, value] of node.entries) {
           if (split && child === split.repositoryKey) continue;
           if (value.kind === 'scalar' && IMAGE_KEY.test(child)) {
@@ -149,6 +158,9 @@ function splitSlot(
     return name === 'repository' || (IMAGE_KEY.test(key) && hasVersion);
   });
   if (!repositoryKey) return undefined;
+  // A map with a repository but no version (an anchor of shared defaults, say) is an image only
+  // under an `*image` key; elsewhere gitops would be adding a tag to something that is not one.
+  if (!hasVersion && !IMAGE_KEY.test(key)) return undefined;
   const repository = map.entries.get(repositoryKey) as MergedScalar;
   if (repository.leaf.hit.value === '') return undefined;
   const registryNode = map.entries.get('registry');
@@ -230,9 +242,26 @@ function convert(
     resolving.delete(target);
     return { kind: 'seq', items };
   }
-  const hit = scalarHit(parsed, node, path);
+  const hit = scalarHit(parsed, node, path) ?? nullHit(parsed, node, target, path);
   if (hit) return { kind: 'scalar', leaf: { source, hit }, shadowed: [] };
   return { kind: 'other', items: [] };
+}
+
+/**
+ * `key: null` (or `~`): Helm deletes the key, so it renders as absent, like an empty slot; and like
+ * an empty slot it is a token a value can be written into.
+ */
+function nullHit(
+  parsed: ParsedDocument,
+  node: unknown,
+  target: unknown,
+  path: YamlPath,
+): ScalarHit | undefined {
+  if (!isScalar(target) || target.value !== null || !target.range) return undefined;
+  const start = target.range[0] + parsed.offset;
+  const end = target.range[1] + parsed.offset;
+  const at = isAlias(node) && node.range ? node.range[0] + parsed.offset : start;
+  return { scalar: target, start, end, value: '', path, at, viaAlias: isAlias(node) };
 }
 
 function mergeInto(base: MergedMap, over: MergedMap): void {

@@ -77,6 +77,11 @@ export class FilePlan {
   replaceScalar(hit: ScalarHit, value: string, owner: string): boolean {
     const source = this.yaml.text.slice(hit.start, hit.end);
     const line = this.yaml.lineOf(hit.start);
+    const block = hit.scalar.type === 'BLOCK_FOLDED' || hit.scalar.type === 'BLOCK_LITERAL';
+    if (block) {
+      this.refuse(`the value at line ${line} is a block scalar; write it as a plain or quoted value`, line);
+      return false;
+    }
     if (source.includes('\n')) {
       this.refuse(`the value at line ${line} spans several lines; rewrite it on one line first`, line);
       return false;
@@ -89,12 +94,9 @@ export class FilePlan {
       case 'QUOTE_SINGLE':
         text = `'${value}'`;
         break;
-      case 'PLAIN':
+      default:
         text = needsQuotes(value) ? `"${value}"` : value;
         break;
-      default:
-        this.refuse(`the value at line ${line} is a block scalar; write it as a plain or quoted value`, line);
-        return false;
     }
     if (hit.start === hit.end) {
       // An empty slot (`digest:` or `digest: # note`): the value needs a space before it, and one

@@ -1,7 +1,7 @@
 import type { YAMLMap } from 'yaml';
 import { formatImageReference, type ImageReference, tryParseImageReference } from '../images/reference.js';
 import { editableLeaves, type Leaf, type Slot } from './helm.js';
-import { type EntryRef, entryLines, setsVersion } from './kustomize.js';
+import { type EntryRef, entryLines, isKustomizationFile, setsVersion } from './kustomize.js';
 import { type Build, reachedByEntries, type Site, type Step } from './kustomize-build.js';
 import { defaultOwner, type Marker, type MarkerIndex, markerOwner, type Ownership } from './markers.js';
 import type { ImageUpdate, Refusal, SeenReference } from './types.js';
@@ -238,7 +238,7 @@ export class Planner {
 
   /** `set by the images entry in …` at the manifest's token, when an entry rather than it is edited. */
   private seeCovered(site: Site, first: Step, update: ImageUpdate, kustomization: string): void {
-    if (first.kind !== 'token') return;
+    if (first.kind !== 'token' || site.variant === 'from-5.7') return;
     if (site.steps.some((step) => step.kind === 'token' && step.role === 'patch')) return;
     this.see(
       first.yaml,
@@ -603,6 +603,22 @@ export class Planner {
     const owner = markerOwner(marker.name, this.updates);
     if (owner.kind !== 'update') return;
     const { update } = owner;
+    const inEntry =
+      marker.hit &&
+      ['images', 'imageTags'].includes(String(marker.hit.path[0])) &&
+      isKustomizationFile(marker.file);
+    if (inEntry) {
+      // In an images entry a whole marker says whose entry it is (its name is never rewritten), and a
+      // tag or digest marker is already served when the entry itself is planned.
+      if (marker.part === 'whole') return;
+      const planned = [...this.entryIntents.values()].some(
+        (intent) =>
+          intent.entry.kustomization === marker.file &&
+          marker.line >= entryLines(intent.entry).first &&
+          marker.line <= entryLines(intent.entry).last,
+      );
+      if (planned) return;
+    }
     if (!marker.hit) {
       this.refused.push({
         file: marker.file,
@@ -688,7 +704,11 @@ function describedBy(slot: Slot, file: string): string {
     own(slot.tag) ?? slot.tag?.leaf.hit.value ?? '',
     own(slot.digest) ?? slot.digest?.leaf.hit.value ?? '',
   );
-  return formatImageReference({ name: slot.name, tag, digest });
+  return formatImageReference({
+    name: slot.name,
+    tag: tag ?? (digest ? undefined : slot.defaultTag),
+    digest,
+  });
 }
 
 function splitVersion(

@@ -1,6 +1,6 @@
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join, posix, sep } from 'node:path';
-import { isSeq } from 'yaml';
+import { isMap, isSeq } from 'yaml';
 import { usageError } from '../core/errors.js';
 import { tryParseImageReference } from '../images/reference.js';
 import {
@@ -162,11 +162,23 @@ export async function updateImages(
     planner.planUnusedEntries(build);
   }
 
+  // Lines holding a value a build reads (resource or patch tokens, JSON patch values included).
+  const tokenLines = new Set<string>();
+  for (const build of builds) {
+    for (const site of build.sites) {
+      for (const step of site.steps) {
+        if (step.kind === 'token') tokenLines.add(`${step.file}:${step.yaml.lineOf(step.hit.start)}`);
+      }
+    }
+  }
   const imageLines = new Map<string, Set<number>>();
   for (const path of paths) {
     const file = texts.get(path);
     if (!file || isSpecial(path) || broken.has(path)) continue;
     const lines = new Set<number>();
+    for (const key of tokenLines) {
+      if (key.startsWith(`${path}:`)) lines.add(Number(key.slice(path.length + 1)));
+    }
     imageLines.set(path, lines);
     const inBuild = reached.has(path);
     file.documentsContaining(needles).forEach((parsed) => {
@@ -196,7 +208,10 @@ export async function updateImages(
 
   let values: { model: ValuesModel; slots: Slot[] } | undefined;
   if (helmFiles.length > 0) {
-    const model = new ValuesModel(valuesSources(files, helmFiles, options.chart, broken));
+    const model = new ValuesModel(
+      valuesSources(files, helmFiles, options.chart, broken),
+      appVersionOf(files, options.chart),
+    );
     const slots = model.slots().filter((slot) => repositories.has(slot.reference.repository));
     for (const slot of slots) planner.planSlot(slot);
     values = { model, slots };
@@ -243,10 +258,10 @@ export async function updateImages(
   }
 
   for (const update of updates) {
+    // Seen only outside image fields (a ConfigMap's data, a file the render does not read) is not found.
     const mentioned =
       planner.used.has(update.name) ||
       result.changes.some((change) => change.image === update.name) ||
-      result.seen.some((seen) => seen.image === update.name) ||
       result.refused.length > 0;
     if (!mentioned) result.notFound.push(update.name);
   }
@@ -338,6 +353,14 @@ function valuesSources(
     if (yaml && !broken.has(file)) sources.push({ file, yaml, editable: true });
   }
   return sources;
+}
+
+/** The chart's appVersion (Chart.yaml), when the chart is readable. */
+function appVersionOf(files: EnvFiles, chart: string | undefined): string | undefined {
+  if (chart === undefined) return undefined;
+  const yaml = files.file(posix.join(posix.normalize(chart.split(sep).join('/')), 'Chart.yaml'));
+  const root = yaml?.documents()[0]?.doc.contents;
+  return isMap(root) ? scalarText(mapGet(root, 'appVersion')) || undefined : undefined;
 }
 
 /** Turns intents into one FilePlan per file (in the order of `rank`), splices planned. */
