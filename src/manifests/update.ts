@@ -138,12 +138,20 @@ export async function updateImages(
 
   const layout = analyseLayout(files, paths, options.chart !== undefined);
   refused.push(...layout.problems);
-  const markers = [...texts.values()].filter((file) => !broken.has(file.file)).flatMap(findMarkers);
-  const planner = new Planner(updates, new MarkerIndex(markers), (path) => files.file(path));
   const repositories = new Set(updates.map((update) => update.reference.repository));
-
   const builds = layout.roots.map((kustomization) => layout.model.build(kustomization));
   const reached = new Set(builds.flatMap((build) => [...build.reached]));
+  const markers = [...texts.values()].filter((file) => !broken.has(file.file)).flatMap(findMarkers);
+  // Markers in a base outside the environment say who owns its values; they never edit it.
+  const baseMarkers = [...reached]
+    .filter((path) => !texts.has(path) && path.startsWith('../'))
+    .flatMap((path) => {
+      const yaml = files.file(path);
+      return yaml ? findMarkers(yaml) : [];
+    });
+  const planner = new Planner(updates, new MarkerIndex([...markers, ...baseMarkers]), (path) =>
+    files.file(path),
+  );
   for (const build of builds) {
     for (const problem of build.problems) refused.push(problem);
     const relevant = build.sites.some((site) =>
