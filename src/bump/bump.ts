@@ -206,7 +206,9 @@ export async function bumpImages(
     const envDir = localEnvDir(ctx, environment, request.envRepoDir);
     const write = !ctx.dryRun;
     const update = await reporter.step(write ? 'edit image references' : 'plan image edits', async (step) => {
-      const result = await updateImages(envDir, updates, { ...helmValues, write });
+      // The checkout is the env repo: bases beside the environment are read from it.
+      const root = resolve(ctx.cwd, request.envRepoDir!);
+      const result = await updateImages(envDir, updates, { ...helmValues, write, root });
       assertEditable(result, updates, environment.path);
       step.detail(`${result.changes.length} change(s)`);
       return result;
