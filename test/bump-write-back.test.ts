@@ -48,12 +48,26 @@ function local(t: { after(fn: () => void): void }, files: Record<string, string>
 
 const noCommit = (envRepo: string) => ['--env-repo-dir', envRepo, '--no-commit'];
 
+/** `gitops bump --env staging --image <images…>` on the local checkout, without committing. */
+function bump(app: string, envRepo: string, images: string[], flags: string[] = []) {
+  return runCli(
+    [
+      'bump',
+      ...flags,
+      '--env',
+      'staging',
+      ...images.flatMap((image) => ['--image', image]),
+      ...noCommit(envRepo),
+    ],
+    {
+      cwd: app,
+    },
+  );
+}
+
 test('an added images entry reports the rendered old image, in the bump line and in --json', async (t) => {
   const { app, envRepo } = local(t, KUSTOMIZE_ENV);
-  const result = await runCli(
-    ['--json', 'bump', '--env', 'staging', '--image', 'web=ghcr.io/acme/web:1.1.0', ...noCommit(envRepo)],
-    { cwd: app },
-  );
+  const result = await bump(app, envRepo, ['web=ghcr.io/acme/web:1.1.0'], ['--json']);
   assert.equal(result.code, 0, result.stderr);
   const document = JSON.parse(result.stdout) as { changes: Array<Record<string, unknown>> };
   assert.deepEqual(document.changes, [
@@ -106,10 +120,7 @@ test('an image the render holds where gitops cannot change it is exit 2, with ea
     ),
   };
   const { app, envRepo } = local(t, files);
-  const result = await runCli(
-    ['--json', 'bump', '--env', 'staging', '--image', 'web=ghcr.io/acme/web:1.1.0', ...noCommit(envRepo)],
-    { cwd: app },
-  );
+  const result = await bump(app, envRepo, ['web=ghcr.io/acme/web:1.1.0'], ['--json']);
   assert.equal(result.code, 2, result.stderr);
   const document = JSON.parse(result.stdout) as { ok: boolean; error: { code: string; message: string } };
   assert.equal(document.error.code, 'IMAGE_NOT_EDITABLE');
@@ -131,12 +142,7 @@ test('seen only outside image fields is "not found" (exit 2) with the places, no
     'envs/staging/config.yaml':
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: release\ndata:\n  image: ghcr.io/acme/web:1.0.0\n',
   });
-  const result = await runCli(
-    ['bump', '--env', 'staging', '--image', 'web=ghcr.io/acme/web:1.1.0', ...noCommit(envRepo)],
-    {
-      cwd: app,
-    },
-  );
+  const result = await bump(app, envRepo, ['web=ghcr.io/acme/web:1.1.0']);
   assert.equal(result.code, 2, result.stderr);
   assert.match(
     result.stderr,
@@ -151,12 +157,7 @@ test('a rendered image already at the version is "already up to date", exit 0', 
     'envs/staging/kustomization.yaml':
       'resources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/web\n    newTag: 1.1.0\n',
   });
-  const result = await runCli(
-    ['bump', '--env', 'staging', '--image', 'web=ghcr.io/acme/web:1.1.0', ...noCommit(envRepo)],
-    {
-      cwd: app,
-    },
-  );
+  const result = await bump(app, envRepo, ['web=ghcr.io/acme/web:1.1.0']);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stderr, /kustomization\.yaml:4 {2}ghcr\.io\/acme\/web:1\.1\.0 — already up to date/);
   assert.match(result.stderr, /nothing to change: every reference is already up to date/);
@@ -171,10 +172,7 @@ const SHARED_FILES = {
 
 test('two configured images of one repository: each --image moves only the values marked for it', async (t) => {
   const { app, envRepo } = local(t, SHARED_FILES, config('../env', SHARED));
-  const canary = await runCli(
-    ['bump', '--env', 'staging', '--image', 'web-canary=ghcr.io/acme/web:1.2.0-rc.1', ...noCommit(envRepo)],
-    { cwd: app },
-  );
+  const canary = await bump(app, envRepo, ['web-canary=ghcr.io/acme/web:1.2.0-rc.1']);
   assert.equal(canary.code, 0, canary.stderr);
   assert.match(canary.stderr, /web\.yaml:10 {2}ghcr\.io\/acme\/web:1\.0\.0 — marked for web$/m);
   assert.equal(
@@ -186,19 +184,7 @@ test('two configured images of one repository: each --image moves only the value
     /web:1\.2\.0-rc\.1 # gitops:image web-canary/,
   );
 
-  const both = await runCli(
-    [
-      'bump',
-      '--env',
-      'staging',
-      '--image',
-      'web=ghcr.io/acme/web:1.1.0',
-      '--image',
-      'web-canary=ghcr.io/acme/web:1.2.0',
-      ...noCommit(envRepo),
-    ],
-    { cwd: app },
-  );
+  const both = await bump(app, envRepo, ['web=ghcr.io/acme/web:1.1.0', 'web-canary=ghcr.io/acme/web:1.2.0']);
   assert.equal(both.code, 0, both.stderr);
   assert.match(
     readFileSync(join(envRepo, 'envs/staging/web.yaml'), 'utf8'),
@@ -209,12 +195,7 @@ test('two configured images of one repository: each --image moves only the value
     /web:1\.2\.0 # gitops:image web-canary\n/,
   );
 
-  const bare = await runCli(
-    ['bump', '--env', 'staging', '--image', 'ghcr.io/acme/web:1.3.0', ...noCommit(envRepo)],
-    {
-      cwd: app,
-    },
-  );
+  const bare = await bump(app, envRepo, ['ghcr.io/acme/web:1.3.0']);
   assert.equal(bare.code, 2, bare.stderr);
   assert.match(
     bare.stderr,
@@ -235,12 +216,7 @@ test('a Helm environment whose image only the chart sets is exit 2 naming the ch
     files,
     config('../env', undefined, '    chart: ../../charts/web\n    helmValues: [values.yaml]\n'),
   );
-  const result = await runCli(
-    ['bump', '--env', 'staging', '--image', 'web=ghcr.io/acme/web:1.1.0', ...noCommit(envRepo)],
-    {
-      cwd: app,
-    },
-  );
+  const result = await bump(app, envRepo, ['web=ghcr.io/acme/web:1.1.0']);
   assert.equal(result.code, 2, result.stderr);
   assert.match(
     result.stderr,

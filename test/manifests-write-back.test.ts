@@ -6,7 +6,7 @@
 // the output changes. The older corpus (test/fixtures/edit) is rendered the same way where its layout
 // renders. UPDATE_FIXTURES=1 writes out/ from the current engine: review the diff before committing it.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { formatImageReference, tryParseImageReference } from '../src/images/reference.js';
@@ -15,41 +15,14 @@ import type { ImageUpdate, UpdateResult } from '../src/manifests/types.js';
 import { updateImages } from '../src/manifests/update.js';
 import { repoRoot, tempDir } from './support/cli.js';
 import { layoutOf, type RenderLayout, render } from './support/render-images.js';
-
-interface Case {
-  /** Which peer behaviour the case mirrors (also in the README's table). */
-  peer: string;
-  images: string[];
-  /** The config's images, when the case needs others than web and api (shared repositories). */
-  config?: Array<{ name: string; repository: string }>;
-  /** The environment directory inside in/ (default: in/ itself). */
-  env?: string;
-  /** Charts of test/fixtures/write-back/_charts copied to <tmp>/charts/<name>. */
-  charts?: string[];
-  chart?: string;
-  helmValues?: string[];
-  changes?: number;
-  /** Reasons that must be among the seen references (substrings). */
-  seen?: string[];
-  /** A refusal mentioning this: nothing written. */
-  refused?: string;
-  /** Not editable, with a place whose reason mentions this: nothing written. */
-  notEditable?: string;
-  notFound?: string[];
-  /** false: the layout does not render offline (a remote base, helmCharts, a refused layout). */
-  render?: false | { unchanged?: string[]; expect?: Record<string, string> };
-}
-
-const DEFAULT_CONFIG = [
-  { name: 'web', repository: 'ghcr.io/acme/web' },
-  { name: 'api', repository: 'ghcr.io/acme/api' },
-];
-
-const corpus = join(repoRoot, 'test', 'fixtures', 'write-back');
-const cases = readdirSync(corpus, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && !entry.name.startsWith('_'))
-  .map((entry) => entry.name)
-  .sort();
+import {
+  type WriteBackCase as Case,
+  cases,
+  copyCase,
+  corpus,
+  DEFAULT_CONFIG,
+  readCase,
+} from './support/write-back-corpus.js';
 
 function allFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -62,7 +35,7 @@ test('the write-back corpus has at least 60 cases, each saying which peer behavi
   assert.ok(cases.length >= 60, `only ${cases.length} cases`);
   const readme = readFileSync(join(corpus, 'README.md'), 'utf8');
   for (const name of cases) {
-    const spec = JSON.parse(readFileSync(join(corpus, name, 'case.json'), 'utf8')) as Case;
+    const spec = readCase(name);
     assert.ok(spec.peer.length > 10, `${name}: case.json says no peer behaviour`);
     assert.ok(readme.includes(`| ${name} |`), `${name} is missing from the README's table`);
   }
@@ -131,17 +104,13 @@ async function run(
 
 for (const name of cases) {
   test(`write-back ${name}`, async (t) => {
-    const spec = JSON.parse(readFileSync(join(corpus, name, 'case.json'), 'utf8')) as Case;
+    const spec = readCase(name);
     const env = spec.env ?? '.';
     const dir = tempDir(t.after);
-    cpSync(join(corpus, name, 'in'), dir, { recursive: true });
+    copyCase(name, spec, dir);
     // A pristine copy to render "before" from (charts included).
     const original = tempDir(t.after);
-    cpSync(join(corpus, name, 'in'), original, { recursive: true });
-    for (const chart of spec.charts ?? []) {
-      for (const root of [dir, original])
-        cpSync(join(corpus, '_charts', chart), join(root, 'charts', chart), { recursive: true });
-    }
+    copyCase(name, spec, original);
     const { result, updates } = await run(dir, env, spec);
 
     const outDir = join(corpus, name, 'out');

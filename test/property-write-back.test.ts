@@ -5,7 +5,7 @@
 // reference of that repository, or an images entry or key that holds them), and reports every change
 // with the image before and after, never an empty one.
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -14,14 +14,10 @@ import { tryParseImageReference } from '../src/images/reference.js';
 import { parseImageUpdate } from '../src/manifests/arguments.js';
 import type { ImageUpdate } from '../src/manifests/types.js';
 import { updateImages } from '../src/manifests/update.js';
-import { repoRoot, tempDir } from './support/cli.js';
+import { tempDir } from './support/cli.js';
+import { cases, copyCase, DEFAULT_CONFIG, readCase } from './support/write-back-corpus.js';
 
 const settings = { numRuns: 8, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) };
-const corpus = join(repoRoot, 'test', 'fixtures', 'write-back');
-const DEFAULT_CONFIG = [
-  { name: 'web', repository: 'ghcr.io/acme/web' },
-  { name: 'api', repository: 'ghcr.io/acme/api' },
-];
 
 const tag = fc.oneof(
   fc.stringMatching(/^\w[\w.-]{0,20}$/),
@@ -115,26 +111,11 @@ function allowedLeaf(leaf: Leaf, updates: readonly ImageUpdate[]): boolean {
   return intended(leaf.after, updates, leaf.before);
 }
 
-const cases = readdirSync(corpus, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && !entry.name.startsWith('_'))
-  .map((entry) => entry.name)
-  .sort();
-
 for (const name of cases) {
   test(`write-back property: ${name}`, async (t) => {
-    const spec = JSON.parse(readFileSync(join(corpus, name, 'case.json'), 'utf8')) as {
-      images: string[];
-      config?: Array<{ name: string; repository: string }>;
-      env?: string;
-      charts?: string[];
-      chart?: string;
-      helmValues?: string[];
-    };
+    const spec = readCase(name);
     const dir = tempDir(t.after);
-    cpSync(join(corpus, name, 'in'), dir, { recursive: true });
-    for (const chart of spec.charts ?? []) {
-      cpSync(join(corpus, '_charts', chart), join(dir, 'charts', chart), { recursive: true });
-    }
+    copyCase(name, spec, dir);
     const bases = spec.images.map((argument) => {
       const equals = argument.indexOf('=');
       const label = equals === -1 ? undefined : argument.slice(0, equals);

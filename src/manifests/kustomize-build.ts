@@ -384,6 +384,27 @@ function stringMap(parsed: ParsedDocument, node: unknown): Record<string, string
   return out;
 }
 
+/** A patch's text: a file (editable when it is the environment's) or an inline patch. */
+interface PatchContent {
+  yaml: YamlFile;
+  file: string;
+  editable: boolean;
+  inline?: { kustomization: string; line: number };
+}
+
+/** The step a patch's value adds to the history of the field it sets. */
+function patchStep(content: PatchContent, hit: ScalarHit): Step {
+  return {
+    kind: 'token',
+    role: 'patch',
+    file: content.file,
+    yaml: content.yaml,
+    hit,
+    editable: content.editable,
+    ...(content.inline ? { inline: content.inline } : {}),
+  };
+}
+
 interface Target {
   group?: string;
   version?: string;
@@ -451,12 +472,7 @@ class PatchContext {
     }
   }
 
-  private content(
-    node: unknown,
-    from: { path?: string; inline?: unknown },
-  ):
-    | { yaml: YamlFile; file: string; editable: boolean; inline?: { kustomization: string; line: number } }
-    | undefined {
+  private content(node: unknown, from: { path?: string; inline?: unknown }): PatchContent | undefined {
     if (from.path !== undefined) {
       const file = posix.normalize(posix.join(this.dir, from.path));
       const yaml = this.model.readFile(file);
@@ -483,7 +499,7 @@ class PatchContext {
     return !file.startsWith('../');
   }
 
-  private inline(node: unknown, text: string) {
+  private inline(node: unknown, text: string): PatchContent {
     const line = this.lineOf(node);
     const file = `${this.path}:${line}`;
     // The inline patch's tokens sit inside a string of the kustomization: never edited in place.
@@ -544,12 +560,7 @@ class PatchContext {
   }
 
   private applyStrategic(
-    content: {
-      yaml: YamlFile;
-      file: string;
-      editable: boolean;
-      inline?: { kustomization: string; line: number };
-    },
+    content: PatchContent,
     doc: ParsedDocument,
     target: Target | undefined,
     resources: Resource[],
@@ -583,15 +594,7 @@ class PatchContext {
       const byList = new Map<string, ImageField[]>();
       for (const field of fields) byList.set(field.listKey, [...(byList.get(field.listKey) ?? []), field]);
       for (const [listKey, patchFields] of byList) {
-        const step = (field: ImageField): Step => ({
-          kind: 'token',
-          role: 'patch',
-          file: content.file,
-          yaml: content.yaml,
-          hit: field.hit,
-          editable: content.editable,
-          ...(content.inline ? { inline: content.inline } : {}),
-        });
+        const step = (field: ImageField): Step => patchStep(content, field.hit);
         const patchNames = patchFields.map((field) => field.itemName ?? '');
         const existing = resource.order.get(listKey) ?? [];
         if (resource.kind !== undefined && STRATEGIC_KINDS.has(resource.kind)) {
@@ -622,17 +625,7 @@ class PatchContext {
     }
   }
 
-  private applyJson(
-    content: {
-      yaml: YamlFile;
-      file: string;
-      editable: boolean;
-      inline?: { kustomization: string; line: number };
-    },
-    doc: ParsedDocument,
-    target: Target,
-    resources: Resource[],
-  ): void {
+  private applyJson(content: PatchContent, doc: ParsedDocument, target: Target, resources: Resource[]): void {
     const ops = doc.doc.contents;
     if (!isSeq(ops)) return;
     const selected = resources.filter((resource) => this.selects(target, resource, ops));
@@ -661,15 +654,7 @@ class PatchContext {
         const listKey = keyOf(segments.slice(0, listAt + 1));
         const names = resource.order.get(listKey) ?? [];
         const rest = segments.slice(listAt + 1);
-        const step = (hit: ScalarHit): Step => ({
-          kind: 'token',
-          role: 'patch',
-          file: content.file,
-          yaml: content.yaml,
-          hit,
-          editable: content.editable,
-          ...(content.inline ? { inline: content.inline } : {}),
-        });
+        const step = (hit: ScalarHit): Step => patchStep(content, hit);
         const fieldRest = list === 'volumes' ? ['image', 'reference'] : ['image'];
         const itemIndex = rest[0] === '-' ? names.length : Number(rest[0]);
         if (verb === 'move' || verb === 'copy') {

@@ -67,6 +67,18 @@ export function withVersion(name: string, update: ImageUpdate): string {
   return formatImageReference({ name, tag: update.reference.tag, digest: update.reference.digest });
 }
 
+/** An intent to rewrite one token to `value` for an update, reporting `change` if given. */
+function tokenIntent(
+  yaml: YamlFile,
+  hit: ScalarHit,
+  value: string,
+  update: ImageUpdate,
+  owner: string,
+  change?: ChangeNote,
+): Extract<Intent, { kind: 'token' }> {
+  return { kind: 'token', yaml, hit, value, image: update.name, owner, ...(change ? { change } : {}) };
+}
+
 /** Whether a value is something gitops can rewrite as a whole reference. */
 function referenceOf(value: string): ImageReference | undefined {
   return tryParseImageReference(value);
@@ -339,19 +351,13 @@ export class Planner {
       return;
     }
     const value = withVersion(written.name, update);
-    this.intents.push({
-      kind: 'token',
-      yaml: step.yaml,
-      hit: step.hit,
-      value,
-      image: update.name,
-      owner: `the image at ${step.hit.path.join('.')}`,
-      change: {
+    this.intents.push(
+      tokenIntent(step.yaml, step.hit, value, update, `the image at ${step.hit.path.join('.')}`, {
         at: step.hit.at,
         old: step.role === 'resource' ? old : step.hit.value,
         new: step.role === 'resource' ? desired : value,
-      },
-    });
+      }),
+    );
   }
 
   /**
@@ -487,15 +493,13 @@ export class Planner {
         const value = written ? withVersion(written.name, update) : undefined;
         if (!value || value === leaf.hit.value) continue;
         changed = true;
-        this.intents.push({
-          kind: 'token',
-          yaml: leaf.source.yaml,
-          hit: leaf.hit,
-          value,
-          image: update.name,
-          owner: owner$,
-          change: { at: leaf.hit.at, old: leaf.hit.value, new: value },
-        });
+        this.intents.push(
+          tokenIntent(leaf.source.yaml, leaf.hit, value, update, owner$, {
+            at: leaf.hit.at,
+            old: leaf.hit.value,
+            new: value,
+          }),
+        );
       }
       if (!changed) this.see(anchor.source.yaml, anchor.hit.at, update.name, slot.value, UP_TO_DATE);
       return;
@@ -521,14 +525,7 @@ export class Planner {
     const problem = (key: string, scalar: typeof slot.tag) =>
       `the ${key} is set only by the chart's default values (${scalar?.leaf.source.file ?? 'its values.yaml'}), and no values file of the environment has the map ${slot.path.join('.')} to set it in`;
     const token = (leaf: Leaf, value: string) =>
-      planned.push({
-        kind: 'token',
-        yaml: leaf.source.yaml,
-        hit: leaf.hit,
-        value,
-        image: update.name,
-        owner: owner$,
-      });
+      planned.push(tokenIntent(leaf.source.yaml, leaf.hit, value, update, owner$));
     const set = (
       scalar: typeof slot.tag,
       key: string,
@@ -629,7 +626,7 @@ export class Planner {
     }
     this.used.add(update.name);
     const hit = marker.hit;
-    const owner$ = `marker gitops:image ${marker.spec}`;
+    let value: string;
     if (marker.part === 'whole') {
       const current = referenceOf(hit.value);
       if (!current) {
@@ -640,46 +637,32 @@ export class Planner {
         });
         return;
       }
-      const value = withVersion(current.name, update);
-      if (value === hit.value) {
-        this.see(yaml, hit.at, update.name, hit.value, UP_TO_DATE);
+      value = withVersion(current.name, update);
+    } else {
+      const wanted = update.reference[marker.part];
+      if (wanted === undefined) {
+        this.see(
+          yaml,
+          hit.at,
+          update.name,
+          hit.value,
+          `marked as the ${marker.part}, but ${update.reference.original} has no ${marker.part}`,
+        );
         return;
       }
-      this.intents.push({
-        kind: 'token',
-        yaml,
-        hit,
-        value,
-        image: update.name,
-        owner: owner$,
-        change: { at: hit.at, old: hit.value, new: value },
-      });
-      return;
+      value = wanted;
     }
-    const wanted = update.reference[marker.part];
-    if (wanted === undefined) {
-      this.see(
-        yaml,
-        hit.at,
-        update.name,
-        hit.value,
-        `marked as the ${marker.part}, but ${update.reference.original} has no ${marker.part}`,
-      );
-      return;
-    }
-    if (wanted === hit.value) {
+    if (value === hit.value) {
       this.see(yaml, hit.at, update.name, hit.value, UP_TO_DATE);
       return;
     }
-    this.intents.push({
-      kind: 'token',
-      yaml,
-      hit,
-      value: wanted,
-      image: update.name,
-      owner: owner$,
-      change: { at: hit.at, old: hit.value, new: wanted },
-    });
+    this.intents.push(
+      tokenIntent(yaml, hit, value, update, `marker gitops:image ${marker.spec}`, {
+        at: hit.at,
+        old: hit.value,
+        new: value,
+      }),
+    );
   }
 }
 
