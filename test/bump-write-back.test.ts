@@ -225,3 +225,24 @@ test('a Helm environment whose image only the chart sets is exit 2 naming the ch
   for (const [path, text] of Object.entries(files))
     assert.equal(readFileSync(join(envRepo, path), 'utf8'), text, path);
 });
+
+test('an images entry no resource of a build gitops sees whole uses: not found, exit 2, nothing written', async (t) => {
+  const files = {
+    ...KUSTOMIZE_ENV,
+    'envs/staging/kustomization.yaml':
+      'resources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/api\n    newTag: 2.0.0\n',
+  };
+  const { app, envRepo } = local(
+    t,
+    files,
+    config('../env', '  - name: api\n    repository: ghcr.io/acme/api\n'),
+  );
+  const result = await bump(app, envRepo, ['api=ghcr.io/acme/api:2.1.0']);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(
+    result.stderr,
+    /no reference to api was found in envs\/staging; seen only at envs\/staging\/kustomization\.yaml:4 \(applies to no resource of the build/,
+  );
+  for (const [path, text] of Object.entries(files))
+    assert.equal(readFileSync(join(envRepo, path), 'utf8'), text, path);
+});

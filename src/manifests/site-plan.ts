@@ -370,10 +370,21 @@ export class Planner {
     for (const site of build.sites)
       for (const step of site.steps) if (step.kind === 'entry') used.add(step.entry);
     for (const entry of build.entries) {
-      if (!entry.inEnv || used.has(entry)) continue;
+      if (!entry.inEnv) continue;
       const effective = referenceOf(entry.newName ?? entry.name);
       const named = referenceOf(entry.name);
-      if (!effective) continue;
+      const renamed =
+        named && this.updates.find((update) => update.reference.repository === named.repository);
+      if (renamed && effective && effective.repository !== named?.repository) {
+        this.see(
+          entry.yaml,
+          entry.nameHit.at,
+          renamed.name,
+          entry.name,
+          `kustomize renames it to ${entry.newName} in this entry; left alone`,
+        );
+      }
+      if (used.has(entry) || !effective) continue;
       const marker = this.markers.within(
         entry.kustomization,
         entryLines(entry).first,
@@ -382,20 +393,7 @@ export class Planner {
       const owner = marker
         ? markerOwner(marker.name, this.updates)
         : defaultOwner(effective.repository, this.updates);
-      if (owner?.kind !== 'update') {
-        const renamed =
-          named && this.updates.find((update) => update.reference.repository === named.repository);
-        if (!owner && renamed && entry.newName !== undefined) {
-          this.see(
-            entry.yaml,
-            entry.nameHit.at,
-            renamed.name,
-            entry.name,
-            `kustomize renames it to ${entry.newName} in this entry; left alone`,
-          );
-        }
-        continue;
-      }
+      if (owner?.kind !== 'update') continue;
       const { update } = owner;
       const sitesOfImage = build.sites.filter(
         (site) => referenceOf(site.value)?.repository === update.reference.repository,
@@ -412,7 +410,9 @@ export class Planner {
         );
         continue;
       }
-      this.used.add(update.name);
+      // Behind a remote base the entry may well be what deploys the image; in a build gitops sees
+      // whole it applies to nothing, and the image counts as not found (the render cannot change).
+      if (build.invisible.length > 0) this.used.add(update.name);
       const desired = withVersion(effective.name, update);
       if (old === desired) {
         this.see(entry.yaml, entry.nameHit.at, update.name, old, UP_TO_DATE);

@@ -266,14 +266,14 @@ export async function updateImages(
   }
 
   for (const update of updates) {
-    // Seen only outside image fields (a ConfigMap's data, a file the render does not read) is not found.
-    const mentioned =
-      planner.used.has(update.name) ||
-      result.changes.some((change) => change.image === update.name) ||
-      result.refused.length > 0;
+    // Seen only outside image fields (a ConfigMap's data, a file the render does not read), or only
+    // in an images entry that applies to nothing, is not found: the render holds no such image.
+    const mentioned = planner.used.has(update.name) || result.refused.length > 0;
     if (!mentioned) result.notFound.push(update.name);
   }
-  const writable = result.refused.length === 0 && result.notEditable.length === 0;
+  // When no update is in the render, nothing is written either: no edit could change what deploys.
+  const writable =
+    result.refused.length === 0 && result.notEditable.length === 0 && result.notFound.length < updates.length;
   result.changed = writable && edits.size > 0;
   if (options.write && writable) {
     for (const [path, text] of edits) writeFileSync(join(envDir, path), text, 'utf8');
