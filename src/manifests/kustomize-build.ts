@@ -138,6 +138,9 @@ const OPAQUE_KEYS: Record<string, string> = {
   configurations: 'configurations (custom field specs)',
 };
 
+/** Opaque keys that add resources of their own (whose images gitops cannot see). */
+const GENERATING_KEYS = new Set(['generators', 'helmCharts', 'helmChartInflationGenerator']);
+
 export class KustomizeModel {
   constructor(private readonly source: FileSource) {}
 
@@ -251,7 +254,11 @@ export class KustomizeModel {
 
     for (const [key, what] of Object.entries(OPAQUE_KEYS)) {
       const node = mapGet(root, key);
-      if (node !== undefined && node !== null) build.opaque.push({ file: path, line: lineOf(node), what });
+      if (node === undefined || node === null) continue;
+      build.opaque.push({ file: path, line: lineOf(node), what });
+      // Generated resources (inflated charts, generator output) are resources gitops cannot read.
+      if (GENERATING_KEYS.has(key))
+        build.invisible.push({ file: path, line: lineOf(node), what: `the output of ${what}` });
     }
     const replacements = mapGet(root, 'replacements') as { range?: number[] } | undefined;
     if (replacements?.range) {
@@ -269,7 +276,7 @@ export class KustomizeModel {
       }
     }
 
-    const patches = new PatchContext(this, build, path, yaml, parsed, root, inEnv);
+    const patches = new PatchContext(this, build, path, yaml, parsed, inEnv);
     patches.strategicMerge(mapGet(root, 'patchesStrategicMerge'), into);
     patches.patches(mapGet(root, 'patches'), into, false);
     const namespace = scalarText(mapGet(root, 'namespace'));
@@ -425,7 +432,6 @@ class PatchContext {
     private readonly path: string,
     private readonly yaml: YamlFile,
     private readonly parsed: ParsedDocument,
-    private readonly root: YAMLMap,
     private readonly inEnv: boolean,
   ) {
     this.dir = posix.dirname(path);

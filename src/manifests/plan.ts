@@ -28,11 +28,10 @@ export function needsQuotes(value: string): boolean {
 
 /**
  * The edits planned for one file: byte splices, the semantic change each one should cause, the
- * changes and "seen" records to report, and refusals. `apply()` splices and verifies.
+ * changes to report, and refusals. `apply()` splices and verifies.
  */
 export class FilePlan {
   readonly changes: ImageChange[] = [];
-  readonly seen: SeenReference[] = [];
   readonly refused: Refusal[] = [];
   private readonly splices: Splice[] = [];
 
@@ -44,10 +43,6 @@ export class FilePlan {
 
   refuse(reason: string, line?: number): void {
     this.refused.push({ file: this.file, ...(line !== undefined ? { line } : {}), reason });
-  }
-
-  see(hit: { at: number }, image: string, value: string, reason: string): void {
-    this.seen.push({ file: this.file, line: this.yaml.lineOf(hit.at), image, value, reason });
   }
 
   /** Records a change at an offset of the file, or at a given line (for inserted lines). */
@@ -133,10 +128,6 @@ export class FilePlan {
   /** Removes a byte range (a whole `key: value` line). */
   remove(start: number, end: number, expect: ExpectedChange[], owner: string): void {
     this.splices.push({ start, end, text: '', expect, owner });
-  }
-
-  get hasEdits(): boolean {
-    return this.splices.length > 0;
   }
 
   /**

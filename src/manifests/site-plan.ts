@@ -462,7 +462,7 @@ export class Planner {
     }
     const { update } = owner;
     this.used.add(update.name);
-    const owner$ = `Helm values ${slot.path.join('.') || '(root)'}`;
+    const valuesOwner = `Helm values ${slot.path.join('.') || '(root)'}`;
     if (slot.form === 'string') {
       const desired = withVersion(slot.reference.name, update);
       this.expectedSlots.set(slotKey(slot), desired);
@@ -494,7 +494,7 @@ export class Planner {
         if (!value || value === leaf.hit.value) continue;
         changed = true;
         this.intents.push(
-          tokenIntent(leaf.source.yaml, leaf.hit, value, update, owner$, {
+          tokenIntent(leaf.source.yaml, leaf.hit, value, update, valuesOwner, {
             at: leaf.hit.at,
             old: leaf.hit.value,
             new: value,
@@ -525,7 +525,7 @@ export class Planner {
     const problem = (key: string, scalar: typeof slot.tag) =>
       `the ${key} is set only by the chart's default values (${scalar?.leaf.source.file ?? 'its values.yaml'}), and no values file of the environment has the map ${slot.path.join('.')} to set it in`;
     const token = (leaf: Leaf, value: string) =>
-      planned.push(tokenIntent(leaf.source.yaml, leaf.hit, value, update, owner$));
+      planned.push(tokenIntent(leaf.source.yaml, leaf.hit, value, update, valuesOwner));
     const set = (
       scalar: typeof slot.tag,
       key: string,
@@ -555,7 +555,7 @@ export class Planner {
         key,
         value: wanted ?? '',
         image: update.name,
-        owner: owner$,
+        owner: valuesOwner,
       });
       return undefined;
     };
