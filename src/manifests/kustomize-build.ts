@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isMap, isSeq, type YAMLSeq } from 'yaml';
 import { fieldOf, type ImageField, type ImageFieldList, imageFields, keyOf } from './image-fields.js';
 import {
   applyEntry,

@@ -1,5 +1,5 @@
 import jsYaml from 'js-yaml';
-import type { ImageChange, Refusal, SeenReference } from './types.js';
+import type { ImageChange, Refusal } from './types.js';
 import type { ScalarHit, YamlFile, YamlPath } from './yaml-file.js';
 
 /** What a re-parse must show at one path after the edit (`after: undefined` = key removed). */
