@@ -19,11 +19,11 @@ import { type Slot, ValuesModel, type ValuesSource } from './helm.js';
 import { imageFields } from './image-fields.js';
 import { isKustomizationFile, newEntry, planAddedEntries, planEntryVersion, rootOf } from './kustomize.js';
 import { type Build, KustomizeModel } from './kustomize-build.js';
-import { findMarkers, MARKER_NEEDLE, type Marker, MarkerIndex } from './markers.js';
+import { findMarkers, MARKER_NEEDLE, MarkerIndex } from './markers.js';
 import { FilePlan } from './plan.js';
 import { type Intent, Planner, slotKey } from './site-plan.js';
 import { addMapKey } from './structure.js';
-import type { ImageUpdate, Refusal, SeenReference, UpdateOptions, UpdateResult } from './types.js';
+import type { ImageUpdate, Refusal, UpdateOptions, UpdateResult } from './types.js';
 import { documentError, mapGet, scalarHit, scalarText, walkValues, YamlFile } from './yaml-file.js';
 
 export type * from './types.js';
@@ -86,44 +86,8 @@ export async function updateImages(
       { hint: 'replace the symlink with a directory of the env repo, or fix environments.<name>.path' },
     );
   }
-  const refused: Refusal[] = [];
-  const symlinks: SymlinkEntry[] = [];
-  const paths = listYamlFiles(envDir, symlinks);
-  for (const link of symlinks) {
-    if (isWithin(root, link.target)) continue;
-    refused.push({
-      file: link.path,
-      reason: `a symlink to ${link.target}, outside the env repo; gitops does not read or write through it`,
-    });
-  }
-  // Only files that can matter are decoded and kept: kustomizations, values files, and files
-  // holding a needle or a marker. The test runs on the raw bytes, before any UTF-8 decoding.
-  const byteNeedles = [...needles, MARKER_NEEDLE].map((needle) => Buffer.from(needle, 'utf8'));
-  const texts = new Map<string, YamlFile>();
   const isSpecial = (path: string) => isKustomizationFile(path) || helmSet.has(path);
-  for (const path of paths) {
-    const outcome = readCapped(join(envDir, path));
-    if (!outcome) continue;
-    const special = isSpecial(path);
-    if ('tooLarge' in outcome) {
-      // Skipping it quietly would leave a stale reference behind while reporting success.
-      if (special || fileContains(join(envDir, path), byteNeedles)) {
-        refused.push({
-          file: path,
-          reason: `the file is ${megabytes(outcome.tooLarge)}, larger than the ${megabytes(MAX_FILE_BYTES)} gitops reads, and may hold an image to change; split it`,
-        });
-      }
-      continue;
-    }
-    const { bytes } = outcome;
-    if (!special && !byteNeedles.some((needle) => bytes.includes(needle))) continue;
-    const bad = undecodable(bytes);
-    if (bad) {
-      refused.push({ file: path, line: bad.line, reason: bad.reason });
-      continue;
-    }
-    texts.set(path, new YamlFile(path, bytes.toString('utf8')));
-  }
+  const { paths, texts, refused } = readTree(envDir, root, needles, isSpecial);
   const files = new EnvFiles(envDir, root, texts, new Set(paths));
 
   // Files with a syntax error or a duplicate key: no one can say which value is the image.
@@ -170,49 +134,16 @@ export async function updateImages(
     planner.planUnusedEntries(build);
   }
 
-  // Lines holding a value a build reads (resource or patch tokens, JSON patch values included).
-  const tokenLines = new Set<string>();
-  for (const build of builds) {
-    for (const site of build.sites) {
-      for (const step of site.steps) {
-        if (step.kind === 'token') tokenLines.add(`${step.file}:${step.yaml.lineOf(step.hit.start)}`);
-      }
-    }
-  }
-  const imageLines = new Map<string, Set<number>>();
-  for (const path of paths) {
-    const file = texts.get(path);
-    if (!file || isSpecial(path) || broken.has(path)) continue;
-    const lines = new Set<number>();
-    for (const key of tokenLines) {
-      if (key.startsWith(`${path}:`)) lines.add(Number(key.slice(path.length + 1)));
-    }
-    imageLines.set(path, lines);
-    const inBuild = reached.has(path);
-    file.documentsContaining(needles).forEach((parsed) => {
-      for (const field of imageFields(parsed)) {
-        lines.add(file.lineOf(field.hit.start));
-        if (inBuild || !field.reference || !repositories.has(field.reference.repository)) continue;
-        const reason = layout.notRendered(path);
-        if (reason) {
-          const update = updates.find(
-            (candidate) => candidate.reference.repository === field.reference!.repository,
-          )!;
-          planner.see(file, field.hit.at, update.name, field.hit.value, reason);
-          continue;
-        }
-        planner.planSite({
-          id: `plain|${path}|${parsed.offset}|${field.key}`,
-          build: path,
-          object: path,
-          key: field.key,
-          list: field.list,
-          value: field.hit.value,
-          steps: [{ kind: 'token', role: 'plain', file: path, yaml: file, hit: field.hit, editable: true }],
-        });
-      }
-    });
-  }
+  const imageLines = planPlainFiles(paths, texts, {
+    isSpecial,
+    broken,
+    reached,
+    builds,
+    layout,
+    planner,
+    updates,
+    needles,
+  });
 
   let values: { model: ValuesModel; slots: Slot[] } | undefined;
   if (helmFiles.length > 0) {
@@ -249,6 +180,11 @@ export async function updateImages(
     if (plan.refused.length > 0) continue;
     result.changes.push(...plan.changes);
     if (after !== undefined && after !== plan.yaml.text) {
+      if (!files.inEnv(plan.file)) {
+        // Every planned token is one of the environment's; anything else is a planning error.
+        result.refused.push({ file: plan.file, reason: 'gitops edits only files of the environment' });
+        continue;
+      }
       result.files.push({ file: plan.file, before: plan.yaml.text, after });
       edits.set(plan.file, after);
     }
@@ -279,6 +215,55 @@ export async function updateImages(
     for (const [path, text] of edits) writeFileSync(join(envDir, path), text, 'utf8');
   }
   return result;
+}
+
+/**
+ * The environment's YAML files, and the text of those that can matter: kustomizations, values
+ * files, and files holding a needle or a marker (tested on the raw bytes, before any UTF-8
+ * decoding). Refusals for symlinks leaving the repo, files too large to read, and invalid UTF-8.
+ */
+function readTree(
+  envDir: string,
+  root: string,
+  needles: readonly string[],
+  isSpecial: (path: string) => boolean,
+): { paths: string[]; texts: Map<string, YamlFile>; refused: Refusal[] } {
+  const refused: Refusal[] = [];
+  const symlinks: SymlinkEntry[] = [];
+  const paths = listYamlFiles(envDir, symlinks);
+  for (const link of symlinks) {
+    if (isWithin(root, link.target)) continue;
+    refused.push({
+      file: link.path,
+      reason: `a symlink to ${link.target}, outside the env repo; gitops does not read or write through it`,
+    });
+  }
+  const byteNeedles = [...needles, MARKER_NEEDLE].map((needle) => Buffer.from(needle, 'utf8'));
+  const texts = new Map<string, YamlFile>();
+  for (const path of paths) {
+    const outcome = readCapped(join(envDir, path));
+    if (!outcome) continue;
+    const special = isSpecial(path);
+    if ('tooLarge' in outcome) {
+      // Skipping it quietly would leave a stale reference behind while reporting success.
+      if (special || fileContains(join(envDir, path), byteNeedles)) {
+        refused.push({
+          file: path,
+          reason: `the file is ${megabytes(outcome.tooLarge)}, larger than the ${megabytes(MAX_FILE_BYTES)} gitops reads, and may hold an image to change; split it`,
+        });
+      }
+      continue;
+    }
+    const { bytes } = outcome;
+    if (!special && !byteNeedles.some((needle) => bytes.includes(needle))) continue;
+    const bad = undecodable(bytes);
+    if (bad) {
+      refused.push({ file: path, line: bad.line, reason: bad.reason });
+      continue;
+    }
+    texts.set(path, new YamlFile(path, bytes.toString('utf8')));
+  }
+  return { paths, texts, refused };
 }
 
 interface Layout {
@@ -342,6 +327,74 @@ function analyseLayout(files: EnvFiles, paths: readonly string[], helm: boolean)
     problems,
     notRendered: () => undefined,
   };
+}
+
+/**
+ * Plain manifests (files no build reads): each image field of an updated image is a site rendered as
+ * it is, or, where the layout does not render such files, reported. Returns the lines holding image
+ * fields or build tokens per file, which the "not an image field" report leaves out.
+ */
+function planPlainFiles(
+  paths: readonly string[],
+  texts: ReadonlyMap<string, YamlFile>,
+  context: {
+    isSpecial: (path: string) => boolean;
+    broken: ReadonlySet<string>;
+    reached: ReadonlySet<string>;
+    builds: readonly Build[];
+    layout: Layout;
+    planner: Planner;
+    updates: readonly ImageUpdate[];
+    needles: readonly string[];
+  },
+): Map<string, Set<number>> {
+  const { isSpecial, broken, reached, builds, layout, planner, updates, needles } = context;
+  const repositories = new Set(updates.map((update) => update.reference.repository));
+  // Lines holding a value a build reads (resource or patch tokens, JSON patch values included).
+  const tokenLines = new Set<string>();
+  for (const build of builds) {
+    for (const site of build.sites) {
+      for (const step of site.steps) {
+        if (step.kind === 'token') tokenLines.add(`${step.file}:${step.yaml.lineOf(step.hit.start)}`);
+      }
+    }
+  }
+  const imageLines = new Map<string, Set<number>>();
+  for (const path of paths) {
+    const file = texts.get(path);
+    if (!file || isSpecial(path) || broken.has(path)) continue;
+    const lines = new Set<number>();
+    for (const key of tokenLines) {
+      if (key.startsWith(`${path}:`)) lines.add(Number(key.slice(path.length + 1)));
+    }
+    imageLines.set(path, lines);
+    const inBuild = reached.has(path);
+    file.documentsContaining(needles).forEach((parsed) => {
+      for (const field of imageFields(parsed)) {
+        lines.add(file.lineOf(field.hit.start));
+        if (inBuild || !field.reference || !repositories.has(field.reference.repository)) continue;
+        const reason = layout.notRendered(path);
+        if (reason) {
+          const update = updates.find(
+            (candidate) => candidate.reference.repository === field.reference!.repository,
+          )!;
+          planner.see(file, field.hit.at, update.name, field.hit.value, reason);
+          continue;
+        }
+        planner.planSite({
+          id: `plain|${path}|${parsed.offset}|${field.key}`,
+          build: path,
+          object: path,
+          key: field.key,
+          list: field.list,
+          value: field.hit.value,
+          steps: [{ kind: 'token', role: 'plain', file: path, yaml: file, hit: field.hit, editable: true }],
+        });
+      }
+    });
+  }
+
+  return imageLines;
 }
 
 function valuesSources(
@@ -543,5 +596,3 @@ function seeNonImageFields(
     });
   }
 }
-
-export type { Marker, SeenReference };
