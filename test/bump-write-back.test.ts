@@ -1,4 +1,4 @@
-// `gitops bump` on layouts where the render decides (issue 20): old values in commit subjects and
+// `gitops bump` on layouts where the render decides: old values in commit subjects and
 // bump lines come from the rendered image (also for an added kustomize images entry), an image the
 // render holds where gitops cannot change it is exit 2 (IMAGE_NOT_EDITABLE) with every place, which
 // is neither "already up to date" nor "not found", and images sharing a repository are told apart
