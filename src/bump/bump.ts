@@ -57,12 +57,11 @@ export async function editImages(
   options: { action: GitopsAction; provenance: Provenance; trailers?: Array<[string, string]> },
 ): Promise<BumpEdit> {
   const update = await updateImages(checkout.envDir, updates, {
-    helmValues: environment.helmValues,
+    ...renderOptions(environment),
     write: true,
     root: checkout.dir,
   });
-  if (update.refused.length > 0) throw refusalError(update, checkout.envPath);
-  assertFound(update, updates, checkout.envPath);
+  assertEditable(update, updates, checkout.envPath);
   const images: Record<string, string> = {};
   for (const change of update.changes) images[change.image] = change.new;
   for (const wanted of updates) images[wanted.name] ??= wanted.reference.original;
@@ -82,6 +81,45 @@ export async function editImages(
       ...(options.trailers ? { extraTrailers: options.trailers } : {}),
     }),
   };
+}
+
+/** What updateImages needs to know of how the environment renders. */
+function renderOptions(environment: EnvironmentConfig): { helmValues: string[]; chart?: string } {
+  return {
+    helmValues: environment.helmValues,
+    ...(environment.chart !== undefined ? { chart: environment.chart } : {}),
+  };
+}
+
+/** Refusals, images the render holds where gitops cannot change them, images found nowhere: errors. */
+function assertEditable(update: UpdateResult, updates: ImageUpdate[], envPath: string): void {
+  if (update.refused.length > 0) throw refusalError(update, envPath);
+  if (update.notEditable.length > 0) throw notEditableError(update, envPath);
+  assertFound(update, updates, envPath);
+}
+
+/**
+ * The render holds the image, but in no place gitops may change (or only in some of them): reported
+ * apart from "already up to date", with every place and why, so a deploy never claims a change the
+ * cluster would not see.
+ */
+function notEditableError(update: UpdateResult, envPath: string): GitopsError {
+  const lines = update.notEditable.flatMap(({ image, places }) =>
+    places.map(
+      (place) =>
+        `${posix.join(envPath, place.file)}:${place.line}: ${image} (${place.value}): ${place.reason}`,
+    ),
+  );
+  const first = update.notEditable[0]!.places[0]!;
+  return usageError(
+    'IMAGE_NOT_EDITABLE',
+    `${update.notEditable.map(({ image }) => image).join(', ')} found nowhere gitops can edit so that the render changes; nothing was written:\n${lines.join('\n')}`,
+    {
+      location: { file: posix.join(envPath, first.file), line: first.line },
+      hint: 'set the image where the environment renders it from (a values file, a patch or a kustomize images entry of the environment), or mark the value with "# gitops:image <name>"',
+      details: { notEditable: update.notEditable },
+    },
+  );
 }
 
 function refusalError(update: UpdateResult, envPath: string): GitopsError {
@@ -118,9 +156,12 @@ function localEnvDir(ctx: Context, environment: EnvironmentConfig, envRepoDir: s
 
 function assertFound(update: UpdateResult, updates: ImageUpdate[], envPath: string): void {
   if (updates.length > 0 && update.notFound.length === updates.length) {
+    const seen = update.seen.map(
+      (place) => `${posix.join(envPath, place.file)}:${place.line} (${place.reason})`,
+    );
     throw new GitopsError(
       'IMAGE_NOT_FOUND',
-      `no reference to ${update.notFound.join(', ')} was found in ${envPath}`,
+      `no reference to ${update.notFound.join(', ')} was found in ${envPath}${seen.length > 0 ? `; seen only at ${seen.join(', ')}` : ''}`,
       {
         exitCode: ExitCode.Usage,
         hint: 'check the image name/repository, and environments.<name>.helmValues for Helm values files',
@@ -158,16 +199,17 @@ export async function bumpImages(
     );
   }
   const { reporter } = ctx;
-  const helmValues = { helmValues: environment.helmValues };
+  const helmValues = renderOptions(environment);
 
   if (!request.commit && request.envRepoDir) {
     // Editing files in place needs no git at all: any directory with the environment will do.
     const envDir = localEnvDir(ctx, environment, request.envRepoDir);
     const write = !ctx.dryRun;
     const update = await reporter.step(write ? 'edit image references' : 'plan image edits', async (step) => {
-      const result = await updateImages(envDir, updates, { ...helmValues, write });
-      if (result.refused.length > 0) throw refusalError(result, environment.path);
-      assertFound(result, updates, environment.path);
+      // The checkout is the env repo: bases beside the environment are read from it.
+      const root = resolve(ctx.cwd, request.envRepoDir!);
+      const result = await updateImages(envDir, updates, { ...helmValues, write, root });
+      assertEditable(result, updates, environment.path);
       step.detail(`${result.changes.length} change(s)`);
       return result;
     });
@@ -203,8 +245,7 @@ export async function bumpImages(
       write: false,
       root: checkout.dir,
     });
-    if (update.refused.length > 0) throw refusalError(update, checkout.envPath);
-    assertFound(update, updates, checkout.envPath);
+    assertEditable(update, updates, checkout.envPath);
     return {
       environment: environment.name,
       envPath: checkout.envPath,

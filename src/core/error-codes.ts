@@ -101,6 +101,9 @@ export const ERROR_CODES = {
   IMAGE_ARGUMENT_INVALID: usage('An `--image` argument names no known image, or another repository.'),
   IMAGE_EDIT_REFUSED: usage('An image value cannot be changed on its own (duplicate keys, a shared anchor).'),
   IMAGE_NOT_FOUND: usage('None of the images given is referenced in the environment.'),
+  IMAGE_NOT_EDITABLE: usage(
+    'The render shows the image, but in no place gitops may change so that the render changes; nothing was written.',
+  ),
   IMAGE_UNKNOWN: usage('`gitops build` was given an image name that is not in gitops.yaml.'),
   IMAGE_REPOSITORY_INVALID: usage('`images[].repository` is not a valid repository.'),
 

@@ -21,12 +21,28 @@ export function parseImageUpdate(
       hint: 'write <repository>:<tag>, <repository>@sha256:<digest> or both',
     });
   }
+  const sharing = (except: string) =>
+    images
+      .filter(
+        (image) => image.name !== except && normalizeRepository(image.repository) === reference.repository,
+      )
+      .map((image) => image.name);
   if (name === undefined) {
     // Named by its repository: use the config's name for it, so trailers say `web=…`.
-    const byRepository = images.find(
+    const byRepository = images.filter(
       (image) => normalizeRepository(image.repository) === reference.repository,
     );
-    return { name: byRepository?.name ?? reference.name, reference };
+    if (byRepository.length > 1) {
+      throw usageError(
+        'IMAGE_ARGUMENT_INVALID',
+        `--image ${argument}: ${reference.repository} is the repository of ${byRepository.map((image) => image.name).join(' and ')} in the config; say which`,
+        { hint: `pass --image ${byRepository[0]!.name}=${text}` },
+      );
+    }
+    return withShared(
+      { name: byRepository[0]?.name ?? reference.name, reference },
+      sharing(byRepository[0]?.name ?? ''),
+    );
   }
   if (name === '') {
     throw usageError('IMAGE_ARGUMENT_INVALID', `--image ${argument} has an empty name before "="`, {
@@ -53,5 +69,9 @@ export function parseImageUpdate(
       { hint: 'pass a reference in the same repository, or the name of the image it belongs to' },
     );
   }
-  return { name, reference };
+  return withShared({ name, reference }, configured ? sharing(name) : []);
+}
+
+function withShared(update: ImageUpdate, sharedWith: string[]): ImageUpdate {
+  return sharedWith.length > 0 ? { ...update, sharedWith } : update;
 }

@@ -1,5 +1,5 @@
 import jsYaml from 'js-yaml';
-import type { ImageChange, Refusal, SeenReference } from './types.js';
+import type { ImageChange, Refusal } from './types.js';
 import type { ScalarHit, YamlFile, YamlPath } from './yaml-file.js';
 
 /** What a re-parse must show at one path after the edit (`after: undefined` = key removed). */
@@ -28,11 +28,10 @@ export function needsQuotes(value: string): boolean {
 
 /**
  * The edits planned for one file: byte splices, the semantic change each one should cause, the
- * changes and "seen" records to report, and refusals. `apply()` splices and verifies.
+ * changes to report, and refusals. `apply()` splices and verifies.
  */
 export class FilePlan {
   readonly changes: ImageChange[] = [];
-  readonly seen: SeenReference[] = [];
   readonly refused: Refusal[] = [];
   private readonly splices: Splice[] = [];
 
@@ -42,25 +41,26 @@ export class FilePlan {
     return this.yaml.file;
   }
 
-  /** Tokens a marker comment claimed: other finders leave them to the marker. */
-  readonly markerClaims = new Set<number>();
-
   refuse(reason: string, line?: number): void {
     this.refused.push({ file: this.file, ...(line !== undefined ? { line } : {}), reason });
   }
 
-  see(hit: { at: number }, image: string, value: string, reason: string): void {
-    this.seen.push({ file: this.file, line: this.yaml.lineOf(hit.at), image, value, reason });
-  }
-
   /** Records a change at an offset of the file, or at a given line (for inserted lines). */
-  change(at: number, image: string, oldValue: string, newValue: string, line?: number): void {
+  change(
+    at: number,
+    image: string,
+    oldValue: string,
+    newValue: string,
+    line?: number,
+    extra: Pick<ImageChange, 'entryAdded'> = {},
+  ): void {
     this.changes.push({
       file: this.file,
       line: line ?? this.yaml.lineOf(at),
       image,
       old: oldValue,
       new: newValue,
+      ...extra,
     });
   }
 
@@ -72,6 +72,11 @@ export class FilePlan {
   replaceScalar(hit: ScalarHit, value: string, owner: string): boolean {
     const source = this.yaml.text.slice(hit.start, hit.end);
     const line = this.yaml.lineOf(hit.start);
+    const block = hit.scalar.type === 'BLOCK_FOLDED' || hit.scalar.type === 'BLOCK_LITERAL';
+    if (block) {
+      this.refuse(`the value at line ${line} is a block scalar; write it as a plain or quoted value`, line);
+      return false;
+    }
     if (source.includes('\n')) {
       this.refuse(`the value at line ${line} spans several lines; rewrite it on one line first`, line);
       return false;
@@ -84,12 +89,9 @@ export class FilePlan {
       case 'QUOTE_SINGLE':
         text = `'${value}'`;
         break;
-      case 'PLAIN':
+      default:
         text = needsQuotes(value) ? `"${value}"` : value;
         break;
-      default:
-        this.refuse(`the value at line ${line} is a block scalar; write it as a plain or quoted value`, line);
-        return false;
     }
     if (hit.start === hit.end) {
       // An empty slot (`digest:` or `digest: # note`): the value needs a space before it, and one
@@ -109,7 +111,9 @@ export class FilePlan {
         );
         return false;
       }
-      existing.expect.push(expect);
+      // Two owners (a marker and its field) may plan the same token: one expectation is enough.
+      if (!existing.expect.some((other) => canonical(other) === canonical(expect)))
+        existing.expect.push(expect);
       return true;
     }
     this.splices.push({ start: hit.start, end: hit.end, text, expect: [expect], owner });
@@ -124,10 +128,6 @@ export class FilePlan {
   /** Removes a byte range (a whole `key: value` line). */
   remove(start: number, end: number, expect: ExpectedChange[], owner: string): void {
     this.splices.push({ start, end, text: '', expect, owner });
-  }
-
-  get hasEdits(): boolean {
-    return this.splices.length > 0;
   }
 
   /**

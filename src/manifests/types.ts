@@ -6,6 +6,11 @@ export interface ImageUpdate {
   name: string;
   /** The new reference; it has a tag, a digest or both. */
   reference: ImageReference;
+  /**
+   * Other images of the config with the same repository. A value of that repository then belongs
+   * to whichever image its `# gitops:image <name>` marker names; an unmarked one is ambiguous.
+   */
+  sharedWith?: string[];
 }
 
 /** A value that was (or, with `write: false`, would be) rewritten. */
@@ -15,8 +20,12 @@ export interface ImageChange {
   line: number;
   /** The update's name. */
   image: string;
+  /** The image as rendered before (for an added kustomize entry: the image it overrides). */
   old: string;
+  /** The image as rendered after. */
   new: string;
+  /** The change adds a kustomize `images:` entry rather than rewriting a value. */
+  entryAdded?: boolean;
 }
 
 /** A reference to an updated image that was seen and left alone, with why. */
@@ -47,15 +56,26 @@ export interface UpdateResult {
   seen: SeenReference[];
   files: FileEdit[];
   refused: Refusal[];
-  /** Update names for which no reference at all was found. */
+  /** Update names for which no image field (nor marked value) was found; `seen` says where they were seen. */
   notFound: string[];
-  /** Whether any file was (or would be) changed; false when something was refused. */
+  /**
+   * Updates whose image the render shows in places gitops cannot change (with those places and why):
+   * a refusal of its own, distinct from "already up to date". Nothing is written when any is listed.
+   */
+  notEditable: Array<{ image: string; places: SeenReference[] }>;
+  /** Whether any file was (or would be) changed; false when something was refused or not editable. */
   changed: boolean;
 }
 
 export interface UpdateOptions {
   /** Helm values files, relative to the environment directory (the environment's `helmValues`). */
   helmValues: string[];
+  /**
+   * The environment's chart, relative to the environment directory (`environments.<name>.chart`):
+   * the environment renders through `helm template`, so only its values files are rendered, and the
+   * chart's own values.yaml (defaults, never edited) is merged under them.
+   */
+  chart?: string;
   /** false: plan and verify only, write nothing. */
   write: boolean;
   /**

@@ -52,6 +52,8 @@ export class YamlFile {
   private lineStarts: number[] | undefined;
   private parsed: ParsedDocument[] | undefined;
   private parsedAll = false;
+  /** Documents parsed one at a time, by the offset where their text starts. */
+  private readonly chunks = new Map<number, ParsedDocument[]>();
 
   constructor(
     /** Path relative to the environment directory (or to it with `../` for files outside). */
@@ -110,7 +112,13 @@ export class YamlFile {
       const start = starts[i]!;
       const end = starts[i + 1] ?? this.text.length;
       const chunk = this.text.slice(start, end);
-      if (needles.some((needle) => chunk.includes(needle))) result.push(...parseDocuments(chunk, start));
+      if (!needles.some((needle) => chunk.includes(needle))) continue;
+      let docs = this.chunks.get(start);
+      if (!docs) {
+        docs = parseDocuments(chunk, start);
+        this.chunks.set(start, docs);
+      }
+      result.push(...docs);
     }
     return result;
   }

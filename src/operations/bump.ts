@@ -25,14 +25,22 @@ export async function runBump(ctx: Context, options: BumpCommandOptions): Promis
   const config = readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env);
   const environment = getEnvironment(config, options.env);
   const updates = options.images.map((argument) => parseImageUpdate(argument, config.images));
-  const repositories = new Set<string>();
+  const names = new Set<string>();
   for (const update of updates) {
-    if (repositories.has(update.reference.repository)) {
+    // Two images of the config may share a repository (markers tell their values apart); one image
+    // given twice is a mistake.
+    const twice = updates.some(
+      (other) =>
+        other !== update &&
+        other.reference.repository === update.reference.repository &&
+        (other.name === update.name || !update.sharedWith?.includes(other.name)),
+    );
+    if (twice || names.has(update.name)) {
       throw usageError('IMAGE_TWICE', `--image names ${update.reference.repository} more than once`, {
         hint: 'pass one --image per image',
       });
     }
-    repositories.add(update.reference.repository);
+    names.add(update.name);
   }
 
   const result = await bumpImages(ctx, config, {

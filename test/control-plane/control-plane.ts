@@ -381,6 +381,8 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       `--service-account-signing-key-file=${saKey}`,
       '--allow-privileged=true',
       '--profiling=false',
+      // The only apiserver, on loopback: the "kubernetes" Service's endpoints cannot point there.
+      '--endpoint-reconciler-type=none',
       '--v=0',
     ]);
     await waitFor(
@@ -411,6 +413,9 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       '--use-service-account-credentials=false',
       // Namespaces and garbage collection are part of what the suite tests; keep them prompt.
       '--concurrent-namespace-syncs=5',
+      // A fake node counts as down after 2 minutes without a heartbeat (default 40 s): on a loaded
+      // machine kwok's heartbeats run late, and a "down" node marks its pods NotReady.
+      '--node-monitor-grace-period=2m',
       '--concurrent-gc-syncs=20',
     ]);
     launch('kube-scheduler', paths['kube-scheduler'], [...common, '--secure-port=0']);

@@ -27,8 +27,10 @@ export function reportBump(ctx: CliContext, result: BumpResult): void {
   const { update } = result;
   const inRepo = (file: string) => posix.join(result.envPath, file);
   for (const change of update.changes) {
-    const old = change.old === '' ? color.dim('(new images entry)') : change.old;
-    ctx.reporter.print(`${inRepo(change.file)}:${change.line}  ${old} → ${color.green(change.new)}`);
+    const added = change.entryAdded ? color.dim(' (new images entry)') : '';
+    ctx.reporter.print(
+      `${inRepo(change.file)}:${change.line}  ${change.old} → ${color.green(change.new)}${added}`,
+    );
   }
   for (const seen of update.seen) {
     ctx.reporter.info(color.dim(`${inRepo(seen.file)}:${seen.line}  ${seen.value} — ${seen.reason}`));
