@@ -46,6 +46,7 @@ export interface EnvironmentConfig {
   timeout: string;
   autoRollback: boolean;
   waitForJobs: boolean;
+  lease: { duration: string; wait: string };
   prune: { enabled: boolean; protect: string[] };
   freezes: FreezeWindow[];
   ignoreDifferences: IgnoreRule[];
@@ -57,7 +58,9 @@ export interface EnvRepoConfig {
   sameRepo: boolean;
   branch: string;
   tokenEnv?: string;
-  pushAttempts: number;
+  pushTimeout: string;
+  pushBackoff: string;
+  pushAttempts?: number;
   sign?: boolean;
   verifyCommits?: { allowedSigners: string };
   author?: { name: string; email: string };
