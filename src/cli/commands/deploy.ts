@@ -41,10 +41,11 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
     .option('--reason <text>', 'why --force is needed; recorded in the Gitops-Override-Reason trailer')
     .addHelpText(
       'after',
-      '\nSteps: preflight → build → drift check → bump → policy gate → commit and push → apply and prune\n' +
-        '→ wait for the rollout → verify → record. Exit 4 when the rollout fails (with the rollback\n' +
+      '\nSteps: preflight → build → drift check → bump → policy gate → commit and push → wait for the\n' +
+        'apply lease → apply and prune → wait for the rollout → verify → record. The run applies the\n' +
+        'branch head. Exit 3 with nothing applied (re-run), 4 when the rollout fails (with the rollback\n' +
         'command, or after an automatic rollback), 5 when a gate blocks (drift, policy, lock, freeze,\n' +
-        'signature).\n\n' +
+        "signature), 6 when a newer revision superseded this run's change.\n\n" +
         'Example: gitops deploy --env staging --skip-build --image web=ghcr.io/acme/web:1.4.2',
     )
     .action(
