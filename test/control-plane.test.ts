@@ -143,7 +143,9 @@ spec:
       storage: 1Gi
 `,
       },
-      { staging: `    namespace: ${ns}\n    timeout: 3m\n` },
+      {
+        staging: `    namespace: ${ns}\n    timeout: 3m\n    policies:\n      clusterScopedKinds: [Namespace, ClusterRole, ClusterRoleBinding]\n`,
+      },
       WEB_IMAGE_CONFIG,
     );
     if (!requireRealCluster(cluster, t)) return;

@@ -13,6 +13,9 @@ import { uniqueName } from './support/test-cluster.js';
 
 const IMAGES = WEB_IMAGE_CONFIG;
 
+/** How long a hung request hangs: well past the request timeout the fixture sets. */
+const HUNG_MS = 20_000;
+
 /** The inventory ConfigMap's path: its name is the environment's id (`staging-<digest>`). */
 const INVENTORY = /configmaps\/gitops-inventory-staging-[0-9a-f]+$/;
 
@@ -26,8 +29,10 @@ async function fixture(t: Parameters<typeof clusterFixture>[0]): Promise<Fixture
     { staging: `    namespace: ${ns}\n    timeout: 3m\n` },
     IMAGES,
   );
-  // Hung requests fail after 2 s instead of the product default of 30 s: the tests stay fast.
-  cluster.env.GITOPS_KUBECTL_REQUEST_TIMEOUT = '2s';
+  // Hung requests fail after 5 s instead of the product default of 30 s: the tests stay fast, and a
+  // loaded machine still answers a healthy request well within it. A "hung" request below waits
+  // HUNG_MS, far beyond it.
+  cluster.env.GITOPS_KUBECTL_REQUEST_TIMEOUT = '5s';
   return Object.assign(cluster, { ns, deployments: new RegExp(`/namespaces/${ns}/deployments$`) });
 }
 
@@ -120,7 +125,7 @@ describe('faults', { concurrency: true }, () => {
     await deploy(cluster, '1.0.0');
     const { faults } = cluster.server;
     // preflight: the version probe fails twice with 500; the inventory read fails with a 500, then
-    // hangs beyond the request timeout (2 s) once. Three attempts per read: two faults are survived.
+    // hangs beyond the request timeout once. Three attempts per read: two faults are survived.
     faults.add({ method: 'GET', pathPattern: /^\/version$/, status: 500, times: 2 });
     faults.add({
       method: 'GET',
@@ -131,7 +136,7 @@ describe('faults', { concurrency: true }, () => {
     faults.add({
       method: 'GET',
       pathPattern: INVENTORY,
-      latencyMs: 4000,
+      latencyMs: HUNG_MS,
       times: 1,
     });
     // drift check and verify: the Deployment list is throttled, then reset once.
@@ -170,7 +175,7 @@ describe('faults', { concurrency: true }, () => {
 
     // The apply of the Deployment hangs beyond the request timeout: kubectl gives up, gitops fails.
     // (The server applies it late, as a real one may: the outcome of a timed-out write is unknown.)
-    faults.add({ method: 'PATCH', pathPattern: /\/deployments\/web$/, latencyMs: 4000, times: 1 });
+    faults.add({ method: 'PATCH', pathPattern: /\/deployments\/web$/, latencyMs: HUNG_MS, times: 1 });
     const writeTimeout = await cluster.gitops(deployArgs('3.0.0'));
     assert.equal(writeTimeout.code, 4, writeTimeout.stderr);
     assert.match(writeTimeout.stderr, /applying \d+ object\(s\) failed/);
@@ -182,7 +187,7 @@ describe('faults', { concurrency: true }, () => {
     const waiting = cluster.gitops([...deployArgs('4.0.0'), '--timeout', '2s']);
     while (!cluster.server.requests.some((r) => r.method === 'PATCH' && /\/deployments\/web$/.test(r.path)))
       await new Promise((resolve) => setTimeout(resolve, 10));
-    faults.add({ method: 'GET', pathPattern: cluster.deployments, latencyMs: 6000 });
+    faults.add({ method: 'GET', pathPattern: cluster.deployments, latencyMs: HUNG_MS });
     const waitTimeout = await waiting;
     assert.equal(waitTimeout.code, 4, waitTimeout.stderr);
     assert.match(
@@ -235,7 +240,7 @@ describe('faults', { concurrency: true }, () => {
       {
         step: 'preflight',
         arrange: (c) => {
-          c.server.faults.add({ method: 'GET', pathPattern: /^\/version$/, latencyMs: 5000, times: 1 });
+          c.server.faults.add({ method: 'GET', pathPattern: /^\/version$/, latencyMs: HUNG_MS, times: 1 });
           return {};
         },
         ready: (_text, c) => sawRequest(c, 'GET', /^\/version$/),
@@ -253,7 +258,7 @@ describe('faults', { concurrency: true }, () => {
           c.server.faults.add({
             method: 'GET',
             pathPattern: cluster.deployments,
-            latencyMs: 5000,
+            latencyMs: HUNG_MS,
             times: 1,
           });
           return {};
@@ -274,7 +279,7 @@ describe('faults', { concurrency: true }, () => {
           c.server.faults.add({
             method: 'PATCH',
             pathPattern: new RegExp(`^/api/v1/namespaces/${c.ns}$`),
-            latencyMs: 5000,
+            latencyMs: HUNG_MS,
             times: 1,
           });
           return {};
@@ -288,7 +293,7 @@ describe('faults', { concurrency: true }, () => {
           c.server.faults.add({
             method: 'PATCH',
             pathPattern: /\/deployments\/web$/,
-            latencyMs: 5000,
+            latencyMs: HUNG_MS,
             times: 1,
           });
           return {};
@@ -314,7 +319,7 @@ describe('faults', { concurrency: true }, () => {
             c.server.faults.add({
               method: 'GET',
               pathPattern: cluster.deployments,
-              latencyMs: 5000,
+              latencyMs: HUNG_MS,
               times: 1,
             });
           }
@@ -332,7 +337,7 @@ describe('faults', { concurrency: true }, () => {
             c.server.faults.add({
               method: 'PATCH',
               pathPattern: INVENTORY,
-              latencyMs: 5000,
+              latencyMs: HUNG_MS,
               times: 1,
             });
           }

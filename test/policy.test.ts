@@ -18,6 +18,7 @@ test('policy rules: pinned images, allowed registries, plaintext Secrets (SOPS a
     allowedRegistries: ['registry.example.com'],
     allowPlaintextSecrets: ['public-config'],
     requireResourceLimits: true,
+    clusterScopedKinds: ['Namespace', 'CustomResourceDefinition'],
   };
   const violations = checkPolicies(
     environment,
@@ -55,6 +56,7 @@ kind: SealedSecret
 metadata: {name: sealed}
 spec: {encryptedData: {password: AgBy3i4OJSWK}}
 `),
+    { defaultNamespace: 'staging' },
   );
   assert.deepEqual(
     violations.map((violation) => [

@@ -146,6 +146,7 @@ export function readConfig(file: string, env: Record<string, string | undefined>
   for (const [name, environment] of Object.entries(config.environments)) {
     (environment as EnvironmentConfig).name = name;
     environment.id ??= repo ? derivedEnvironmentId(repo, environment) : '';
+    environment.repo = repo ?? '';
   }
   return { ...config, file, dir: dirname(file) };
 }

@@ -181,7 +181,7 @@ const environmentSpec: Spec = {
         enabled: {
           type: 'boolean',
           default: true,
-          doc: 'Delete objects of this environment that are no longer in git.',
+          doc: 'Delete objects this environment created that are no longer in git (objects it adopted are released instead: its label and annotations are removed). A Namespace that holds objects gitops does not own is never deleted.',
         },
         protect: {
           type: 'array',
@@ -225,7 +225,25 @@ const environmentSpec: Spec = {
           default: false,
           doc: 'Every container must set CPU and memory limits.',
         },
+        clusterScopedKinds: {
+          type: 'array',
+          items: { type: 'string', doc: 'Kind' },
+          default: ['Namespace', 'CustomResourceDefinition'],
+          doc: 'Cluster-scoped kinds this environment may declare (anything else, e.g. a ClusterRole, is refused by the gate with file:line). Cluster-scoped objects are shared by every environment of the cluster, so each one is allowed on purpose.',
+          example: '[Namespace, CustomResourceDefinition, ClusterRole, ClusterRoleBinding]',
+        },
       },
+    },
+    namespaces: {
+      type: 'array',
+      items: { type: 'string', doc: 'namespace' },
+      doc: "Namespaces this environment's objects may live in; an object elsewhere is refused by the gate with file:line. Default: the environment's namespace (or the kube context's) and the Namespaces it declares itself.",
+      example: '[shop, shop-jobs]',
+    },
+    adopt: {
+      type: 'boolean',
+      default: false,
+      doc: 'Take over objects that git declares and another owner manages (another environment or app, a Helm release, Flux, Argo CD), as `--adopt` does. Objects without an owner are adopted either way.',
     },
   },
 };

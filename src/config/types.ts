@@ -36,6 +36,8 @@ export interface EnvironmentConfig {
    * it when the env repo is the app repo (its origin URL is read then).
    */
   id: string;
+  /** The env repo as identities name it (config/identity.ts normaliseRepoUrl); set with `id`. */
+  repo: string;
   path: string;
   kubeContext?: string;
   kubeconfig?: string;
@@ -47,9 +49,17 @@ export interface EnvironmentConfig {
   autoRollback: boolean;
   waitForJobs: boolean;
   prune: { enabled: boolean; protect: string[] };
+  /** Allowed namespaces; undefined: the environment's and those it declares. */
+  namespaces?: string[];
+  adopt: boolean;
   freezes: FreezeWindow[];
   ignoreDifferences: IgnoreRule[];
-  policies: { allowedRegistries: string[]; allowPlaintextSecrets: string[]; requireResourceLimits: boolean };
+  policies: {
+    allowedRegistries: string[];
+    allowPlaintextSecrets: string[];
+    requireResourceLimits: boolean;
+    clusterScopedKinds: string[];
+  };
 }
 
 export interface EnvRepoConfig {

@@ -133,8 +133,11 @@ export const ERROR_CODES = {
 
   // Gates
   DRIFT: blocked('The cluster drifted from the deployed revision (`--on-drift` decides).'),
+  OBJECT_OWNED_ELSEWHERE: blocked(
+    'Git declares objects another environment, app, Helm release, Flux or Argo CD manages (`--adopt` takes them over).',
+  ),
   POLICY_VIOLATION: blocked(
-    'The policy gate refused the manifests (unpinned image, registry, limits, plaintext Secret).',
+    'The policy gate refused the manifests (unpinned image, registry, limits, plaintext Secret, a namespace or cluster-scoped kind outside the environment).',
   ),
   ENVIRONMENT_LOCKED: blocked('The environment is locked (`gitops lock`); `--force --reason` overrides.'),
   ENVIRONMENT_FROZEN: blocked('A freeze window holds now; `--force --reason` overrides.'),

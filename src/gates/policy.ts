@@ -1,10 +1,16 @@
 import type { EnvironmentConfig } from '../config/types.js';
 import { blockedError, type GitopsError } from '../core/errors.js';
 import { tryParseImageReference } from '../images/reference.js';
-import { type DesiredObject, podContainers } from '../kube/objects.js';
+import { crdScopes, type DesiredObject, groupKind, isNamespaced, podContainers } from '../kube/objects.js';
 
 export interface PolicyViolation {
-  rule: 'image-pinned' | 'allowed-registry' | 'plaintext-secret' | 'resource-limits';
+  rule:
+    | 'image-pinned'
+    | 'allowed-registry'
+    | 'plaintext-secret'
+    | 'resource-limits'
+    | 'namespace-scope'
+    | 'cluster-scoped-kind';
   object: string;
   message: string;
   file?: string;
@@ -12,16 +18,62 @@ export interface PolicyViolation {
 }
 
 /**
- * The deploy gate (before anything is committed): images pinned (no `:latest`, no tag-less
- * references), registries allowed, no plaintext Secret data in git (SOPS-encrypted files and
- * SealedSecrets pass), resource limits when required.
+ * Where an environment may put objects: the namespaces it may write to (environments.<env>.namespaces;
+ * default its own and the Namespaces it declares) and the cluster-scoped kinds it may declare
+ * (policies.clusterScopedKinds; default Namespace and CustomResourceDefinition). An environment that
+ * names another's namespace, or a ClusterRole nobody allowed, is refused before anything is pushed.
+ */
+function scopeViolations(
+  environment: EnvironmentConfig,
+  objects: readonly DesiredObject[],
+  defaultNamespace: string,
+): PolicyViolation[] {
+  const scopes = crdScopes(objects.map((item) => item.object));
+  const declared = objects
+    .filter((item) => item.object.kind === 'Namespace')
+    .map((item) => item.object.metadata.name);
+  const allowed = new Set(environment.namespaces ?? [environment.namespace ?? defaultNamespace, ...declared]);
+  const kinds = new Set(environment.policies.clusterScopedKinds);
+  const violations: PolicyViolation[] = [];
+  for (const { object, source } of objects) {
+    const where = {
+      object: `${object.kind}/${object.metadata.name}`,
+      ...(source ? { file: source.file, line: source.line } : {}),
+    };
+    const kind = groupKind(object);
+    if (!isNamespaced(kind, scopes)) {
+      if (!kinds.has(object.kind) && !kinds.has(kind))
+        violations.push({
+          rule: 'cluster-scoped-kind',
+          ...where,
+          message: `${object.kind} is cluster-scoped and not in environments.${environment.name}.policies.clusterScopedKinds (${[...kinds].join(', ') || 'none'})`,
+        });
+    } else {
+      const namespace = object.metadata.namespace ?? defaultNamespace;
+      if (!allowed.has(namespace))
+        violations.push({
+          rule: 'namespace-scope',
+          ...where,
+          message: `namespace ${namespace} is not one of ${environment.name}'s (${[...allowed].join(', ')}; environments.${environment.name}.namespaces)`,
+        });
+    }
+  }
+  return violations;
+}
+
+/**
+ * The deploy gate (before anything is committed): objects inside the environment's namespaces
+ * and allowed cluster-scoped kinds, images pinned (no `:latest`, no tag-less references),
+ * registries allowed, no plaintext Secret data in git (SOPS-encrypted files and SealedSecrets
+ * pass), resource limits when required.
  */
 export function checkPolicies(
   environment: EnvironmentConfig,
   objects: readonly DesiredObject[],
+  options: { defaultNamespace: string },
 ): PolicyViolation[] {
   const { policies } = environment;
-  const violations: PolicyViolation[] = [];
+  const violations: PolicyViolation[] = scopeViolations(environment, objects, options.defaultNamespace);
   for (const { object, source } of objects) {
     const where = {
       object: `${object.kind}/${object.metadata.name}`,
@@ -90,7 +142,7 @@ export function policyError(violations: readonly PolicyViolation[]): GitopsError
     `the policy gate refused the deploy (nothing was committed):\n${lines.join('\n')}`,
     {
       ...(first.file ? { location: { file: first.file, ...(first.line ? { line: first.line } : {}) } } : {}),
-      hint: 'fix the manifests, or change environments.<env>.policies in gitops.yaml',
+      hint: 'fix the manifests, or change environments.<env>.policies (or .namespaces) in gitops.yaml',
       details: { violations },
     },
   );

@@ -13,6 +13,7 @@ import { type Provenance, readProvenance } from '../git/provenance.js';
 import { Git } from '../git/runner.js';
 import { writeAndPush } from '../git/write.js';
 import { parseImageReference } from '../images/reference.js';
+import type { DesiredObject } from '../kube/objects.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { runSteps, type Step } from '../pipeline/step.js';
@@ -25,6 +26,7 @@ import {
   endsTheRun,
   firstLine,
   getEnvRepoStep,
+  ownershipStep,
   type ReleaseState,
   RolloutFailure,
   recordFailure,
@@ -48,6 +50,8 @@ export interface DeployPlan extends GateOverride {
   action?: Extract<GitopsAction, 'deploy' | 'promote'>;
   /** Extra commit trailers, e.g. Gitops-Promoted-From. */
   trailers?: Array<[string, string]>;
+  /** Take over objects another owner manages; default: environments.<env>.adopt. */
+  adopt?: boolean;
 }
 
 export interface DeployOptions extends Omit<DeployPlan, 'updates'> {
@@ -83,6 +87,8 @@ interface DeployState extends ReleaseState {
   edit?: BumpEdit;
   images: ImageRecord[];
   diff?: string;
+  /** What the edited checkout renders, as the policy gate saw it: the ownership gate checks the same. */
+  candidate?: DesiredObject[];
 }
 
 const preflight: Step<DeployState> = {
@@ -187,8 +193,9 @@ async function policyGate(state: DeployState): Promise<number> {
     session.kubectl,
     session.namespace,
   );
-  const violations = checkPolicies(session.environment, objects);
+  const violations = checkPolicies(session.environment, objects, { defaultNamespace: session.namespace });
   if (violations.length > 0) throw policyError(violations);
+  state.candidate = objects;
   return objects.length;
 }
 
@@ -290,6 +297,7 @@ export async function deploy(
     overrides: [],
     updates: [...plan.updates],
     images: [],
+    adopt: plan.adopt ?? environment.adopt,
     timeoutMs:
       plan.timeoutMs ?? parseDuration(environment.timeout, `environments.${environment.name}.timeout`),
   };
@@ -314,6 +322,7 @@ export async function deploy(
         verifySignaturesStep<DeployState>(async (current) => current.verifiedRevision),
         bumpImages,
         policyGateStep,
+        ownershipStep<DeployState>(async (current) => current.candidate ?? []),
         commitAndPush,
         ...APPLY_STEPS,
       ],

@@ -17,6 +17,7 @@ export interface PromoteOptions extends GateOverride {
   /** How long to wait for the rollout; default: environments.<to>.timeout. */
   timeoutMs?: number;
   autoRollback?: boolean;
+  adopt?: boolean;
 }
 
 /** The workload kinds whose running images are promoted (their API resources). */
@@ -118,6 +119,7 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
     trailers: [[TRAILER.promotedFrom, `${from}@${promoted.revision}`]],
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.autoRollback ? { autoRollback: true } : {}),
+    ...(options.adopt ? { adopt: true } : {}),
     ...(options.force ? { force: true } : {}),
     ...(options.reason ? { reason: options.reason } : {}),
   });

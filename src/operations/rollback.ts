@@ -14,6 +14,7 @@ import {
   type ApplyOutcome,
   applyOutcome,
   getEnvRepoStep,
+  ownershipStep,
   type ReleaseState,
   recordFailure,
   verifyPushedSignatures,
@@ -155,6 +156,8 @@ export async function rollBack(rollback: RollbackState): Promise<void> {
 
 export interface RollbackOptions extends GateOverride {
   env: string;
+  /** Take over objects another owner manages; default: environments.<env>.adopt. */
+  adopt?: boolean;
   /** The revision to return to; default: the previous deployed one (from the inventory). */
   sha?: string;
   /** How long to wait for the rollout; default: environments.<env>.timeout. */
@@ -230,6 +233,7 @@ export async function runRollback(ctx: Context, options: RollbackOptions): Promi
     ctx,
     session,
     overrides: [],
+    adopt: options.adopt ?? environment.adopt,
     timeoutMs:
       options.timeoutMs ?? parseDuration(environment.timeout, `environments.${environment.name}.timeout`),
   };
@@ -239,6 +243,9 @@ export async function runRollback(ctx: Context, options: RollbackOptions): Promi
       getEnvRepoStep(options),
       verifySignaturesStep(async () => (await session.readInventory())?.verifiedRevision),
       checkTargetStep(options),
+      ownershipStep<RollbackState>(
+        async (current) => (await session.desiredState(current.checkout!, current.request!.target)).objects,
+      ),
       restoreStep(false),
       ...APPLY_STEPS,
     ],

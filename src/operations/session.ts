@@ -1,14 +1,27 @@
-import { type Inventory, inventoryNamespace, readInventory, writeInventory } from '../cluster/inventory.js';
+import {
+  type Inventory,
+  inventoryNamespace,
+  legacyInventoryName,
+  readInventory,
+  readInventoryNamed,
+  writeInventory,
+} from '../cluster/inventory.js';
 import { Kubectl } from '../cluster/kubectl.js';
 import { derivedEnvironmentId, normaliseRepoUrl } from '../config/identity.js';
 import { findConfigFile, getEnvironment, readConfig } from '../config/load.js';
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
-import { compareLive, type DriftReport, type LiveState, readLive } from '../drift/detect.js';
+import {
+  compareLive,
+  type DriftReport,
+  type LegacyClaim,
+  type LiveState,
+  readLive,
+} from '../drift/detect.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { materializeRevision, resolveRevision } from '../git/revision.js';
 import { Git } from '../git/runner.js';
-import type { DesiredObject } from '../kube/objects.js';
+import { ANNOTATION_REVISION, type DesiredObject } from '../kube/objects.js';
 import { renderEnvironment } from '../render/render.js';
 
 /** The desired objects of an environment at one env-repo commit. */
@@ -49,12 +62,68 @@ export class EnvironmentSession {
     this.inventoryNamespace = inventoryNamespace(environment, namespace);
   }
 
-  readInventory(): Promise<Inventory | undefined> {
-    return readInventory(this.kubectl, this.environment, this.inventoryNamespace);
+  /**
+   * The inventory; with a checkout of the env repo, also that of a release before environment
+   * ids (`gitops-inventory-<name>`) when its revision is a commit of this env repo — the one proof
+   * that the old name-keyed state is this environment's and not another app's of the same name.
+   */
+  async readInventory(checkout?: EnvCheckout): Promise<Inventory | undefined> {
+    const current = await readInventory(this.kubectl, this.environment, this.inventoryNamespace);
+    if (current || !checkout) return current;
+    return (await this.legacyState(checkout))?.inventory;
+  }
+
+  private legacy?: Promise<{ inventory: Inventory; claim: LegacyClaim } | undefined>;
+
+  /** The state an earlier release left under the environment's name, when it is provably ours. */
+  private legacyState(
+    checkout: EnvCheckout,
+  ): Promise<{ inventory: Inventory; claim: LegacyClaim } | undefined> {
+    this.legacy ??= (async () => {
+      const name = legacyInventoryName(this.environment);
+      if (!name) return undefined;
+      const inventory = await readInventoryNamed(this.kubectl, name, this.inventoryNamespace);
+      const verdicts = new Map<string, Promise<boolean>>();
+      const isOurCommit = (sha: string | undefined) => {
+        if (!sha || !/^[0-9a-f]{40}$/.test(sha)) return Promise.resolve(false);
+        let verdict = verdicts.get(sha);
+        if (!verdict) {
+          verdict = resolveRevision(this.ctx, checkout, sha).then(
+            () => true,
+            () => false,
+          );
+          verdicts.set(sha, verdict);
+        }
+        return verdict;
+      };
+      if (!inventory || !(await isOurCommit(inventory.revision))) return undefined;
+      return {
+        inventory: { ...inventory, legacyName: name },
+        claim: {
+          label: this.environment.name,
+          isOurs: (object) => isOurCommit(object.metadata.annotations?.[ANNOTATION_REVISION]),
+        },
+      };
+    })();
+    return this.legacy;
   }
 
   writeInventory(inventory: Inventory): Promise<void> {
     return writeInventory(this.kubectl, this.environment, this.inventoryNamespace, inventory);
+  }
+
+  /** Deletes an inventory ConfigMap by name (the name-keyed one of a migrated environment). */
+  async deleteInventoryNamed(name: string): Promise<void> {
+    try {
+      await this.kubectl.run(
+        ['delete', 'configmap', name, '-n', this.inventoryNamespace, '--ignore-not-found'],
+        {
+          timeoutMs: 60_000,
+        },
+      );
+    } catch (error) {
+      throw this.kubectl.clusterError(error, `deleting the migrated inventory ${name}`);
+    }
   }
 
   /**
@@ -74,16 +143,37 @@ export class EnvironmentSession {
     }).catch(() => undefined);
   }
 
-  /** The live state of the environment for a set of desired objects, read once. */
-  readLive(objects: readonly DesiredObject[], inventory?: Inventory | null): Promise<LiveState> {
+  /**
+   * The live state of the environment for a set of desired objects, read once. With a checkout,
+   * an environment an earlier release deployed under its name is recognised (and migrated by the
+   * next apply).
+   */
+  async readLive(
+    objects: readonly DesiredObject[],
+    inventory?: Inventory | null,
+    checkout?: EnvCheckout,
+  ): Promise<LiveState> {
+    let known =
+      inventory === undefined
+        ? await readInventory(this.kubectl, this.environment, this.inventoryNamespace)
+        : inventory;
+    let claim: LegacyClaim | undefined;
+    if (checkout && (!known || known.legacyName)) {
+      const legacy = await this.legacyState(checkout);
+      if (legacy) {
+        known ??= legacy.inventory;
+        claim = legacy.claim;
+      }
+    }
     return readLive(this.kubectl, this.environment, objects, this.inventoryNamespace, {
-      ...(inventory !== undefined ? { inventory } : {}),
+      inventory: known ?? null,
+      ...(claim ? { legacy: claim } : {}),
     });
   }
 
   /** Drift of the live cluster against a set of desired objects. */
-  async drift(objects: readonly DesiredObject[]): Promise<DriftReport> {
-    return compareLive(this.environment, objects, await this.readLive(objects));
+  async drift(objects: readonly DesiredObject[], checkout?: EnvCheckout): Promise<DriftReport> {
+    return compareLive(this.environment, objects, await this.readLive(objects, undefined, checkout));
   }
 
   /**
@@ -130,9 +220,12 @@ export async function openSession(ctx: Context, envName: string): Promise<Enviro
  * without an explicit id get theirs from it (a read of the local git config, no network).
  */
 async function resolveSameRepoIdentities(ctx: Context, config: GitopsConfig): Promise<void> {
-  const pending = Object.values(config.environments).filter((environment) => !environment.id);
+  const pending = Object.values(config.environments).filter((environment) => !environment.repo);
   if (pending.length === 0) return;
   const origin = await new Git(ctx, config.dir).tryOutput(['remote', 'get-url', 'origin']);
   const repo = normaliseRepoUrl(origin || config.dir, config.dir);
-  for (const environment of pending) environment.id = derivedEnvironmentId(repo, environment);
+  for (const environment of pending) {
+    environment.repo = repo;
+    environment.id ||= derivedEnvironmentId(repo, environment);
+  }
 }

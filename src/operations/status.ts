@@ -14,7 +14,11 @@ export interface EnvironmentStatus {
   /** up-to-date | pending-apply | not-deployed | diverged */
   git: string;
   phase: string | null;
-  drift: { inSync: boolean; counts: Record<string, number> } | null;
+  drift: {
+    inSync: boolean;
+    counts: Record<string, number>;
+    foreign?: Array<{ object: string; owner: string }>;
+  } | null;
   rollouts: Array<{ object: string; ready: boolean; detail: string }>;
   /** The env-repo lock (`gitops lock`), or null. */
   lock?: LockRecord | null;
@@ -30,7 +34,7 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
   const session = await openSession(ctx, envName);
   const checkout = await session.openEnvRepo();
   const head = await checkout.git.output(['rev-parse', 'HEAD']);
-  const current = await session.drift([]);
+  const current = await session.drift([], checkout);
   const inventory = current.inventory;
   const lock = (await readLock(checkout, envName)) ?? null;
   const freezes = activeFreezes(session.config, session.environment, new Date()).map(describeFreeze);
@@ -69,7 +73,9 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
           : 'diverged';
     }
   }
-  const drift = live ? await session.drift((await session.desiredState(checkout, live)).objects) : undefined;
+  const drift = live
+    ? await session.drift((await session.desiredState(checkout, live)).objects, checkout)
+    : undefined;
   const rollouts = (drift?.objects ?? [])
     .filter((object) => object.live && WORKLOAD_KINDS.has(object.kind))
     .map((object) => ({ object: object.display, ...workloadHealth(object.live!) }));
@@ -86,7 +92,19 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
     ...base,
     liveRevision: inventory.revision,
     git,
-    drift: drift ? { inSync: drift.inSync, counts: drift.counts } : null,
+    drift: drift
+      ? {
+          inSync: drift.inSync,
+          counts: drift.counts,
+          ...(drift.counts.foreign > 0
+            ? {
+                foreign: drift.objects
+                  .filter((object) => object.state === 'foreign')
+                  .map((object) => ({ object: object.display, owner: object.owner ?? '' })),
+              }
+            : {}),
+        }
+      : null,
     rollouts,
     ...(inventory.phase === 'failed' && inventory.failure
       ? { failure: { action: inventory.failedAction ?? 'deploy', reason: inventory.failure } }

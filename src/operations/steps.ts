@@ -6,10 +6,11 @@ import { GitopsError, isGitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { compareLive, type DriftReport, type LiveState } from '../drift/detect.js';
 import { checkLockAndFreeze, type GateOverride } from '../gates/lock.js';
+import { ownershipGate } from '../gates/ownership.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { allowedSignersFile, verifyCommitRange } from '../git/verify.js';
 import { checkPushAccess } from '../git/write.js';
-import { objectKey } from '../kube/objects.js';
+import { type DesiredObject, objectKey } from '../kube/objects.js';
 import type { FailurePlan, Step } from '../pipeline/step.js';
 import type { DesiredState, EnvironmentSession } from './session.js';
 import './views.js';
@@ -31,6 +32,8 @@ export interface EnvRepoState {
  */
 export interface ReleaseState extends EnvRepoState {
   readonly session: EnvironmentSession;
+  /** Take over objects another owner manages (`--adopt`, or environments.<env>.adopt). */
+  adopt?: boolean;
   /** The revision whose signatures are trusted (the last verified deploy): the range starts after it. */
   verifiedRevision?: string;
   /**
@@ -158,6 +161,36 @@ export async function verifyPushedSignatures(state: ReleaseState, head: string):
   }
 }
 
+/**
+ * The ownership gate as a step, before the push: reads the live state of the objects about to be
+ * applied (whatever their labels) and refuses those another owner manages. The read serves the
+ * apply too.
+ */
+export function ownershipStep<S extends ReleaseState>(
+  objects: (state: S) => Promise<readonly DesiredObject[]>,
+): Step<S> {
+  return {
+    title: 'ownership',
+    dryRun: 'run',
+    async run(state, step) {
+      const { session } = state;
+      const desired = await objects(state);
+      const live = await session.readLive(desired, undefined, state.checkout);
+      state.live = live;
+      const verdict = ownershipGate(compareLive(session.environment, desired, live), Boolean(state.adopt));
+      const notes = [
+        verdict.adopt.length ? `adopts ${verdict.adopt.map((object) => object.display).join(', ')}` : '',
+        verdict.takeOver.length
+          ? `takes over ${verdict.takeOver.map((object) => `${object.display} from ${object.owner}`).join(', ')}`
+          : '',
+      ].filter(Boolean);
+      step.detail(
+        notes.length ? notes.join('; ') : `${desired.length} object(s) are this environment's or new`,
+      );
+    },
+  };
+}
+
 const applyAndPrune: Step<ReleaseState> = {
   title: 'apply and prune',
   dryRun: 'skip',
@@ -165,27 +198,45 @@ const applyAndPrune: Step<ReleaseState> = {
     const { ctx, session } = state;
     const desired = await session.desiredState(state.checkout!, state.revision!);
     state.desired = desired;
-    // The live state read for the drift gate serves here too: one read of the cluster, not two.
+    // The live state read for the gates serves here too: one read of the cluster, not two.
     const before = state.live
       ? compareLive(session.environment, desired.objects, state.live)
-      : await session.drift(desired.objects);
+      : await session.drift(desired.objects, state.checkout);
     state.before = before;
-    const prune = before.objects
-      .filter((object) => object.state === 'extra' && object.prunable)
-      .map((object) => object.live!);
-    for (const object of before.objects.filter((each) => each.state === 'extra' && !each.prunable))
-      ctx.reporter.warn(`${object.display} left git but is kept (prune.protect or pruning off)`);
+    // The branch may have moved since the gate: what the revision applied declares is checked again.
+    const verdict = ownershipGate(before, Boolean(state.adopt));
+    const extras = before.objects.filter((object) => object.state === 'extra');
+    const prune = extras.filter((object) => object.prunable).map((object) => object.live!);
+    const release = session.environment.prune.enabled
+      ? extras.filter((object) => object.adopted).map((object) => object.live!)
+      : [];
+    for (const object of extras.filter((each) => !each.prunable && !each.adopted))
+      ctx.reporter.warn(
+        `${object.display} left git but is kept (prune.protect, pruning off, or not created by gitops)`,
+      );
     const result = await applyEnvironment(session.kubectl, session.environment, {
       revision: desired.revision,
       objects: desired.objects.map((item) => item.object),
       prune,
+      adopt: [...verdict.adopt, ...verdict.takeOver].map((object) => object.key),
+      takeOver: verdict.takeOver.map((object) => object.live!),
+      release,
       inventoryNamespace: session.inventoryNamespace,
       ...(before.inventory ? { previous: before.inventory } : {}),
       ...(state.actor ? { actor: state.actor } : {}),
     });
     state.applied = result;
+    for (const namespace of result.kept)
+      ctx.reporter.warn(`Namespace/${namespace} left git but is kept: it holds objects gitops does not own`);
+    const parts = [
+      result.pruned.length ? `pruned ${result.pruned.join(', ')}` : '',
+      result.released.length ? `released ${result.released.join(', ')}` : '',
+      verdict.adopt.length + verdict.takeOver.length
+        ? `adopted ${[...verdict.adopt, ...verdict.takeOver].map((object) => object.display).join(', ')}`
+        : '',
+    ].filter(Boolean);
     step.detail(
-      `${result.applied} object(s) at ${desired.revision.slice(0, 12)}${result.pruned.length ? `, pruned ${result.pruned.join(', ')}` : ''}`,
+      `${result.applied} object(s) at ${desired.revision.slice(0, 12)}${parts.length ? `, ${parts.join('; ')}` : ''}`,
     );
   },
 };
@@ -236,7 +287,7 @@ const verifyInSync: Step<ReleaseState> = {
   async run(state, step) {
     const { ctx, session } = state;
     const desired = state.desired!;
-    const live = await session.readLive(desired.objects, state.applied!.inventory);
+    const live = await session.readLive(desired.objects, state.applied!.inventory, state.checkout);
     const after = compareLive(session.environment, desired.objects, live);
     if (!after.inSync) {
       ctx.reporter.show({ kind: 'drift', report: after });
@@ -261,6 +312,9 @@ const recordVerified: Step<ReleaseState> = {
       verifiedRevision: revision,
       updatedAt: new Date().toISOString(),
     });
+    // Migrated from a release before environment ids: its name-keyed state is superseded.
+    const legacy = state.before?.inventory?.legacyName;
+    if (legacy) await session.deleteInventoryNamed(legacy);
     state.verified = true;
     step.detail(`${session.environment.name} is on ${revision.slice(0, 12)}`);
   },

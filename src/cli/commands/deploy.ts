@@ -12,6 +12,7 @@ interface DeployCommandOptions {
   autoRollback?: boolean;
   force?: boolean;
   reason?: string;
+  adopt?: boolean;
 }
 
 export function defineDeploy(program: Command, action: ActionFactory): void {
@@ -34,6 +35,10 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
     )
     .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
     .option('--auto-rollback', 'when the rollout fails, revert through git, re-apply and verify (exit 4)')
+    .option(
+      '--adopt',
+      'take over objects git declares that another owner manages (another environment or app, a Helm release, Flux, Argo CD)',
+    )
     .option(
       '--force',
       'deploy even while the environment is locked or frozen (needs --reason; recorded in the commit)',
@@ -61,6 +66,7 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
           onDrift,
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
           ...(options.autoRollback ? { autoRollback: true } : {}),
+          ...(options.adopt ? { adopt: true } : {}),
           ...override,
         });
         return { result };

@@ -7,6 +7,7 @@ interface RollbackCommandOptions {
   timeout?: string;
   reason?: string;
   force?: boolean;
+  adopt?: boolean;
 }
 
 export function defineRollback(program: Command, action: ActionFactory): void {
@@ -20,6 +21,10 @@ export function defineRollback(program: Command, action: ActionFactory): void {
     .requiredOption('--env <name>', 'environment of gitops.yaml')
     .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
     .option('--reason <text>', 'why, recorded in the commit message')
+    .option(
+      '--adopt',
+      'take over objects git declares that another owner manages (another environment or app, a Helm release, Flux, Argo CD)',
+    )
     .option(
       '--force',
       'roll back even while the environment is locked or frozen (needs --reason; recorded in the commit)',
@@ -39,6 +44,7 @@ export function defineRollback(program: Command, action: ActionFactory): void {
           env: options.env,
           ...(args[0] ? { sha: args[0] } : {}),
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          ...(options.adopt ? { adopt: true } : {}),
           ...override,
         });
         return { result };

@@ -6,6 +6,7 @@ import type { DriftReport, ObjectDrift } from '../../drift/detect.js';
 import { managerLabel } from '../../drift/managed-fields.js';
 import { itemKey, listKeysFor, type Segment, sameKey } from '../../drift/paths.js';
 import { ANNOTATION_REVISION, LABEL_ENVIRONMENT } from '../../kube/objects.js';
+import { ANNOTATION_OWNER } from '../../kube/ownership.js';
 
 const SECRET_MARK = '(secret)';
 const SECRET_DIFFERS = '(secret: differs from git)';
@@ -78,6 +79,7 @@ function stripOurMetadata(object: Record<string, unknown>): void {
   for (const [field, key] of [
     ['labels', LABEL_ENVIRONMENT],
     ['annotations', ANNOTATION_REVISION],
+    ['annotations', ANNOTATION_OWNER],
   ] as const) {
     const map = metadata[field];
     if (!map) continue;
@@ -154,6 +156,8 @@ const STATE_TEXT: Record<ObjectDrift['state'], string> = {
   modified: 'modified',
   missing: 'missing in cluster',
   extra: 'extra in cluster',
+  unmanaged: 'present, not managed',
+  foreign: 'owned by another',
 };
 
 /** Human report: a summary table, then per changed object its differences and a YAML diff. */
@@ -173,7 +177,12 @@ export function formatDrift(
         row.state === 'in-sync' ? color.green : row.state === 'modified' ? color.yellow : color.red;
       let manager = [...new Set(row.managers.map(managerLabel))].join(', ');
       if (row.state === 'extra')
-        manager = row.prunable ? 'gitops (next deploy prunes it)' : 'kept (prune.protect or pruning off)';
+        manager = row.prunable
+          ? 'gitops (next deploy prunes it)'
+          : row.adopted
+            ? 'adopted (next deploy releases it)'
+            : 'kept (prune.protect, pruning off, or not created by gitops)';
+      if (row.state === 'foreign') manager = row.owner ?? manager;
       lines.push(
         `${row.display.padEnd(width)}  ${paint(STATE_TEXT[row.state].padEnd(stateWidth))}  ${manager}`,
       );
@@ -194,6 +203,14 @@ export function formatDrift(
       );
     if (row.state === 'missing')
       lines.push('  declared in git, absent from the cluster (deleted by hand, or never applied)');
+    if (row.state === 'unmanaged')
+      lines.push(
+        `  in the cluster without an owner (applied by hand or by a script); the next deploy adopts it${row.differences.length ? ' and sets the fields above' : ''}`,
+      );
+    if (row.state === 'foreign')
+      lines.push(
+        `  owned by ${row.owner}: the next deploy refuses to change it (deploy --adopt takes it over)`,
+      );
     const diff = objectDiff(row);
     if (diff) {
       lines.push(
@@ -218,7 +235,10 @@ export function formatDrift(
     report.inSync
       ? color.green(`${report.environment}: in sync (${counts['in-sync']} object(s))`)
       : color.yellow(
-          `${report.environment}: ${counts.modified} modified, ${counts.missing} missing, ${counts.extra} extra, ${counts['in-sync']} in sync`,
+          `${report.environment}: ${counts.modified} modified, ${counts.missing} missing, ${counts.extra} extra, ${[
+            counts.unmanaged ? `${counts.unmanaged} not managed, ` : '',
+            counts.foreign ? `${counts.foreign} owned by others, ` : '',
+          ].join('')}${counts['in-sync']} in sync`,
         ),
   );
   return lines.join('\n');
