@@ -129,6 +129,41 @@ describe('ownership', { concurrency: true }, () => {
       assert.ok(await get(cluster, 'Deployment', name, ns), `${name} is still there`);
   });
 
+  test('an object another environment took over with --adopt: diff and status of the first name the new owner', async (t) => {
+    const ns = uniqueName('taken');
+    const cluster = await clusterFixture(
+      t,
+      {
+        'apps/a/staging/app.yaml': `${namespaceYaml(ns)}---\n${configMap('shared', 'from-a')}`,
+        'apps/b/staging/app.yaml': configMap('shared', 'from-b'),
+      },
+      { staging: `    path: apps/a/staging\n    namespace: ${ns}\n    timeout: 3m\n` },
+    );
+    const appB = secondApp(
+      t,
+      cluster,
+      cluster.remote.bare,
+      `  staging:\n    path: apps/b/staging\n    namespace: ${ns}\n    timeout: 3m\n`,
+    );
+    assert.equal((await cluster.gitops(['deploy', '--env', 'staging', '--skip-build'])).code, 0);
+    const refused = await appB(['deploy', '--env', 'staging', '--skip-build']);
+    assert.equal(refused.code, 5, refused.stderr);
+    const taken = await appB(['deploy', '--env', 'staging', '--skip-build', '--adopt']);
+    assert.equal(taken.code, 0, taken.stderr);
+
+    const diff = await diffOf(cluster.gitops);
+    assert.equal(diff.code, 1);
+    const shared = diff.doc.objects.find((object) => object.name === 'shared')!;
+    assert.equal(shared.state, 'foreign');
+    assert.match(shared.owner ?? '', /^environment staging \(.*apps\/b\/staging\)$/);
+    const status = await cluster.gitops(['status', '--env', 'staging']);
+    assert.equal(status.code, 1, status.stderr);
+    assert.match(
+      status.stderr,
+      new RegExp(`ConfigMap/${ns}/shared is owned by environment staging \\(.*apps/b/staging\\)`),
+    );
+  });
+
   test('two env repos with an environment "staging" in one namespace: separate inventories, no git error', async (t) => {
     const ns = uniqueName('two-repos');
     const cluster = await clusterFixture(
