@@ -1,0 +1,30 @@
+// The CLI's own usage errors and help: what a newcomer types wrong first.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runCli, tempDir } from './support/cli.js';
+
+test('a misspelt option is reported as unknown, with the option it resembles, before any required option', async (t) => {
+  const cwd = tempDir(t);
+  const typo = await runCli(['diff', '--evn', 'staging'], { cwd });
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /unknown option '--evn'/);
+  assert.match(typo.stderr, /Did you mean --env\?/);
+  assert.doesNotMatch(typo.stderr, /required option/);
+  const missing = await runCli(['diff'], { cwd });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /required option '--env <name>' not specified/);
+  const json = await runCli(['--json', 'deploy', '--evn', 'staging'], { cwd });
+  assert.equal(json.code, 2);
+  assert.match(
+    (JSON.parse(json.stdout) as { error: { message: string } }).error.message,
+    /unknown option '--evn'/,
+  );
+});
+
+test('help of a command lists the global options too', async (t) => {
+  const help = await runCli(['help', 'deploy'], { cwd: tempDir(t) });
+  assert.equal(help.code, 0);
+  for (const option of ['--json', '--dry-run', '--verbose', '--config <path>', '--ci'])
+    assert.ok(help.stdout.includes(option), `help deploy lists ${option}`);
+  assert.match(help.stdout, /Global Options:/);
+});
