@@ -248,7 +248,7 @@ test('commit messages: subject under 72 chars, a body per change, trailers git i
   ];
   assert.equal(
     commitSubject({ environment: 'staging', action: 'bump', changes }),
-    'deploy(staging): web 1.2.3 → 1.2.4',
+    'bump(staging): web 1.2.3 → 1.2.4',
   );
   const many = ['web', 'api', 'worker', 'scheduler', 'frontend-with-a-long-name'].map((image, index) => ({
     image,

@@ -9,7 +9,7 @@ import { driftGate, type OnDrift } from '../gates/drift.js';
 import { checkFreeze, type GateOverride } from '../gates/lock.js';
 import { checkPolicies, policyError } from '../gates/policy.js';
 import type { GitopsAction } from '../git/message.js';
-import { type Provenance, readProvenance } from '../git/provenance.js';
+import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
 import { Git } from '../git/runner.js';
 import { writeAndPush } from '../git/write.js';
 import { parseImageReference } from '../images/reference.js';
@@ -52,6 +52,11 @@ export interface DeployPlan extends GateOverride {
   trailers?: Array<[string, string]>;
   /** Take over objects another owner manages; default: environments.<env>.adopt. */
   adopt?: boolean;
+  /**
+   * The env-repo revision and path whose images this deploy copies (promote): the commit's source
+   * trailers come from there, not from the app repo this run is in.
+   */
+  sourceOf?: { revision: string; path: string };
 }
 
 export interface DeployOptions extends Omit<DeployPlan, 'updates'> {
@@ -204,7 +209,10 @@ const bumpImages: Step<DeployState> = {
   dryRun: 'run',
   async run(state, step) {
     const { ctx, session } = state;
-    state.provenance = await readProvenance(ctx, session.config.dir);
+    const copied = state.plan.sourceOf
+      ? await sourceAt(state.checkout!, state.plan.sourceOf.revision, state.plan.sourceOf.path)
+      : {};
+    state.provenance = { ...(await readProvenance(ctx, session.config.dir)), ...copied };
     if (state.provenance.actor) state.actor = state.provenance.actor;
     if (state.updates.length === 0) {
       step.skip('no image to change; deploying the branch head');
@@ -396,7 +404,10 @@ async function afterFailedRollout(
   const rollback = startRollback(state, {
     target: previous,
     reverts: pushed,
-    provenance: state.provenance!,
+    provenance: {
+      ...state.provenance!,
+      ...(await sourceAt(state.checkout!, previous, state.checkout!.envPath)),
+    },
     reason: `Automatic rollback: ${why}`,
   });
   try {

@@ -117,6 +117,7 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
     onDrift: options.onDrift,
     action: 'promote',
     trailers: [[TRAILER.promotedFrom, `${from}@${promoted.revision}`]],
+    sourceOf: { revision: promoted.revision, path: source.environment.path },
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.autoRollback ? { autoRollback: true } : {}),
     ...(options.adopt ? { adopt: true } : {}),

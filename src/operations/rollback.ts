@@ -4,7 +4,7 @@ import { usageError } from '../core/errors.js';
 import type { GateOverride } from '../gates/lock.js';
 import type { EnvCheckout } from '../git/checkout.js';
 import { commitMessage, TRAILER } from '../git/message.js';
-import { type Provenance, readProvenance } from '../git/provenance.js';
+import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
 import { deepenUntil, resolveRevision } from '../git/revision.js';
 import { type EditOutcome, writeAndPush } from '../git/write.js';
 import { runSteps, type Step } from '../pipeline/step.js';
@@ -217,7 +217,11 @@ function checkTargetStep(options: RollbackOptions): Step<RollbackState> {
         step.log(`previous deployed revision: ${ref.slice(0, 12)}`);
       }
       const target = await validateTarget(state.ctx, state.checkout!, ref);
-      const provenance = await readProvenance(state.ctx, state.session.config.dir);
+      // The run is this one (actor, build URL); the source is what built the revision restored.
+      const provenance = {
+        ...(await readProvenance(state.ctx, state.session.config.dir)),
+        ...(await sourceAt(state.checkout!, target, state.checkout!.envPath)),
+      };
       state.request = { target, provenance, ...(options.reason ? { reason: options.reason } : {}) };
       state.actor = provenance.actor;
       step.detail(target.slice(0, 12));
