@@ -1,5 +1,7 @@
 // The CLI's own usage errors and help: what a newcomer types wrong first.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, tempDir } from './support/cli.js';
 
@@ -27,4 +29,19 @@ test('help of a command lists the global options too', async (t) => {
   for (const option of ['--json', '--dry-run', '--verbose', '--config <path>', '--ci'])
     assert.ok(help.stdout.includes(option), `help deploy lists ${option}`);
   assert.match(help.stdout, /Global Options:/);
+});
+
+test('gitops build reads only the images of gitops.yaml: no envRepo or environments needed', async (t) => {
+  const cwd = tempDir(t);
+  writeFileSync(
+    join(cwd, 'gitops.yaml'),
+    'version: 1\nimages:\n  - name: web\n    repository: 127.0.0.1:5000/demo/web\n    context: .\n',
+  );
+  const build = await runCli(['build'], { cwd });
+  assert.equal(build.code, 2);
+  assert.doesNotMatch(build.stderr, /envRepo is required|environments is required/);
+  assert.match(build.stderr, /not inside a git repository/, 'it got past the config to the build itself');
+  const diff = await runCli(['diff', '--env', 'staging'], { cwd });
+  assert.equal(diff.code, 2);
+  assert.match(diff.stderr, /envRepo is required/, 'commands that deploy still need it');
 });
