@@ -77,6 +77,7 @@ test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailer
       'drift check',
       'bump images',
       'policy gate',
+      'server dry run',
       'commit and push',
       'apply and prune',
       'wait for the rollout',

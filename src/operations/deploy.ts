@@ -13,10 +13,10 @@ import { type Provenance, readProvenance } from '../git/provenance.js';
 import { Git } from '../git/runner.js';
 import { writeAndPush } from '../git/write.js';
 import { parseImageReference } from '../images/reference.js';
+import type { DesiredObject } from '../kube/objects.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { runSteps, type Step } from '../pipeline/step.js';
-import { renderEnvironment } from '../render/render.js';
 import { rollBack, startRollback } from './rollback.js';
 import { type EnvironmentSession, openSession } from './session.js';
 import {
@@ -28,6 +28,7 @@ import {
   type ReleaseState,
   RolloutFailure,
   recordFailure,
+  serverDryRunStep,
   verifyPushedSignatures,
   verifySignaturesStep,
 } from './steps.js';
@@ -83,6 +84,8 @@ interface DeployState extends ReleaseState {
   edit?: BumpEdit;
   images: ImageRecord[];
   diff?: string;
+  /** What the policy gate rendered: the objects the commit will hold. */
+  rendered?: DesiredObject[];
 }
 
 const preflight: Step<DeployState> = {
@@ -179,14 +182,9 @@ function editOptions(state: DeployState) {
 }
 
 async function policyGate(state: DeployState): Promise<number> {
-  const { ctx, session, checkout } = state;
-  const objects = await renderEnvironment(
-    ctx,
-    session.environment,
-    checkout!,
-    session.kubectl,
-    session.namespace,
-  );
+  const { session, checkout } = state;
+  const objects = await session.render(checkout!);
+  state.rendered = objects;
   const violations = checkPolicies(session.environment, objects);
   if (violations.length > 0) throw policyError(violations);
   return objects.length;
@@ -290,6 +288,7 @@ export async function deploy(
     overrides: [],
     updates: [...plan.updates],
     images: [],
+    ...(plan.onDrift === 'overwrite' ? { overwrite: true } : {}),
     timeoutMs:
       plan.timeoutMs ?? parseDuration(environment.timeout, `environments.${environment.name}.timeout`),
   };
@@ -314,6 +313,7 @@ export async function deploy(
         verifySignaturesStep<DeployState>(async (current) => current.verifiedRevision),
         bumpImages,
         policyGateStep,
+        serverDryRunStep<DeployState>(async (current) => current.rendered!),
         commitAndPush,
         ...APPLY_STEPS,
       ],

@@ -1,15 +1,18 @@
 import { applyEnvironment } from '../cluster/apply.js';
 import type { Inventory } from '../cluster/inventory.js';
+import { jsonPatch } from '../cluster/patch.js';
 import { type RolloutOutcome, waitables, waitForRollouts } from '../cluster/rollout.js';
 import type { Context } from '../core/context.js';
 import { GitopsError, isGitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { compareLive, type DriftReport, type LiveState } from '../drift/detect.js';
+import { undeclaredFieldsPatch } from '../drift/overwrite.js';
 import { checkLockAndFreeze, type GateOverride } from '../gates/lock.js';
+import { serverDryRunGate } from '../gates/server-dry-run.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { allowedSignersFile, verifyCommitRange } from '../git/verify.js';
 import { checkPushAccess } from '../git/write.js';
-import { objectKey } from '../kube/objects.js';
+import { type DesiredObject, objectKey } from '../kube/objects.js';
 import type { FailurePlan, Step } from '../pipeline/step.js';
 import type { DesiredState, EnvironmentSession } from './session.js';
 import './views.js';
@@ -40,6 +43,11 @@ export interface ReleaseState extends EnvRepoState {
   revision?: string;
   timeoutMs: number;
   actor?: string;
+  /**
+   * Make the live objects exactly what git declares: fields someone else added are removed too
+   * (deploy --on-drift overwrite, rollback), not only those gitops applied before.
+   */
+  overwrite?: boolean;
   /** The live state read by the drift gate, reused by the apply (one read of the cluster, not two). */
   live?: LiveState;
   desired?: DesiredState;
@@ -158,6 +166,28 @@ export async function verifyPushedSignatures(state: ReleaseState, head: string):
   }
 }
 
+/**
+ * The server-side dry run of what is about to be pushed and applied (gates/server-dry-run.ts):
+ * deploy, promote and rollback run it before the push.
+ */
+export function serverDryRunStep<S extends ReleaseState>(
+  objects: (state: S) => Promise<readonly DesiredObject[]>,
+): Step<S> {
+  return {
+    title: 'server dry run',
+    dryRun: 'run',
+    async run(state, step) {
+      const { session } = state;
+      const rendered = await objects(state);
+      const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
+      const summary = await serverDryRunGate(session.kubectl, session.environment, rendered, head);
+      step.detail(
+        `${summary.accepted} object(s) accepted by the API server${summary.awaitingCrd ? `; ${summary.awaitingCrd} wait for the CRD this apply installs` : ''}`,
+      );
+    },
+  };
+}
+
 const applyAndPrune: Step<ReleaseState> = {
   title: 'apply and prune',
   dryRun: 'skip',
@@ -175,6 +205,14 @@ const applyAndPrune: Step<ReleaseState> = {
       .map((object) => object.live!);
     for (const object of before.objects.filter((each) => each.state === 'extra' && !each.prunable))
       ctx.reporter.warn(`${object.display} left git but is kept (prune.protect or pruning off)`);
+    if (state.overwrite) {
+      for (const object of before.objects) {
+        const operations = undeclaredFieldsPatch(object);
+        if (operations.length === 0) continue;
+        await jsonPatch(session.kubectl, object.live!, operations);
+        step.log(`${object.display}: removed ${operations.length / 2} field(s) git does not declare`);
+      }
+    }
     const result = await applyEnvironment(session.kubectl, session.environment, {
       revision: desired.revision,
       objects: desired.objects.map((item) => item.object),
