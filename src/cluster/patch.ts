@@ -1,4 +1,7 @@
-import { displayName, FIELD_MANAGER, groupOf, type KubeObject } from '../kube/objects.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { displayName, groupOf, type KubeObject, REMOVAL_FIELD_MANAGER } from '../kube/objects.js';
 import type { Kubectl } from './kubectl.js';
 
 /** `Deployment.v1.apps`, `ConfigMap.v1.`: a kind at the exact version its patch paths were read from. */
@@ -10,11 +13,20 @@ function resourceArg(object: KubeObject): string {
 
 /**
  * A JSON patch (RFC 6902) of one live object, through the main resource (status is a
- * subresource and cannot change this way). The patch goes on stdin, never on the command line:
- * its `test` values may be Secret data.
+ * subresource and cannot change this way). The patch goes through a private temp file, never on
+ * the command line: its `test` values may be Secret data. (kubectl cannot read it from stdin:
+ * Node hands children a socket there, which /dev/stdin cannot open.)
  */
-export async function jsonPatch(kubectl: Kubectl, object: KubeObject, operations: readonly unknown[]) {
+export async function jsonPatch(
+  kubectl: Kubectl,
+  object: KubeObject,
+  operations: readonly unknown[],
+  scratch: string = tmpdir(),
+) {
   const namespace = object.metadata.namespace;
+  const dir = mkdtempSync(join(scratch, 'gitops-patch-'));
+  const file = join(dir, 'patch.json');
+  writeFileSync(file, JSON.stringify(operations), { mode: 0o600 });
   try {
     await kubectl.run(
       [
@@ -23,12 +35,14 @@ export async function jsonPatch(kubectl: Kubectl, object: KubeObject, operations
         object.metadata.name,
         ...(namespace ? ['-n', namespace] : []),
         '--type=json',
-        '--patch-file=/dev/stdin',
-        `--field-manager=${FIELD_MANAGER}`,
+        `--patch-file=${file}`,
+        `--field-manager=${REMOVAL_FIELD_MANAGER}`,
       ],
-      { input: JSON.stringify(operations), timeoutMs: 60_000 },
+      { timeoutMs: 60_000 },
     );
   } catch (error) {
     throw kubectl.clusterError(error, `removing fields git does not declare from ${displayName(object)}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

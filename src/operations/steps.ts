@@ -209,7 +209,7 @@ const applyAndPrune: Step<ReleaseState> = {
       for (const object of before.objects) {
         const operations = undeclaredFieldsPatch(object);
         if (operations.length === 0) continue;
-        await jsonPatch(session.kubectl, object.live!, operations);
+        await jsonPatch(session.kubectl, object.live!, operations, ctx.env.TMPDIR || undefined);
         step.log(`${object.display}: removed ${operations.length / 2} field(s) git does not declare`);
       }
     }
