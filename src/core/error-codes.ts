@@ -134,8 +134,8 @@ export const ERROR_CODES = {
   PROMOTE_NO_SOURCE: usage('`promote` has no `--from` and the target has no promoteFrom.'),
   PROMOTE_WRONG_SOURCE: usage("`--from` is not the target's promoteFrom."),
   PROMOTE_SOURCE_NOT_VERIFIED: usage('The source environment has no verified deploy to promote.'),
-  PROMOTE_AMBIGUOUS: usage('The source runs several references of one repository.'),
-  PROMOTE_NOTHING: usage('No configured image runs in the source environment.'),
+  PROMOTE_AMBIGUOUS: usage('The source deploys several references of one repository.'),
+  PROMOTE_NOTHING: usage('No configured image is deployed in the source environment.'),
 
   // Gates
   DRIFT: blocked('The cluster drifted from the deployed revision (`--on-drift` decides).'),
