@@ -6,24 +6,16 @@ import { test } from 'node:test';
 import { declaredImages } from '../src/operations/promote.js';
 import { clusterFixture } from './support/cluster.js';
 import { crdYaml } from './support/crds.js';
-import { namespaceYaml, REGISTRY, WEB_IMAGE_CONFIG } from './support/manifests.js';
+import { deployWeb } from './support/live.js';
+import { namespaceYaml, REGISTRY, WEB_IMAGE_CONFIG, webDeploymentYaml } from './support/manifests.js';
 import { uniqueName } from './support/test-cluster.js';
 
+/** An Argo Rollouts-like custom resource: a Deployment's spec under another kind. */
 function canary(group: string): string {
-  return `apiVersion: ${group}/v1
-kind: Canary
-metadata:
-  name: web
-spec:
-  strategy: {steps: [{setWeight: 20}]}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${REGISTRY}/web:0.9.0
-`;
+  return webDeploymentYaml().replace(
+    'apiVersion: apps/v1\nkind: Deployment',
+    `apiVersion: ${group}/v1\nkind: Canary`,
+  );
 }
 
 test('declared images: containers at any depth and Helm-values-style maps of custom resources; none from data', () => {
@@ -73,14 +65,7 @@ test('promote copies an image that lives in a custom resource of the source envi
     },
     WEB_IMAGE_CONFIG,
   );
-  const staging = await cluster.gitops([
-    'deploy',
-    '--env',
-    'staging',
-    '--skip-build',
-    '--image',
-    `web=${REGISTRY}/web:2.0.0`,
-  ]);
+  const staging = await cluster.gitops(deployWeb('staging', '2.0.0'));
   assert.equal(staging.code, 0, staging.stderr);
 
   const promote = await cluster.gitops(['--json', 'promote', '--to', 'production']);

@@ -6,43 +6,20 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
-import { git, writeFiles } from './support/git.js';
-import { namespaceYaml, REGISTRY } from './support/manifests.js';
+import { commitToRemote } from './support/git.js';
+import { namespaceYaml, webDeploymentYaml } from './support/manifests.js';
 import { uniqueName } from './support/test-cluster.js';
 
 function configMap(name: string, key: string, value: string): string {
   return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  ${key}: ${value}\n`;
 }
 
-const DEPLOYMENT = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${REGISTRY}/web:1.0.0
-`;
-
 function overlay(namespace: string, extra: string[]): string {
   return `namespace: ${namespace}\nresources:\n  - namespace.yaml\n  - ../../base\n${extra.map((entry) => `  - ${entry}\n`).join('')}`;
 }
 
-/** A person's commit on the env repo's branch (after whatever gitops pushed). */
 function commit(cluster: ClusterFixture, files: Record<string, string>, message: string): string {
-  const { seed } = cluster.remote;
-  git(seed, ['pull', '--quiet', '--rebase', 'origin', 'main']);
-  writeFiles(seed, files);
-  git(seed, ['add', '-A']);
-  git(seed, ['commit', '--quiet', '-m', message]);
-  git(seed, ['push', '--quiet', 'origin', 'main']);
-  return git(seed, ['rev-parse', 'HEAD']);
+  return commitToRemote(cluster.remote, files, message);
 }
 
 async function liveData(cluster: ClusterFixture, namespace: string, name: string) {
@@ -71,7 +48,7 @@ test('a base-only commit is pending, in history with the live mark right, and ro
     t,
     {
       'base/kustomization.yaml': 'resources:\n  - deployment.yaml\n  - shared.yaml\n',
-      'base/deployment.yaml': DEPLOYMENT,
+      'base/deployment.yaml': webDeploymentYaml(),
       'base/shared.yaml': configMap('shared', 'mode', 'a'),
       // Read by staging only.
       'bases/greeting/kustomization.yaml': 'resources:\n  - greeting.yaml\n',

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
 import { crdYaml } from './support/crds.js';
-import { git, writeFiles } from './support/git.js';
+import { commitToRemote } from './support/git.js';
 import { deployWeb } from './support/live.js';
 import { namespaceYaml, REGISTRY, WEB_IMAGE_CONFIG, webDeploymentYaml } from './support/manifests.js';
 import { uniqueName } from './support/test-cluster.js';
@@ -20,15 +20,8 @@ function commit(
   files: Record<string, string>,
   message: string,
   remove: string[] = [],
-): string {
-  const { seed } = cluster.remote;
-  git(seed, ['pull', '--quiet', '--rebase', 'origin', 'main']);
-  if (remove.length > 0) git(seed, ['rm', '--quiet', '--', ...remove]);
-  writeFiles(seed, files);
-  git(seed, ['add', '-A']);
-  git(seed, ['commit', '--quiet', '-m', message]);
-  git(seed, ['push', '--quiet', 'origin', 'main']);
-  return git(seed, ['rev-parse', 'HEAD']);
+) {
+  return commitToRemote(cluster.remote, files, message, remove);
 }
 
 /** Runs a gitops command that must be refused by the dry run; returns the error document. */
