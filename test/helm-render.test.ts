@@ -3,7 +3,11 @@
 // left out and named, values files in order, the release named after the chart, the cluster's
 // version in .Capabilities, the chart's CRDs applied before the custom resources using them.
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { releaseName } from '../src/render/helm.js';
+import { tempDir } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { crdYaml } from './support/crds.js';
 import { REGISTRY } from './support/manifests.js';
@@ -128,4 +132,18 @@ test('a podinfo-style chart deploys without test Pods or hooks, renders identica
     const diff = await cluster.gitops(['diff', '--env', 'staging']);
     assert.equal(diff.code, 0, `render ${round}: ${diff.stderr}`);
   }
+});
+
+test("the release name: releaseName, else the chart's name (Chart.yaml, or a chart URL's last segment), else the environment", (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'web'));
+  writeFileSync(join(dir, 'web', 'Chart.yaml'), 'apiVersion: v2\nname: shop-web\nversion: 1.0.0\n');
+  const chart = join(dir, 'web');
+  assert.equal(releaseName({ name: 'staging', chart: '../web', releaseName: 'web' }, chart), 'web');
+  assert.equal(releaseName({ name: 'staging', chart: '../web' }, chart), 'shop-web');
+  assert.equal(
+    releaseName({ name: 'staging', chart: 'oci://ghcr.io/stefanprodan/charts/podinfo' }, join(dir, 'none')),
+    'podinfo',
+  );
+  assert.equal(releaseName({ name: 'staging', chart: '../missing' }, join(dir, 'missing')), 'staging');
 });

@@ -160,7 +160,7 @@ const environmentSpec: Spec = {
       type: 'string',
       pattern: NAME_PATTERN,
       patternHint: NAME_HINT,
-      doc: "Helm release name (`.Release.Name`) for `chart`. Default: the chart's name from its Chart.yaml, as in `helm install web ./charts/web`. Environments rendered before this key existed used the environment's name: set `releaseName: <env>` to keep their object names and selector labels.",
+      doc: "Helm release name (`.Release.Name`) for `chart`. Default: the chart's name (its Chart.yaml `name`, or the last segment of a chart URL), as in `helm install web ./charts/web`. Environments rendered before this key existed used the environment's name: set `releaseName: <env>` to keep their object names and selector labels.",
       example: 'web',
     },
     allowRemoteResources: {

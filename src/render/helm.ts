@@ -17,10 +17,23 @@ const reported = new WeakMap<Context, Set<string>>();
 
 /**
  * The release name: `environments.<env>.releaseName`, else the chart's name (what
- * `helm install web ./charts/web` users name their releases), else the environment's name.
+ * `helm install web ./charts/web` users name their releases: Chart.yaml's `name`, or the last
+ * segment of a chart URL), else the environment's name.
  */
-export function releaseName(environment: EnvironmentConfig, chartDir: string): string {
+export function releaseName(
+  environment: Pick<EnvironmentConfig, 'name' | 'chart' | 'releaseName'>,
+  chartDir: string,
+): string {
   if (environment.releaseName) return environment.releaseName;
+  // `oci://ghcr.io/stefanprodan/charts/podinfo`: the chart is the last segment.
+  if (environment.chart && /^[a-z][a-z0-9+.-]*:\/\//i.test(environment.chart))
+    return (
+      environment.chart
+        .replace(/\/+$/, '')
+        .split('/')
+        .at(-1)!
+        .replace(/[:@].*$/, '') || environment.name
+    );
   const file = join(chartDir, 'Chart.yaml');
   if (existsSync(file)) {
     try {

@@ -68,7 +68,10 @@ export async function renderKustomize(
     });
   } catch (error) {
     if (error instanceof ExecError) {
-      const message = (error.stderrTail.split('\n').at(-1) ?? '').replaceAll(`${TREE}/`, '');
+      // Paths in kustomize's words are the wrapper's (`tree/envs/x`, `/tmp/…/tree/envs/x`): the repo's.
+      const message = (error.stderrTail.split('\n').at(-1) ?? '')
+        .replaceAll(`${wrapper}/${TREE}/`, '')
+        .replace(new RegExp(`(^|[\\s'"(])${TREE}/`, 'g'), '$1');
       throw usageError('KUSTOMIZE_FAILED', `kustomize could not build ${environment.path}: ${message}`, {
         location: { file: posix.join(environment.path, 'kustomization.yaml') },
         cause: error,
