@@ -10,6 +10,7 @@ import { releaseName } from '../src/render/helm.js';
 import { tempDir } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { crdYaml } from './support/crds.js';
+import { commitToRemote } from './support/git.js';
 import { REGISTRY } from './support/manifests.js';
 import { uniqueName } from './support/test-cluster.js';
 
@@ -146,4 +147,36 @@ test("the release name: releaseName, else the chart's name (Chart.yaml, or a cha
     'podinfo',
   );
   assert.equal(releaseName({ name: 'staging', chart: '../missing' }, join(dir, 'missing')), 'staging');
+});
+
+test('a chart that renders differently every time cannot be rolled back: nothing is committed, never "rolled back"', async (t) => {
+  const ns = uniqueName('staging');
+  const cluster = await clusterFixture(
+    t,
+    {
+      'charts/token/Chart.yaml': 'apiVersion: v2\nname: token\nversion: 1.0.0\n',
+      'charts/token/templates/config.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: token\ndata:\n  greeting: {{ .Values.greeting }}\n  token: {{ randAlphaNum 12 | quote }}\n',
+      'envs/staging/values.yaml': 'greeting: hello\n',
+    },
+    {
+      staging: `    namespace: ${ns}\n    chart: ../../charts/token\n    helmValues: [values.yaml]\n    timeout: 3m\n`,
+    },
+  );
+  assert.equal((await cluster.kubectl(['create', 'namespace', ns])).code, 0);
+  const first = await cluster.gitops(['deploy', '--env', 'staging', '--skip-build']);
+  assert.equal(first.code, 0, first.stderr);
+  const target = cluster.remote.head();
+  commitToRemote(cluster.remote, { 'envs/staging/values.yaml': 'greeting: bonjour\n' }, 'bonjour');
+  const second = await cluster.gitops(['deploy', '--env', 'staging', '--skip-build', '--on-drift', 'warn']);
+  assert.equal(second.code, 0, second.stderr);
+
+  const head = cluster.remote.head();
+  const rollback = await cluster.gitops(['--json', 'rollback', target.slice(0, 12), '--env', 'staging']);
+  assert.equal(rollback.code, 3, rollback.stderr);
+  const error = (JSON.parse(rollback.stdout) as { error: { code: string; message: string } }).error;
+  assert.equal(error.code, 'ROLLBACK_RENDER_DIFFERS');
+  assert.match(error.message, /ConfigMap\/.*\/token/);
+  assert.doesNotMatch(rollback.stderr, /rolled back to/);
+  assert.equal(cluster.remote.head(), head, 'nothing pushed');
 });

@@ -90,6 +90,10 @@ test('a base-only commit is pending, in history with the live mark right, and ro
   const second = await cluster.gitops(['deploy', '--env', 'staging', '--skip-build']);
   assert.equal(second.code, 0, second.stderr);
   assert.deepEqual(await liveData(cluster, ns.staging, 'shared'), { mode: 'b' });
+  // The seed renders with its own base, not today's.
+  const atSeed = await cluster.gitops(['diff', '--env', 'staging', '--revision', seed.slice(0, 12)]);
+  assert.equal(atSeed.code, 1, atSeed.stderr);
+  assert.match(atSeed.stderr, /data\.mode: a → b/);
 
   // One commit to staging's own base, one to production alone: staging's live content is the former.
   const greeting = commit(
