@@ -78,6 +78,7 @@ test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailer
       'bump images',
       'policy gate',
       'ownership',
+      'server dry run',
       'commit and push',
       'apply and prune',
       'wait for the rollout',

@@ -141,7 +141,11 @@ export async function applyEnvironment(
     updatedAt: new Date().toISOString(),
   }) as KubeObject;
   for (const object of request.takeOver ?? []) await stripOwnerMarks(kubectl, object, ownerId(environment));
-  const foundations = objects.filter(isFoundation);
+  // Namespaces, then CRDs: kubectl applies a List in order.
+  const foundations = [
+    ...objects.filter((object) => object.kind === 'Namespace'),
+    ...objects.filter((object) => object.kind === 'CustomResourceDefinition'),
+  ];
   const rest = objects.filter((object) => !isFoundation(object));
   const crds = foundations.filter((object) => object.kind === 'CustomResourceDefinition');
   const lines: string[] = [];

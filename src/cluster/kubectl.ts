@@ -13,6 +13,8 @@ const DEADLINE = /timed out waiting for the condition|exceeded its progress dead
 export const READ_ATTEMPTS = 3;
 /** Up to this many objects are read one GET each; more, by listing their kinds. */
 const BY_NAME_LIMIT = 20;
+/** kubectl's refusal to list a kind the API server does not serve. */
+const UNKNOWN_RESOURCE_TYPE = /the server doesn't have a resource type "([^"]+)"/;
 
 /**
  * kubectl's own default request timeout is 0 (wait forever): one hung API request would stall
@@ -140,6 +142,14 @@ export class Kubectl {
     };
   }
 
+  private serverVersionOnce?: Promise<string | undefined>;
+
+  /** The server's version (`v1.32.9`), asked once per kubectl: renders that depend on it agree. */
+  serverVersion(): Promise<string | undefined> {
+    this.serverVersionOnce ??= this.version().then((versions) => versions.server);
+    return this.serverVersionOnce;
+  }
+
   /**
    * Lists many kinds in one kubectl call (kubectl makes one list request per kind).
    * `namespace` undefined means all namespaces (cluster-scoped kinds ignore it either way).
@@ -148,14 +158,30 @@ export class Kubectl {
     kinds: readonly string[],
     options: { namespace?: string; labelSelector?: string },
   ): Promise<KubeObject[]> {
-    if (kinds.length === 0) return [];
-    // kubectl hides managedFields unless asked; attribution needs them.
-    const args = ['get', kinds.join(','), '-o', 'json', '--show-managed-fields'];
-    args.push(...(options.namespace ? ['-n', options.namespace] : ['--all-namespaces']));
-    if (options.labelSelector) args.push('-l', options.labelSelector);
-    const text = await this.read(args, `reading ${kinds.join(', ')} from the cluster`);
-    const list = JSON.parse(text) as { items?: KubeObject[] };
-    return list.items ?? [];
+    let remaining = [...kinds];
+    for (;;) {
+      if (remaining.length === 0) return [];
+      // kubectl hides managedFields unless asked; attribution needs them.
+      const args = ['get', remaining.join(','), '-o', 'json', '--show-managed-fields'];
+      args.push(...(options.namespace ? ['-n', options.namespace] : ['--all-namespaces']));
+      if (options.labelSelector) args.push('-l', options.labelSelector);
+      try {
+        const text = await this.read(args, `reading ${remaining.join(', ')} from the cluster`);
+        const list = JSON.parse(text) as { items?: KubeObject[] };
+        return list.items ?? [];
+      } catch (error) {
+        // A kind the server does not serve (a CRD not installed yet) has no objects: list the rest.
+        const unknown = UNKNOWN_RESOURCE_TYPE.exec(error instanceof Error ? error.message : '')?.[1];
+        const rest = unknown
+          ? remaining.filter((kind) => kind.split('.')[0]!.toLowerCase() !== unknown.toLowerCase())
+          : remaining;
+        if (rest.length === remaining.length) throw error;
+        this.ctx.reporter.debug(
+          `the cluster has no resource type ${unknown} (yet): none of its objects exist`,
+        );
+        remaining = rest;
+      }
+    }
   }
 
   /**

@@ -154,7 +154,19 @@ const environmentSpec: Spec = {
     },
     chart: {
       type: 'string',
-      doc: 'Helm chart to render this environment with (`helm template`), relative to `path`, e.g. `../../charts/web`. Needs helm on PATH.',
+      doc: "Helm chart to render this environment with (`helm template`), relative to `path`, e.g. `../../charts/web`. Needs helm (`helm.path`). Rendered as `helm install` would against the cluster: `--kube-version` of the server, the chart's `crds/` included and applied first, test hooks skipped (`--skip-tests`); other hooks are left out and named in a warning (gitops applies the release's objects, it does not run Helm's hook lifecycle).",
+    },
+    releaseName: {
+      type: 'string',
+      pattern: NAME_PATTERN,
+      patternHint: NAME_HINT,
+      doc: "Helm release name (`.Release.Name`) for `chart`. Default: the chart's name (its Chart.yaml `name`, or the last segment of a chart URL), as in `helm install web ./charts/web`. Environments rendered before this key existed used the environment's name: set `releaseName: <env>` to keep their object names and selector labels.",
+      example: 'web',
+    },
+    allowRemoteResources: {
+      type: 'boolean',
+      default: false,
+      doc: 'Allow kustomize `resources`/`components` that are URLs (https, git). They are fetched on every render, so the same commit can render differently and a rollback cannot restore them: not reproducible. Default: refused (exit 2, naming the file and line).',
     },
     timeout: {
       type: 'string',
@@ -325,6 +337,14 @@ export const configSchema: Spec = {
       doc: 'How gitops talks to clusters.',
       fields: {
         path: { type: 'string', default: 'kubectl', doc: 'kubectl binary (a name on PATH or a path).' },
+      },
+    },
+    helm: {
+      type: 'object',
+      default: {},
+      doc: 'How gitops renders Helm charts.',
+      fields: {
+        path: { type: 'string', default: 'helm', doc: 'helm binary (a name on PATH or a path).' },
       },
     },
     build: {

@@ -45,6 +45,8 @@ export interface EnvironmentConfig {
   promoteFrom?: string;
   helmValues: string[];
   chart?: string;
+  releaseName?: string;
+  allowRemoteResources: boolean;
   timeout: string;
   autoRollback: boolean;
   waitForJobs: boolean;
@@ -84,5 +86,6 @@ export interface GitopsConfig {
   environments: Record<string, EnvironmentConfig>;
   freezes: FreezeWindow[];
   kubectl: { path: string };
+  helm: { path: string };
   build: { engine: 'auto' | 'docker' | 'podman' | 'buildah'; pin: 'digest' | 'tag'; concurrency: number };
 }

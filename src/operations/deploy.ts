@@ -17,7 +17,6 @@ import type { DesiredObject } from '../kube/objects.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { runSteps, type Step } from '../pipeline/step.js';
-import { renderEnvironment } from '../render/render.js';
 import { rollBack, startRollback } from './rollback.js';
 import { type EnvironmentSession, openSession } from './session.js';
 import {
@@ -30,6 +29,7 @@ import {
   type ReleaseState,
   RolloutFailure,
   recordFailure,
+  serverDryRunStep,
   verifyPushedSignatures,
   verifySignaturesStep,
 } from './steps.js';
@@ -92,8 +92,8 @@ interface DeployState extends ReleaseState {
   edit?: BumpEdit;
   images: ImageRecord[];
   diff?: string;
-  /** What the edited checkout renders, as the policy gate saw it: the ownership gate checks the same. */
-  candidate?: DesiredObject[];
+  /** What the policy gate rendered: the objects the commit will hold (the ownership gate and the server dry run check the same). */
+  rendered?: DesiredObject[];
 }
 
 const preflight: Step<DeployState> = {
@@ -190,17 +190,11 @@ function editOptions(state: DeployState) {
 }
 
 async function policyGate(state: DeployState): Promise<number> {
-  const { ctx, session, checkout } = state;
-  const objects = await renderEnvironment(
-    ctx,
-    session.environment,
-    checkout!,
-    session.kubectl,
-    session.namespace,
-  );
+  const { session, checkout } = state;
+  const objects = await session.render(checkout!);
+  state.rendered = objects;
   const violations = checkPolicies(session.environment, objects, { defaultNamespace: session.namespace });
   if (violations.length > 0) throw policyError(violations);
-  state.candidate = objects;
   return objects.length;
 }
 
@@ -306,6 +300,7 @@ export async function deploy(
     updates: [...plan.updates],
     images: [],
     adopt: plan.adopt ?? environment.adopt,
+    ...(plan.onDrift === 'overwrite' ? { overwrite: true } : {}),
     timeoutMs:
       plan.timeoutMs ?? parseDuration(environment.timeout, `environments.${environment.name}.timeout`),
   };
@@ -330,7 +325,8 @@ export async function deploy(
         verifySignaturesStep<DeployState>(async (current) => current.verifiedRevision),
         bumpImages,
         policyGateStep,
-        ownershipStep<DeployState>(async (current) => current.candidate ?? []),
+        ownershipStep<DeployState>(async (current) => current.rendered!),
+        serverDryRunStep<DeployState>(async (current) => current.rendered!),
         commitAndPush,
         ...APPLY_STEPS,
       ],

@@ -18,10 +18,11 @@ import {
   type LiveState,
   readLive,
 } from '../drift/detect.js';
-import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
-import { materializeRevision, resolveRevision } from '../git/revision.js';
+import { type EnvCheckout, openEnvRepo, widenSparseCheckout } from '../git/checkout.js';
+import { inputsAt, materializeRevision, resolveRevision } from '../git/revision.js';
 import { Git } from '../git/runner.js';
 import { ANNOTATION_REVISION, type DesiredObject } from '../kube/objects.js';
+import { coveringPaths, type RenderInputs } from '../manifests/inputs.js';
 import { renderEnvironment } from '../render/render.js';
 
 /** The desired objects of an environment at one env-repo commit. */
@@ -180,15 +181,37 @@ export class EnvironmentSession {
    * The desired state of the environment: at `revision` (a sha, branch or tag of the env repo)
    * when given, else the checkout as it is (the branch head of a fresh clone, or the working copy
    * of --env-repo-dir with its uncommitted edits). A temp clone at that very commit is rendered
-   * in place; any other revision is exported to a temp directory first.
+   * in place; any other revision's render inputs are exported to a temp directory first.
    */
   async desiredState(checkout: EnvCheckout, revision?: string): Promise<DesiredState> {
     const head = await checkout.git.output(['rev-parse', 'HEAD']);
     const sha = revision === undefined ? head : await resolveRevision(this.ctx, checkout, revision);
     const inPlace = revision === undefined || (sha === head && checkout.temporary);
-    const tree = inPlace ? checkout : await materializeRevision(this.ctx, checkout, sha);
-    const objects = await renderEnvironment(this.ctx, this.environment, tree, this.kubectl, this.namespace);
-    return { revision: sha, objects, checkout };
+    const tree = inPlace ? checkout : await materializeRevision(this.ctx, checkout, sha, this.environment);
+    if (inPlace && checkout.temporary)
+      await widenSparseCheckout(checkout, (await this.inputs(checkout, head)).paths);
+    return { revision: sha, objects: await this.render(tree), checkout };
+  }
+
+  /** Renders a tree of the env repo (a checkout, or a revision exported by materializeRevision). */
+  render(tree: { dir: string; envDir: string }): Promise<DesiredObject[]> {
+    return renderEnvironment(this.ctx, this.environment, tree, this.kubectl, this.namespace, {
+      helm: this.config.helm.path,
+    });
+  }
+
+  /** What the environment's render reads at a commit (its revision closure): see manifests/inputs.ts. */
+  inputs(checkout: EnvCheckout, sha: string): Promise<RenderInputs> {
+    return inputsAt(checkout, sha, this.environment);
+  }
+
+  /**
+   * The paths whose history says what this environment runs between commits: the render inputs
+   * at each of them (a base added or dropped between two commits counts at either end).
+   */
+  async closure(checkout: EnvCheckout, shas: readonly string[]): Promise<string[]> {
+    const all = await Promise.all(shas.map((sha) => this.inputs(checkout, sha)));
+    return coveringPaths(all.flatMap((inputs) => inputs.paths));
   }
 
   /** A working copy of the env repo for this environment (see openEnvRepo). */

@@ -58,7 +58,10 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
   const live = await resolveRevision(ctx, checkout, inventory.revision).catch(() => undefined);
   let git = 'diverged';
   if (live) {
-    const same = await checkout.git.read(['diff', '--quiet', live, head, '--', checkout.envPath], {
+    // Everything the render reads, not the environment's directory alone: a commit that changes
+    // only a kustomize base or a shared chart is pending too.
+    const paths = await session.closure(checkout, [live, head]);
+    const same = await checkout.git.read(['diff', '--quiet', live, head, '--', ...paths], {
       allowFailure: true,
     });
     if (same.exitCode === 0) git = 'up-to-date';

@@ -1,12 +1,15 @@
 import { applyEnvironment } from '../cluster/apply.js';
 import type { Inventory } from '../cluster/inventory.js';
+import { jsonPatch } from '../cluster/patch.js';
 import { type RolloutOutcome, waitables, waitForRollouts } from '../cluster/rollout.js';
 import type { Context } from '../core/context.js';
 import { GitopsError, isGitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { compareLive, type DriftReport, type LiveState } from '../drift/detect.js';
+import { undeclaredFieldsPatch } from '../drift/overwrite.js';
 import { checkLockAndFreeze, type GateOverride } from '../gates/lock.js';
 import { ownershipGate } from '../gates/ownership.js';
+import { serverDryRunGate } from '../gates/server-dry-run.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { allowedSignersFile, verifyCommitRange } from '../git/verify.js';
 import { checkPushAccess } from '../git/write.js';
@@ -43,6 +46,11 @@ export interface ReleaseState extends EnvRepoState {
   revision?: string;
   timeoutMs: number;
   actor?: string;
+  /**
+   * Make the live objects exactly what git declares: fields someone else added are removed too
+   * (deploy --on-drift overwrite, rollback), not only those gitops applied before.
+   */
+  overwrite?: boolean;
   /** The live state read by the drift gate, reused by the apply (one read of the cluster, not two). */
   live?: LiveState;
   desired?: DesiredState;
@@ -191,6 +199,28 @@ export function ownershipStep<S extends ReleaseState>(
   };
 }
 
+/**
+ * The server-side dry run of what is about to be pushed and applied (gates/server-dry-run.ts):
+ * deploy, promote and rollback run it before the push.
+ */
+export function serverDryRunStep<S extends ReleaseState>(
+  objects: (state: S) => Promise<readonly DesiredObject[]>,
+): Step<S> {
+  return {
+    title: 'server dry run',
+    dryRun: 'run',
+    async run(state, step) {
+      const { session } = state;
+      const rendered = await objects(state);
+      const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
+      const summary = await serverDryRunGate(session.kubectl, session.environment, rendered, head);
+      step.detail(
+        `${summary.accepted} object(s) accepted by the API server${summary.awaitingCrd ? `; ${summary.awaitingCrd} wait for the CRD this apply installs` : ''}`,
+      );
+    },
+  };
+}
+
 const applyAndPrune: Step<ReleaseState> = {
   title: 'apply and prune',
   dryRun: 'skip',
@@ -214,6 +244,16 @@ const applyAndPrune: Step<ReleaseState> = {
       ctx.reporter.warn(
         `${object.display} left git but is kept (prune.protect, pruning off, or not created by gitops)`,
       );
+    // Fields git does not declare go: everywhere when overwriting, and always on the objects this
+    // apply adopts or takes over — they end as git says, or verify would find them drifted.
+    const adopting = new Set([...verdict.adopt, ...verdict.takeOver].map((object) => object.key));
+    for (const object of before.objects) {
+      if (!state.overwrite && !adopting.has(object.key)) continue;
+      const operations = undeclaredFieldsPatch(object);
+      if (operations.length === 0) continue;
+      await jsonPatch(session.kubectl, object.live!, operations, ctx.env.TMPDIR || undefined);
+      step.log(`${object.display}: removed ${operations.length / 2} field(s) git does not declare`);
+    }
     const result = await applyEnvironment(session.kubectl, session.environment, {
       revision: desired.revision,
       objects: desired.objects.map((item) => item.object),

@@ -46,10 +46,11 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
     .option('--reason <text>', 'why --force is needed; recorded in the Gitops-Override-Reason trailer')
     .addHelpText(
       'after',
-      '\nSteps: preflight → build → drift check → bump → policy gate → commit and push → apply and prune\n' +
-        '→ wait for the rollout → verify → record. Exit 4 when the rollout fails (with the rollback\n' +
-        'command, or after an automatic rollback), 5 when a gate blocks (drift, policy, lock, freeze,\n' +
-        'signature).\n\n' +
+      '\nSteps: preflight → build → drift check → bump → policy gate → server dry run → commit and push\n' +
+        '→ apply and prune → wait for the rollout → verify → record. Exit 4 when the rollout fails (with\n' +
+        'the rollback command, or after an automatic rollback), 5 when a gate blocks (drift, policy,\n' +
+        'the API server refusing an object in the dry run, lock, freeze, signature). With --on-drift\n' +
+        'overwrite, fields git does not declare are removed too, whoever added them.\n\n' +
         'Example: gitops deploy --env staging --skip-build --image web=ghcr.io/acme/web:1.4.2',
     )
     .action(

@@ -17,7 +17,7 @@ export function definePromote(program: Command, action: ActionFactory): void {
   program
     .command('promote')
     .description(
-      'copy the images running in one environment to the next, then commit, apply, wait and verify',
+      'copy the images of one environment (as its verified revision renders them) to the next, then commit, apply, wait and verify',
     )
     .option('--from <env>', 'source environment (default: environments.<to>.promoteFrom)')
     .requiredOption('--to <env>', 'target environment')
