@@ -107,10 +107,17 @@ test('init rejects a stray operand, an unknown CI provider and bad environment n
   const dir = gitRepo(t);
   const stray = await runCli(['init', 'github'], { cwd: dir });
   assert.equal(stray.code, 2);
-  assert.match(stray.stderr, /unexpected argument "github"/);
-  assert.match(stray.stderr, /--ci github\|jenkins/);
-  const unknown = await runCli(['init', '--ci', 'gitlab'], { cwd: dir });
-  assert.equal(unknown.code, 2);
+  assert.match(stray.stderr, /init takes no argument, but was given "github"/);
+  assert.match(stray.stderr, /--ci-template github\|jenkins/);
+  for (const args of [
+    ['init', '--ci', 'gitlab'],
+    ['init', '--ci-template', 'gitlab'],
+  ]) {
+    const unknown = await runCli(args, { cwd: dir });
+    assert.equal(unknown.code, 2, args.join(' '));
+    assert.match(unknown.stderr, /"gitlab" is not a CI provider gitops writes files for: github, jenkins/);
+    assert.doesNotMatch(unknown.stderr, /unexpected argument/);
+  }
   const badName = await runCli(['init', '--environments', 'staging,Prod'], { cwd: dir });
   assert.equal(badName.code, 2);
   assert.match(badName.stderr, /environment name "Prod" is not valid/);
@@ -118,6 +125,25 @@ test('init rejects a stray operand, an unknown CI provider and bad environment n
   assert.equal(twice.code, 2);
   assert.match(twice.stderr, /listed twice/);
   assert.equal(readdirSync(dir).sort().join(','), '.git', 'nothing written');
+});
+
+test('init --ci-template github writes the workflows; init --ci alone says that it wrote no CI files', async (t) => {
+  const dir = gitRepo(t);
+  const written = await runCli(['--json', 'init', '--ci-template', 'github', '--yes'], { cwd: dir });
+  assert.equal(written.code, 0, written.stderr);
+  assert.ok(
+    (JSON.parse(written.stdout) as { files: string[] }).files.some((file) =>
+      file.endsWith('gitops-deploy.yml'),
+    ),
+  );
+  const other = gitRepo(t);
+  const plain = await runCli(['init', '--ci', '--yes'], { cwd: other });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(
+    plain.stderr,
+    /no CI files written: --ci only switches to plain CI output; pass --ci-template github\|jenkins/,
+  );
+  assert.equal(readdirSync(other).sort().join(','), '.git,gitops.yaml');
 });
 
 test('interactive init asks for the env repo, environments, images and CI, and writes what was answered', async (t) => {

@@ -104,7 +104,7 @@ test('the commit subject and body of an added entry name the old version, never 
   });
   assert.equal(result.code, 0, result.stderr);
   const message = git(remote.bare, ['log', '-1', '--format=%B', 'main']);
-  assert.match(message, /^deploy\(staging\): web 1\.0\.0 → 1\.1\.0$/m);
+  assert.match(message, /^bump\(staging\): web 1\.0\.0 → 1\.1\.0$/m, 'gitops bump says bump, not deploy');
   assert.match(
     message,
     /^- web: ghcr\.io\/acme\/web:1\.0\.0 → ghcr\.io\/acme\/web:1\.1\.0 \(envs\/staging\/kustomization\.yaml:4\)$/m,

@@ -71,7 +71,7 @@ test('bump clones, edits one token, commits with trailers and pushes; the second
   assert.equal(document.commit, remote.head());
   assert.equal(remote.show('envs/staging/web.yaml'), before.replace(':1.0.0', ':1.1.0').trimEnd());
   const message = git(remote.bare, ['log', '-1', '--format=%B', 'main']);
-  assert.match(message, /^deploy\(staging\): web 1\.0\.0 → 1\.1\.0$/m);
+  assert.match(message, /^bump\(staging\): web 1\.0\.0 → 1\.1\.0$/m);
   const trailers = git(remote.bare, ['log', '-1', '--format=%(trailers:only,unfold)', 'main']);
   assert.match(trailers, /^Gitops-Environment: staging$/m);
   assert.match(trailers, /^Gitops-Action: bump$/m);

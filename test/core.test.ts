@@ -60,8 +60,9 @@ test('exec: a non-zero exit becomes an ExecError with the exit code and the tail
   assert.equal(allowed.exitCode, 3);
 });
 
+// timedOut is only set when the wrapper's own timer killed the command (sleep 10 would otherwise
+// have ended by itself): no clock is read here, so a slow machine cannot fail it.
 test('exec: a timeout kills the command and says so', async () => {
-  const started = Date.now();
   await assert.rejects(
     exec().run('sleep', ['10'], { cwd: process.cwd(), timeoutMs: 300 }),
     (error: unknown) => {
@@ -71,7 +72,6 @@ test('exec: a timeout kills the command and says so', async () => {
       return true;
     },
   );
-  assert.ok(Date.now() - started < 5000);
 });
 
 test('exec: arguments are never interpreted by a shell', async () => {

@@ -36,6 +36,11 @@ test('npm run demo in a fresh clone: deploy v1, v2, diff, drift by hand, rollbac
     assert.ok(output.includes(`━━ ${step} ━━`), `the demo narrates "${step}"`);
   }
   assert.match(output, /staging: in sync/);
+  assert.match(
+    output,
+    /stdout \(--json\): \{"environment":"staging","revision":"[0-9a-f]{12}"/,
+    'the JSON is shown',
+  );
   assert.match(output, /spec\.replicas: \d → 5 by kubectl[.\d]* \(scale\)/);
   assert.match(output, /staging rolled back to [0-9a-f]{12}/);
   assert.match(output, /● [0-9a-f]{12} .*rollback.*\(live\)/);

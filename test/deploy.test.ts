@@ -77,6 +77,8 @@ test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailer
       'drift check',
       'bump images',
       'policy gate',
+      'ownership',
+      'server dry run',
       'commit and push',
       'wait for the apply lease',
       'apply and prune',

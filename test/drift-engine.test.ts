@@ -28,6 +28,7 @@ const containers = (...items: Array<Record<string, unknown>>) => ({
 
 const environment = {
   name: 'staging',
+  id: 'staging-0123456789',
   ignoreDifferences: [],
   prune: { enabled: true, protect: ['ConfigMap/keep'] },
 } as unknown as EnvironmentConfig;
@@ -203,9 +204,79 @@ test('report: in sync, modified, missing, and extra objects prunable unless prot
     ],
   );
   assert.equal(report.inSync, false);
-  assert.deepEqual(report.counts, { 'in-sync': 0, modified: 1, missing: 1, extra: 2 });
+  assert.deepEqual(report.counts, {
+    'in-sync': 0,
+    modified: 1,
+    missing: 1,
+    extra: 2,
+    unmanaged: 0,
+    foreign: 0,
+  });
   const inSync = compareLive(environment, [{ object: web }], { objects: [structuredClone(web)], hpas: [] });
   assert.equal(inSync.inSync, true);
+});
+
+test("report: objects present without our label are unmanaged or, with another owner's marks, foreign; only created objects are prunable", () => {
+  const plain = (name: string, metadata: Partial<KubeObject['metadata']> = {}): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: 'staging', ...metadata },
+    data: { value: 'git' },
+  });
+  const ours = { labels: { 'gitops.dev/environment': 'staging-0123456789' } };
+  const report = compareLive(
+    environment,
+    [{ object: plain('by-hand') }, { object: plain('helm') }, { object: plain('other-env') }],
+    {
+      inventory: {
+        kinds: ['ConfigMap'],
+        namespaces: ['staging'],
+        objects: ['ConfigMap/staging/created', 'ConfigMap/staging/adopted'],
+        adopted: ['ConfigMap/staging/adopted'],
+      },
+      objects: [plain('created', ours), plain('adopted', ours), plain('not-recorded', ours)],
+      unowned: [
+        { ...plain('by-hand'), data: { value: 'hand' } },
+        plain('helm', {
+          annotations: { 'meta.helm.sh/release-name': 'web', 'meta.helm.sh/release-namespace': 'apps' },
+        }),
+        plain('other-env', {
+          labels: { 'gitops.dev/environment': 'staging-ffffffffff' },
+          annotations: { 'gitops.dev/owner': 'staging (github.com/acme/other, envs/staging)' },
+        }),
+      ],
+      hpas: [],
+    },
+  );
+  assert.deepEqual(
+    report.objects.map((object) => [
+      object.name,
+      object.state,
+      object.prunable,
+      object.adopted,
+      object.owner,
+    ]),
+    [
+      ['adopted', 'extra', false, true, undefined],
+      ['by-hand', 'unmanaged', undefined, undefined, undefined],
+      ['created', 'extra', true, undefined, undefined],
+      ['helm', 'foreign', undefined, undefined, 'Helm release apps/web'],
+      ['not-recorded', 'extra', false, undefined, undefined],
+      [
+        'other-env',
+        'foreign',
+        undefined,
+        undefined,
+        'environment staging (github.com/acme/other, envs/staging)',
+      ],
+    ],
+  );
+  assert.deepEqual(
+    report.objects
+      .find((object) => object.name === 'by-hand')!
+      .differences.map((difference) => difference.display),
+    ['data.value'],
+  );
 });
 
 test('report: replicas owned by an HorizontalPodAutoscaler are not drift', () => {

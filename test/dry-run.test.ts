@@ -25,13 +25,26 @@ async function liveState(cluster: Fixture) {
   };
 }
 
-async function writesNothing(cluster: Fixture, label: string, check: () => Promise<void>): Promise<void> {
+async function writesNothing(
+  cluster: Fixture,
+  label: string,
+  check: () => Promise<void>,
+  options: { serverDryRun: boolean } = { serverDryRun: true },
+): Promise<void> {
   const head = cluster.remote.head();
   const before = await liveState(cluster);
   cluster.server.clearRequests();
   await check();
   assert.equal(cluster.remote.head(), head, `${label}: nothing pushed`);
-  const writes = cluster.server.requests.filter((request) => !['get', 'watch'].includes(request.verb));
+  // Server-side dry runs (`dryRun=All`) are asked on purpose: the API server persists nothing.
+  const writes = cluster.server.requests.filter(
+    (request) => !['get', 'watch'].includes(request.verb) && request.query.dryRun !== 'All',
+  );
+  assert.equal(
+    cluster.server.requests.some((request) => request.query.dryRun === 'All'),
+    options.serverDryRun,
+    `${label}: the API server was asked for a dry run (${options.serverDryRun})`,
+  );
   assert.deepEqual(
     writes.map((request) => `${request.method} ${request.path}`),
     [],
@@ -119,19 +132,24 @@ test('--dry-run deploy, rollback <sha>, promote and lock exit 0, say what they w
     assertMatchesSchema('promote', JSON.parse(result.stdout));
   });
 
-  await writesNothing(cluster, 'lock', async () => {
-    const result = await cluster.gitops([
-      '--dry-run',
-      '--json',
-      'lock',
-      'staging',
-      '--reason',
-      'maintenance',
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /dry run: would lock staging \(maintenance\); nothing was pushed/);
-    const document = JSON.parse(result.stdout) as { locked: boolean; dryRun: boolean };
-    assert.deepEqual([document.locked, document.dryRun], [true, true]);
-  });
+  await writesNothing(
+    cluster,
+    'lock',
+    async () => {
+      const result = await cluster.gitops([
+        '--dry-run',
+        '--json',
+        'lock',
+        'staging',
+        '--reason',
+        'maintenance',
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /dry run: would lock staging \(maintenance\); nothing was pushed/);
+      const document = JSON.parse(result.stdout) as { locked: boolean; dryRun: boolean };
+      assert.deepEqual([document.locked, document.dryRun], [true, true]);
+    },
+    { serverDryRun: false },
+  );
   assert.doesNotMatch(cluster.remote.show('envs/staging/web.yaml'), /web:3\.0\.0/);
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, renameSync } from 'node:fs';
 import { describe, it as test } from 'node:test';
+import type { FaultRule } from './control-plane/proxy.js';
 import { tempDir } from './support/cli.js';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
 import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
@@ -12,6 +13,9 @@ import { descendants, type ProcessInfo, slowGitDir, startBin, stillRunning } fro
 import { uniqueName } from './support/test-cluster.js';
 
 const IMAGES = WEB_IMAGE_CONFIG;
+
+/** How long a hung request hangs: well past the request timeout the fixture sets. */
+const HUNG_MS = 20_000;
 
 /** The inventory ConfigMap's path: its name is the environment's id (`staging-<digest>`). */
 const INVENTORY = /configmaps\/gitops-inventory-staging-[0-9a-f]+$/;
@@ -26,8 +30,10 @@ async function fixture(t: Parameters<typeof clusterFixture>[0]): Promise<Fixture
     { staging: `    namespace: ${ns}\n    timeout: 3m\n` },
     IMAGES,
   );
-  // Hung requests fail after 2 s instead of the product default of 30 s: the tests stay fast.
-  cluster.env.GITOPS_KUBECTL_REQUEST_TIMEOUT = '2s';
+  // Hung requests fail after 5 s instead of the product default of 30 s: the tests stay fast, and a
+  // loaded machine still answers a healthy request well within it. A "hung" request below waits
+  // HUNG_MS, far beyond it.
+  cluster.env.GITOPS_KUBECTL_REQUEST_TIMEOUT = '5s';
   return Object.assign(cluster, { ns, deployments: new RegExp(`/namespaces/${ns}/deployments$`) });
 }
 
@@ -73,6 +79,24 @@ function isolatedTmp(t: Parameters<typeof tempDir>[0]): string {
   return tempDir(t, 'gitops-faults-tmp-');
 }
 
+/**
+ * Runs a deploy and adds `fault` once its server dry run has asked about the Deployment: the
+ * fault is for the apply's own request, which follows the push (the dry run sends the same PATCH
+ * with `dryRun=All`).
+ */
+async function afterDryRun(cluster: Fixture, args: string[], fault: FaultRule) {
+  cluster.server.clearRequests();
+  const running = cluster.gitops(args);
+  const asked = () =>
+    cluster.server.requests.some(
+      (request) =>
+        request.query.dryRun === 'All' && /\/deployments\/web$/.test(request.path) && request.status !== 0,
+    );
+  while (!asked()) await new Promise((resolve) => setTimeout(resolve, 5));
+  cluster.server.faults.add(fault);
+  return running;
+}
+
 // Each test has its own API server, remote and TMPDIR: they run at once to keep the file short.
 describe('faults', { concurrency: true }, () => {
   test('the env-repo remote vanishes between clone and push: exit 3, nothing applied, advice to retry', async (t) => {
@@ -105,9 +129,10 @@ describe('faults', { concurrency: true }, () => {
     assert.equal(await liveImage(cluster), `${REGISTRY}/web:1.0.0`, 'the cluster is unchanged');
     assert.equal((await inventory(cluster)).phase, 'verified');
     assert.equal(
-      cluster.server.requests.filter((request) => request.verb === 'patch').length,
+      cluster.server.requests.filter((request) => request.verb === 'patch' && request.query.dryRun !== 'All')
+        .length,
       0,
-      'no write reached the API server',
+      'no write reached the API server (the server dry run persists nothing)',
     );
     assert.deepEqual(readdirSync(tmp), [], 'temp dirs removed');
 
@@ -120,7 +145,7 @@ describe('faults', { concurrency: true }, () => {
     await deploy(cluster, '1.0.0');
     const { faults } = cluster.server;
     // preflight: the version probe fails twice with 500; the inventory read fails with a 500, then
-    // hangs beyond the request timeout (2 s) once. Three attempts per read: two faults are survived.
+    // hangs beyond the request timeout once. Three attempts per read: two faults are survived.
     faults.add({ method: 'GET', pathPattern: /^\/version$/, status: 500, times: 2 });
     faults.add({
       method: 'GET',
@@ -131,7 +156,7 @@ describe('faults', { concurrency: true }, () => {
     faults.add({
       method: 'GET',
       pathPattern: INVENTORY,
-      latencyMs: 4000,
+      latencyMs: HUNG_MS,
       times: 1,
     });
     // drift check and verify: the Deployment list is throttled, then reset once.
@@ -157,8 +182,12 @@ describe('faults', { concurrency: true }, () => {
     const { faults } = cluster.server;
 
     // A 500 on the apply of the Deployment: a write is not retried.
-    faults.add({ method: 'PATCH', pathPattern: /\/deployments\/web$/, status: 500, times: 1 });
-    const write500 = await cluster.gitops(deployArgs('2.0.0'));
+    const write500 = await afterDryRun(cluster, deployArgs('2.0.0'), {
+      method: 'PATCH',
+      pathPattern: /\/deployments\/web$/,
+      status: 500,
+      times: 1,
+    });
     assert.equal(write500.code, 4, write500.stderr);
     assert.match(write500.stderr, /applying \d+ object\(s\) failed/);
     assert.match(write500.stderr, /gitops rollback [0-9a-f]{12} --env staging/);
@@ -170,8 +199,12 @@ describe('faults', { concurrency: true }, () => {
 
     // The apply of the Deployment hangs beyond the request timeout: kubectl gives up, gitops fails.
     // (The server applies it late, as a real one may: the outcome of a timed-out write is unknown.)
-    faults.add({ method: 'PATCH', pathPattern: /\/deployments\/web$/, latencyMs: 4000, times: 1 });
-    const writeTimeout = await cluster.gitops(deployArgs('3.0.0'));
+    const writeTimeout = await afterDryRun(cluster, deployArgs('3.0.0'), {
+      method: 'PATCH',
+      pathPattern: /\/deployments\/web$/,
+      latencyMs: HUNG_MS,
+      times: 1,
+    });
     assert.equal(writeTimeout.code, 4, writeTimeout.stderr);
     assert.match(writeTimeout.stderr, /applying \d+ object\(s\) failed/);
     assert.equal((await inventory(cluster)).phase, 'failed');
@@ -180,9 +213,13 @@ describe('faults', { concurrency: true }, () => {
     // The hang starts once the Deployment is applied (the reads before the apply are not the point).
     cluster.server.clearRequests();
     const waiting = cluster.gitops([...deployArgs('4.0.0'), '--timeout', '2s']);
-    while (!cluster.server.requests.some((r) => r.method === 'PATCH' && /\/deployments\/web$/.test(r.path)))
+    while (
+      !cluster.server.requests.some(
+        (r) => r.method === 'PATCH' && /\/deployments\/web$/.test(r.path) && r.query.dryRun !== 'All',
+      )
+    )
       await new Promise((resolve) => setTimeout(resolve, 10));
-    faults.add({ method: 'GET', pathPattern: cluster.deployments, latencyMs: 6000 });
+    faults.add({ method: 'GET', pathPattern: cluster.deployments, latencyMs: HUNG_MS });
     const waitTimeout = await waiting;
     assert.equal(waitTimeout.code, 4, waitTimeout.stderr);
     assert.match(
@@ -223,19 +260,30 @@ describe('faults', { concurrency: true }, () => {
     expect: { pushed: boolean; phase: 'verified' | 'applying'; git: string };
   }
 
+  /** A request of the run itself, not of its server dry run (`dryRun=All`, which writes nothing). */
   function sawRequest(cluster: Fixture, method: string, pattern: RegExp): boolean {
-    return cluster.server.requests.some((request) => request.method === method && pattern.test(request.path));
+    return cluster.server.requests.some(
+      (request) => request.method === method && pattern.test(request.path) && request.query.dryRun !== 'All',
+    );
   }
 
   test('SIGTERM during each deploy step: exit 130, temp dirs removed, no orphans, the next run reports and finishes', async (t) => {
     const cluster = await fixture(t);
     await deploy(cluster, '1.0.0');
     const shim = slowGitDir(tempDir(t, 'gitops-slow-git-'));
+    /** Arms a fault once the run pushes: the server dry run before the push sends the same requests. */
+    function armAtPush(text: string, cluster: Fixture, key: 'namespace' | 'web', fault: FaultRule): boolean {
+      if (!armed[key] && /\$ git push --quiet origin/.test(text)) {
+        armed[key] = true;
+        cluster.server.faults.add(fault);
+      }
+      return armed[key];
+    }
     const cases: SignalCase[] = [
       {
         step: 'preflight',
         arrange: (c) => {
-          c.server.faults.add({ method: 'GET', pathPattern: /^\/version$/, latencyMs: 5000, times: 1 });
+          c.server.faults.add({ method: 'GET', pathPattern: /^\/version$/, latencyMs: HUNG_MS, times: 1 });
           return {};
         },
         ready: (_text, c) => sawRequest(c, 'GET', /^\/version$/),
@@ -253,7 +301,7 @@ describe('faults', { concurrency: true }, () => {
           c.server.faults.add({
             method: 'GET',
             pathPattern: cluster.deployments,
-            latencyMs: 5000,
+            latencyMs: HUNG_MS,
             times: 1,
           });
           return {};
@@ -270,30 +318,26 @@ describe('faults', { concurrency: true }, () => {
       {
         // kubectl applies the Namespace first, then the inventory: stopped here, git is ahead of the cluster.
         step: 'apply and prune (before the inventory)',
-        arrange: (c) => {
-          c.server.faults.add({
+        arrange: () => ({}),
+        ready: (text, c) =>
+          armAtPush(text, c, 'namespace', {
             method: 'PATCH',
             pathPattern: new RegExp(`^/api/v1/namespaces/${c.ns}$`),
-            latencyMs: 5000,
+            latencyMs: HUNG_MS,
             times: 1,
-          });
-          return {};
-        },
-        ready: (_text, c) => sawRequest(c, 'PATCH', new RegExp(`^/api/v1/namespaces/${c.ns}$`)),
+          }) && sawRequest(c, 'PATCH', new RegExp(`^/api/v1/namespaces/${c.ns}$`)),
         expect: { pushed: true, phase: 'verified', git: 'pending-apply' },
       },
       {
         step: 'apply and prune (after the inventory)',
-        arrange: (c) => {
-          c.server.faults.add({
+        arrange: () => ({}),
+        ready: (text, c) =>
+          armAtPush(text, c, 'web', {
             method: 'PATCH',
             pathPattern: /\/deployments\/web$/,
-            latencyMs: 5000,
+            latencyMs: HUNG_MS,
             times: 1,
-          });
-          return {};
-        },
-        ready: (_text, c) => sawRequest(c, 'PATCH', /\/deployments\/web$/),
+          }) && sawRequest(c, 'PATCH', /\/deployments\/web$/),
         expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
       },
       {
@@ -314,7 +358,7 @@ describe('faults', { concurrency: true }, () => {
             c.server.faults.add({
               method: 'GET',
               pathPattern: cluster.deployments,
-              latencyMs: 5000,
+              latencyMs: HUNG_MS,
               times: 1,
             });
           }
@@ -332,7 +376,7 @@ describe('faults', { concurrency: true }, () => {
             c.server.faults.add({
               method: 'PATCH',
               pathPattern: INVENTORY,
-              latencyMs: 5000,
+              latencyMs: HUNG_MS,
               times: 1,
             });
           }
@@ -347,7 +391,7 @@ describe('faults', { concurrency: true }, () => {
         expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
       },
     ];
-    const armed = { verify: false, record: false, from: 0 };
+    const armed = { verify: false, record: false, namespace: false, web: false, from: 0 };
 
     let version = 1;
     for (const item of cases) {

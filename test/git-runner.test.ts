@@ -100,7 +100,7 @@ test('git: a call that outlives its timeout is stopped and reported as EXEC_TIME
       GITOPS_TEST_SLOW_SECONDS: '10',
     },
   });
-  const started = Date.now();
+  // timedOut is set only when the timeout killed git (the shim would have slept 10 s): no clock read.
   await assert.rejects(new Git(ctx, dir).read(['status'], { timeoutMs: 500 }), (error: unknown) => {
     assert.ok(error instanceof ExecError);
     assert.equal(error.code, 'EXEC_TIMEOUT');
@@ -108,5 +108,4 @@ test('git: a call that outlives its timeout is stopped and reported as EXEC_TIME
     assert.match(error.message, /git status timed out/);
     return true;
   });
-  assert.ok(Date.now() - started < 5000, 'stopped at the timeout, not when git was done');
 });

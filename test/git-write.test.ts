@@ -6,9 +6,10 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createContext } from '../src/cli/context.js';
 import type { EnvRepoConfig, GitopsConfig } from '../src/config/types.js';
-import { kustomizeDependencies, openEnvRepo } from '../src/git/checkout.js';
+import { openEnvRepo } from '../src/git/checkout.js';
 import { commitMessage, commitSubject, parseTrailers } from '../src/git/message.js';
 import { classifyPushFailure, writeAndPush } from '../src/git/write.js';
+import { renderInputs, workingTreeFiles } from '../src/manifests/inputs.js';
 import { baseEnv, tempDir } from './support/cli.js';
 import { testConfig, testEnvironment } from './support/config.js';
 import { createRemote, git, gitTestEnv, writeFiles } from './support/git.js';
@@ -80,14 +81,20 @@ test('the clone is shallow, single-branch and sparse: only the environment and i
   assert.ok(!existsSync(scratch), 'the temp clone is removed by the clean-up');
 });
 
-test('kustomize dependencies: remote bases and paths leaving the repo are ignored; patches count', (t) => {
+test('render inputs: remote bases are reported with their line, paths leaving the repo are ignored, patches count', async (t) => {
   const root = tempDir(t);
   writeFiles(root, {
     'envs/a/kustomization.yaml':
       'resources:\n  - https://github.com/x/y//base?ref=v1\n  - ../../../outside\n  - ../../shared/cm.yaml\npatches:\n  - path: ../../patches/replicas.yaml\n',
     'shared/cm.yaml': 'kind: ConfigMap\n',
+    'patches/replicas.yaml': 'kind: Deployment\n',
   });
-  assert.deepEqual(kustomizeDependencies(root, 'envs/a', existsSync), ['patches', 'shared']);
+  const inputs = await renderInputs(workingTreeFiles(root), { envPath: 'envs/a', helmValues: [] });
+  assert.equal(inputs.layout, 'kustomize');
+  assert.deepEqual(inputs.paths, ['envs/a', 'patches/replicas.yaml', 'shared/cm.yaml']);
+  assert.deepEqual(inputs.remote, [
+    { url: 'https://github.com/x/y//base?ref=v1', file: 'envs/a/kustomization.yaml', line: 2 },
+  ]);
 });
 
 test('a missing branch or environment path is a usage error naming it', async (t) => {
@@ -248,7 +255,7 @@ test('commit messages: subject under 72 chars, a body per change, trailers git i
   ];
   assert.equal(
     commitSubject({ environment: 'staging', action: 'bump', changes }),
-    'deploy(staging): web 1.2.3 → 1.2.4',
+    'bump(staging): web 1.2.3 → 1.2.4',
   );
   const many = ['web', 'api', 'worker', 'scheduler', 'frontend-with-a-long-name'].map((image, index) => ({
     image,

@@ -2,12 +2,17 @@
 // Kubernetes control plane started here for the whole suite (see test/control-plane/shared.ts
 // for what runs when there is none). Usage: node --import tsx test/run.ts [filter-substring ...]
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findControlPlaneBinaries } from './control-plane/binaries.js';
-import { type ControlPlane, startControlPlane } from './control-plane/control-plane.js';
+import {
+  apiRequest,
+  type FakeNodes,
+  startControlPlane,
+  startFakeNodes,
+} from './control-plane/control-plane.js';
 import {
   type ClusterHandoff,
   proxyCertificate,
@@ -40,14 +45,43 @@ if (files.length === 0) {
 
 const say = (line: string) => process.stderr.write(`test/run: ${line}\n`);
 
-async function clusterHandoff(): Promise<{ handoff?: ClusterHandoff; plane?: ControlPlane }> {
-  if (process.env.GITOPS_TEST_KUBECONFIG) {
-    const upstream = upstreamFromKubeconfig(process.env.GITOPS_TEST_KUBECONFIG);
-    say(`cluster tests run against the existing cluster at ${upstream.url} (GITOPS_TEST_KUBECONFIG)`);
-    // Each test process resolves the version itself; the handoff would need a token to ask.
-    return {};
+function hasGo(): boolean {
+  return spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function clusterHandoff(): Promise<{ handoff?: ClusterHandoff; plane?: FakeNodes }> {
+  const external = process.env.GITOPS_TEST_KUBECONFIG;
+  if (external) {
+    const upstream = upstreamFromKubeconfig(external);
+    const version = (await apiRequest(upstream, 'GET', '/version')).json<{ gitVersion: string }>().gitVersion;
+    say(
+      `cluster tests run against the existing cluster at ${upstream.url} (${version}, GITOPS_TEST_KUBECONFIG)`,
+    );
+    const binaries = findControlPlaneBinaries();
+    let nodes: FakeNodes | undefined;
+    if (typeof binaries === 'string') {
+      say(`no kwok to play the suite's pods (${binaries}): its rollouts need nodes that run them`);
+    } else {
+      nodes = await startFakeNodes({
+        kwok: binaries.paths.kwok,
+        kubeconfigPath: external,
+        access: upstream,
+        log: say,
+      });
+      say(`kwok plays the suite's pods on fake nodes; logs in ${nodes.dir}`);
+    }
+    return {
+      handoff: { kind: 'external', version, upstream, proxyTls: proxyCertificate() },
+      ...(nodes ? { plane: nodes } : {}),
+    };
   }
-  const binaries = findControlPlaneBinaries();
+  let binaries = findControlPlaneBinaries();
+  if (typeof binaries === 'string' && process.env.GITOPS_TEST_BUILD_CONTROL_PLANE !== '0' && hasGo()) {
+    say(`${binaries}; building it now (first time about 8 minutes on 2 cores; cached afterwards)`);
+    const built = spawnSync('bash', [join(root, '.ci', 'setup-control-plane.sh')], { stdio: 'inherit' });
+    if (built.status !== 0) say('the control plane build failed (see above)');
+    binaries = findControlPlaneBinaries();
+  }
   if (typeof binaries === 'string') {
     if (process.env.CI === 'true') throw new Error(`CI=true needs the real control plane: ${binaries}`);
     say(`NO REAL CONTROL PLANE: ${binaries}`);

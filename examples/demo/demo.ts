@@ -63,6 +63,15 @@ function gitops(
           ? (JSON.parse(stdout) as Record<string, unknown>)
           : undefined;
       if (!json && stdout) process.stdout.write(stdout);
+      // Human output went to stderr (above); the --json document is on stdout, read by this script.
+      if (json) {
+        const shown = Object.fromEntries(
+          ['environment', 'revision', 'changed', 'verified', 'durationMs']
+            .filter((key) => key in json)
+            .map((key) => [key, key === 'revision' ? String(json[key]).slice(0, 12) : json[key]]),
+        );
+        process.stderr.write(`  ${bold('stdout (--json):')} ${JSON.stringify(shown)} …\n`);
+      }
       resolve({ code: code ?? 1, ...(json ? { json } : {}) });
     });
   });

@@ -7,6 +7,8 @@ import type { GitopsError } from '../core/errors.js';
 const OPTION_HINTS: Record<string, string> = {
   DRIFT:
     'find out who changed what (above), then deploy with --on-drift overwrite to put git back, or --on-drift warn',
+  OBJECT_OWNED_ELSEWHERE:
+    'remove them from the environment, or take them over on purpose with --adopt (or environments.<env>.adopt: true in gitops.yaml)',
 };
 
 /** The hint shown with an error: its own, else the CLI's for its code. */

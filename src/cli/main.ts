@@ -52,6 +52,8 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
     .addOption(new Option('--ci', 'CI mode: plain output, no spinners (default: detected from CI env vars)'))
     .addOption(new Option('--no-ci', 'interactive mode even when CI env vars are set'))
     .showSuggestionAfterError(true)
+    // `gitops help deploy` lists --json, --dry-run and the other global options too.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -80,8 +82,30 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
+    checkRequiredOptionsLast(command);
   }
   return program;
+}
+
+/**
+ * commander checks required options before unknown ones, so a typo (`diff --evn staging`) was
+ * reported as "required option '--env' not specified". The check moves after the unknown-option
+ * check (a preAction hook), where a typo gets "unknown option '--evn' (Did you mean --env?)".
+ */
+function checkRequiredOptionsLast(command: Command): void {
+  const required = command.options.filter((option) => option.mandatory);
+  for (const option of required) option.mandatory = false;
+  if (required.length === 0) return;
+  command.hook('preAction', (self) => {
+    for (const option of required) {
+      if (self.getOptionValue(option.attributeName()) === undefined) {
+        self.error(`error: required option '${option.flags}' not specified`, {
+          code: 'commander.missingMandatoryOptionValue',
+          exitCode: EXIT_USAGE,
+        });
+      }
+    }
+  });
 }
 
 /** Runs the CLI with the given arguments (without `node gitops`); resolves to the exit code. */

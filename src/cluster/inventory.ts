@@ -3,15 +3,26 @@ import { FIELD_MANAGER, ownerId } from '../kube/objects.js';
 import type { Kubectl } from './kubectl.js';
 
 /**
- * What gitops last did to an environment, kept in the cluster as a ConfigMap: the kinds and
- * namespaces it applied (so pruning and drift know where to look without listing every kind in
- * the cluster), and the deploy state (revision, phase), so an interrupted run is explained by
- * the next one.
+ * What gitops last did to an environment, kept in the cluster as a ConfigMap: the objects it owns
+ * (prune deletes nothing else), the kinds and namespaces it applied (so drift knows where to look
+ * without listing every kind in the cluster), and the deploy state (revision, phase), so an
+ * interrupted run is explained by the next one.
  */
 export interface Inventory {
   /** `Kind.group` of everything applied. */
   kinds: string[];
   namespaces: string[];
+  /**
+   * Keys (`Kind.group/namespace/name`) of every object this environment applied and owns. While
+   * an apply runs, those of the previous apply too: an interrupted run still knows what to prune.
+   * Undefined in inventories written before gitops recorded objects.
+   */
+  objects?: string[];
+  /**
+   * The subset of `objects` that existed before this environment first applied them (adopted):
+   * when they leave git they are released (gitops' marks removed), never deleted.
+   */
+  adopted?: string[];
   /** Env-repo revision of the last apply. */
   revision?: string;
   /** `applying` while objects are being applied, `applied` after, `verified` once healthy and in sync. */
@@ -24,6 +35,11 @@ export interface Inventory {
   /** With phase `failed`: what was running (`deploy`, `rollback`, `auto-rollback`) and why it failed. */
   failedAction?: string;
   failure?: string;
+  /**
+   * Set when this is the state a release before environment ids left under the environment's
+   * name (the ConfigMap's name): the next apply migrates it and deletes that ConfigMap.
+   */
+  legacyName?: string;
 }
 
 export function inventoryName(environment: Pick<EnvironmentConfig, 'name' | 'id'>): string {
@@ -39,17 +55,34 @@ export function inventoryNamespace(
 
 export const INVENTORY_LABEL = 'gitops.dev/inventory';
 
-function split(text: string | undefined): string[] {
-  return (text ?? '').split(',').filter(Boolean);
+function split(text: string | undefined, separator = ','): string[] {
+  return (text ?? '').split(separator).filter(Boolean);
 }
 
-export async function readInventory(
+/**
+ * The inventory name of releases before environment ids (`gitops-inventory-<name>`), when it
+ * differs from today's: read once to migrate an environment those releases deployed.
+ */
+export function legacyInventoryName(environment: Pick<EnvironmentConfig, 'name' | 'id'>): string | undefined {
+  const legacy = `gitops-inventory-${environment.name}`;
+  return legacy === inventoryName(environment) ? undefined : legacy;
+}
+
+export function readInventory(
   kubectl: Kubectl,
   environment: EnvironmentConfig,
   namespace: string,
 ): Promise<Inventory | undefined> {
+  return readInventoryNamed(kubectl, inventoryName(environment), namespace);
+}
+
+export async function readInventoryNamed(
+  kubectl: Kubectl,
+  name: string,
+  namespace: string,
+): Promise<Inventory | undefined> {
   const text = await kubectl.read(
-    ['get', 'configmap', inventoryName(environment), '-n', namespace, '-o', 'json', '--ignore-not-found'],
+    ['get', 'configmap', name, '-n', namespace, '-o', 'json', '--ignore-not-found'],
     'reading the gitops inventory',
   );
   if (!text.trim()) return undefined;
@@ -57,6 +90,8 @@ export async function readInventory(
   return {
     kinds: split(data.kinds),
     namespaces: split(data.namespaces),
+    ...(data.objects !== undefined ? { objects: split(data.objects, '\n') } : {}),
+    ...(data.adopted ? { adopted: split(data.adopted, '\n') } : {}),
     ...(data.revision ? { revision: data.revision } : {}),
     ...(data.phase ? { phase: data.phase as Inventory['phase'] } : {}),
     ...(data.verifiedRevision ? { verifiedRevision: data.verifiedRevision } : {}),
@@ -76,6 +111,9 @@ export function inventoryManifest(
   const data: Record<string, string> = {
     kinds: [...new Set(inventory.kinds)].sort().join(','),
     namespaces: [...new Set(inventory.namespaces)].sort().join(','),
+    // One key a line: ConfigMap data holds up to 1 MiB, some 15,000 objects.
+    ...(inventory.objects ? { objects: [...new Set(inventory.objects)].sort().join('\n') } : {}),
+    ...(inventory.adopted?.length ? { adopted: [...new Set(inventory.adopted)].sort().join('\n') } : {}),
   };
   for (const key of [
     'revision',

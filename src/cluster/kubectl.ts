@@ -3,7 +3,7 @@ import type { Context } from '../core/context.js';
 import { GitopsError } from '../core/errors.js';
 import { ExecError, type ExecResult } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
-import type { KubeObject } from '../kube/objects.js';
+import { groupKind, type KubeObject } from '../kube/objects.js';
 
 /** Transient API failures worth another try for reads: throttling, server errors, timeouts, resets. */
 const TRANSIENT =
@@ -11,6 +11,10 @@ const TRANSIENT =
 /** Not transient although they say "timed out": a wait that used up its own deadline. */
 const DEADLINE = /timed out waiting for the condition|exceeded its progress deadline/i;
 export const READ_ATTEMPTS = 3;
+/** Up to this many objects are read one GET each; more, by listing their kinds. */
+const BY_NAME_LIMIT = 20;
+/** kubectl's refusal to list a kind the API server does not serve. */
+const UNKNOWN_RESOURCE_TYPE = /the server doesn't have a resource type "([^"]+)"/;
 
 /**
  * kubectl's own default request timeout is 0 (wait forever): one hung API request would stall
@@ -138,6 +142,14 @@ export class Kubectl {
     };
   }
 
+  private serverVersionOnce?: Promise<string | undefined>;
+
+  /** The server's version (`v1.32.9`), asked once per kubectl: renders that depend on it agree. */
+  serverVersion(): Promise<string | undefined> {
+    this.serverVersionOnce ??= this.version().then((versions) => versions.server);
+    return this.serverVersionOnce;
+  }
+
   /**
    * Lists many kinds in one kubectl call (kubectl makes one list request per kind).
    * `namespace` undefined means all namespaces (cluster-scoped kinds ignore it either way).
@@ -146,13 +158,90 @@ export class Kubectl {
     kinds: readonly string[],
     options: { namespace?: string; labelSelector?: string },
   ): Promise<KubeObject[]> {
-    if (kinds.length === 0) return [];
-    // kubectl hides managedFields unless asked; attribution needs them.
-    const args = ['get', kinds.join(','), '-o', 'json', '--show-managed-fields'];
-    args.push(...(options.namespace ? ['-n', options.namespace] : ['--all-namespaces']));
-    if (options.labelSelector) args.push('-l', options.labelSelector);
-    const text = await this.read(args, `reading ${kinds.join(', ')} from the cluster`);
-    const list = JSON.parse(text) as { items?: KubeObject[] };
-    return list.items ?? [];
+    let remaining = [...kinds];
+    for (;;) {
+      if (remaining.length === 0) return [];
+      // kubectl hides managedFields unless asked; attribution needs them.
+      const args = ['get', remaining.join(','), '-o', 'json', '--show-managed-fields'];
+      args.push(...(options.namespace ? ['-n', options.namespace] : ['--all-namespaces']));
+      if (options.labelSelector) args.push('-l', options.labelSelector);
+      try {
+        const text = await this.read(args, `reading ${remaining.join(', ')} from the cluster`);
+        const list = JSON.parse(text) as { items?: KubeObject[] };
+        return list.items ?? [];
+      } catch (error) {
+        // A kind the server does not serve (a CRD not installed yet) has no objects: list the rest.
+        const unknown = UNKNOWN_RESOURCE_TYPE.exec(error instanceof Error ? error.message : '')?.[1];
+        const rest = unknown
+          ? remaining.filter((kind) => kind.split('.')[0]!.toLowerCase() !== unknown.toLowerCase())
+          : remaining;
+        if (rest.length === remaining.length) throw error;
+        this.ctx.reporter.debug(
+          `the cluster has no resource type ${unknown} (yet): none of its objects exist`,
+        );
+        remaining = rest;
+      }
+    }
+  }
+
+  /**
+   * The live versions of these objects, whatever their labels: one kubectl call per namespace —
+   * by name for a few objects (one GET each), else a list of their kinds filtered by name (one
+   * LIST per kind; a first deploy of a thousand objects must not cost a thousand requests).
+   * Absent objects, and objects of kinds the server does not serve yet (a CRD not installed), are
+   * left out.
+   */
+  async getByName(objects: readonly KubeObject[]): Promise<KubeObject[]> {
+    const byNamespace = new Map<string, KubeObject[]>();
+    for (const object of objects) {
+      const namespace = object.metadata.namespace ?? '';
+      byNamespace.set(namespace, [...(byNamespace.get(namespace) ?? []), object]);
+    }
+    const found: KubeObject[] = [];
+    const get = async (targets: readonly string[], namespace: string, what: string) => {
+      const args = ['get', ...targets, '-o', 'json', '--ignore-not-found', '--show-managed-fields'];
+      if (namespace) args.push('-n', namespace);
+      const text = await this.read(args, what);
+      if (!text.trim()) return [];
+      const parsed = JSON.parse(text) as KubeObject & { items?: KubeObject[] };
+      return parsed.kind === 'List' ? (parsed.items ?? []) : [parsed];
+    };
+    // `the server doesn't have a resource type "widgets"`: nothing of that kind exists yet.
+    const unknownKind = (error: unknown) =>
+      error instanceof GitopsError && /doesn't have a resource type/.test(error.message);
+    for (const [namespace, wanted] of byNamespace) {
+      const byKind = new Map<string, KubeObject[]>();
+      for (const object of wanted)
+        byKind.set(groupKind(object), [...(byKind.get(groupKind(object)) ?? []), object]);
+      const lookup = async (kinds: readonly string[]) => {
+        if (wanted.length <= BY_NAME_LIMIT) {
+          const names = kinds.flatMap((kind) =>
+            byKind.get(kind)!.map((object) => `${kind}/${object.metadata.name}`),
+          );
+          return get(names, namespace, `reading ${names.length} object(s) by name`);
+        }
+        const names = new Set(wanted.map((object) => `${groupKind(object)}/${object.metadata.name}`));
+        const listed = await get(
+          [kinds.join(',')],
+          namespace,
+          `reading ${kinds.join(', ')} from the cluster`,
+        );
+        return listed.filter((object) => names.has(`${groupKind(object)}/${object.metadata.name}`));
+      };
+      try {
+        found.push(...(await lookup([...byKind.keys()])));
+      } catch (error) {
+        if (!unknownKind(error)) throw error;
+        // One call per kind tells which kinds the server lacks.
+        for (const kind of byKind.keys()) {
+          try {
+            found.push(...(await lookup([kind])));
+          } catch (kindError) {
+            if (!unknownKind(kindError)) throw kindError;
+          }
+        }
+      }
+    }
+    return found;
   }
 }

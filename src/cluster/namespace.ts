@@ -1,5 +1,5 @@
 import type { EnvironmentConfig } from '../config/types.js';
-import { FIELD_MANAGER, type KubeObject, ownerId } from '../kube/objects.js';
+import { FIELD_MANAGER, type KubeObject } from '../kube/objects.js';
 import { decorate } from './apply.js';
 import type { Kubectl } from './kubectl.js';
 
@@ -18,7 +18,7 @@ export async function applyNamespace(
   try {
     await kubectl.run(
       ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
-      { input: JSON.stringify(decorate(namespace, ownerId(environment), revision)), timeoutMs: 60_000 },
+      { input: JSON.stringify(decorate(namespace, environment, revision)), timeoutMs: 60_000 },
     );
   } catch (error) {
     throw kubectl.clusterError(error, `creating the namespace ${namespace.metadata.name}`);

@@ -6,6 +6,7 @@ import { refNameProblem } from '../core/git-refs.js';
 import { bytePosition, findAliasBomb, invalidUtf8Offset, MAX_ALIAS_EXPANSION } from '../core/input-guards.js';
 import { derivedEnvironmentId, normaliseRepoUrl } from './identity.js';
 import { configSchema, NAME_PATTERN } from './schema.js';
+import type { Spec } from './spec.js';
 import { closest } from './suggest.js';
 import type { EnvironmentConfig, GitopsConfig } from './types.js';
 import { type ConfigProblem, validateDocument } from './validate.js';
@@ -73,7 +74,26 @@ function problemsError(problems: ConfigProblem[]) {
 }
 
 /** Reads, parses, validates and interpolates a config file. Throws exit-2 errors with file:line:column. */
-export function readConfig(file: string, env: Record<string, string | undefined>): GitopsConfig {
+/**
+ * What a command needs of gitops.yaml. `images`: only the images (gitops build), so a config that
+ * has no envRepo or environments yet (an app repo that only builds) is accepted.
+ */
+export type ConfigNeeds = 'all' | 'images';
+
+/** The schema without the parts `images`-only commands never read. */
+function schemaFor(needs: ConfigNeeds): Spec {
+  if (needs === 'all' || configSchema.type !== 'object') return configSchema;
+  const fields = { ...configSchema.fields };
+  fields.envRepo = { ...fields.envRepo!, required: false, default: {} };
+  fields.environments = { ...fields.environments!, required: false, default: {} };
+  return { ...configSchema, fields };
+}
+
+export function readConfig(
+  file: string,
+  env: Record<string, string | undefined>,
+  needs: ConfigNeeds = 'all',
+): GitopsConfig {
   const size = statSync(file).size;
   if (size > MAX_CONFIG_BYTES) {
     throw usageError(
@@ -128,7 +148,7 @@ export function readConfig(file: string, env: Record<string, string | undefined>
       },
     );
   }
-  const { value, problems } = validateDocument(configSchema, doc, { file, lines, env });
+  const { value, problems } = validateDocument(schemaFor(needs), doc, { file, lines, env });
   const config = value as Omit<GitopsConfig, 'file' | 'dir'> | undefined;
   if (config) {
     const locateKey = (path: readonly (string | number)[]): SourceLocation => {
@@ -138,7 +158,7 @@ export function readConfig(file: string, env: Record<string, string | undefined>
       const { line, col } = lines.linePos(offset);
       return { file, line, column: col };
     };
-    problems.push(...crossChecks(config, locateKey));
+    problems.push(...crossChecks(config, locateKey, needs));
   }
   if (problems.length > 0 || !config) throw problemsError(problems);
 
@@ -146,6 +166,7 @@ export function readConfig(file: string, env: Record<string, string | undefined>
   for (const [name, environment] of Object.entries(config.environments)) {
     (environment as EnvironmentConfig).name = name;
     environment.id ??= repo ? derivedEnvironmentId(repo, environment) : '';
+    environment.repo = repo ?? '';
   }
   return { ...config, file, dir: dirname(file) };
 }
@@ -154,10 +175,11 @@ export function readConfig(file: string, env: Record<string, string | undefined>
 function crossChecks(
   config: Omit<GitopsConfig, 'file' | 'dir'>,
   locateKey: (path: readonly (string | number)[]) => SourceLocation,
+  needs: ConfigNeeds,
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const { envRepo } = config;
-  if (envRepo && !envRepo.url && !envRepo.sameRepo) {
+  if (needs === 'all' && envRepo && !envRepo.url && !envRepo.sameRepo) {
     problems.push({
       path: 'envRepo.url',
       message: 'envRepo needs a url (or sameRepo: true)',

@@ -154,7 +154,19 @@ const environmentSpec: Spec = {
     },
     chart: {
       type: 'string',
-      doc: 'Helm chart to render this environment with (`helm template`), relative to `path`, e.g. `../../charts/web`. Needs helm on PATH.',
+      doc: "Helm chart to render this environment with (`helm template`), relative to `path`, e.g. `../../charts/web`. Needs helm (`helm.path`). Rendered as `helm install` would against the cluster: `--kube-version` of the server, the chart's `crds/` included and applied first, test hooks skipped (`--skip-tests`); other hooks are left out and named in a warning (gitops applies the release's objects, it does not run Helm's hook lifecycle).",
+    },
+    releaseName: {
+      type: 'string',
+      pattern: NAME_PATTERN,
+      patternHint: NAME_HINT,
+      doc: "Helm release name (`.Release.Name`) for `chart`. Default: the chart's name (its Chart.yaml `name`, or the last segment of a chart URL), as in `helm install web ./charts/web`. Environments rendered before this key existed used the environment's name: set `releaseName: <env>` to keep their object names and selector labels.",
+      example: 'web',
+    },
+    allowRemoteResources: {
+      type: 'boolean',
+      default: false,
+      doc: 'Allow kustomize `resources`/`components` that are URLs (https, git). They are fetched on every render, so the same commit can render differently and a rollback cannot restore them: not reproducible. Default: refused (exit 2, naming the file and line).',
     },
     timeout: {
       type: 'string',
@@ -202,7 +214,7 @@ const environmentSpec: Spec = {
         enabled: {
           type: 'boolean',
           default: true,
-          doc: 'Delete objects of this environment that are no longer in git.',
+          doc: 'Delete objects this environment created that are no longer in git (objects it adopted are released instead: its label and annotations are removed). A Namespace that holds objects gitops does not own is never deleted.',
         },
         protect: {
           type: 'array',
@@ -246,7 +258,25 @@ const environmentSpec: Spec = {
           default: false,
           doc: 'Every container must set CPU and memory limits.',
         },
+        clusterScopedKinds: {
+          type: 'array',
+          items: { type: 'string', doc: 'Kind' },
+          default: ['Namespace', 'CustomResourceDefinition'],
+          doc: 'Cluster-scoped kinds this environment may declare (anything else, e.g. a ClusterRole, is refused by the gate with file:line). Cluster-scoped objects are shared by every environment of the cluster, so each one is allowed on purpose.',
+          example: '[Namespace, CustomResourceDefinition, ClusterRole, ClusterRoleBinding]',
+        },
       },
+    },
+    namespaces: {
+      type: 'array',
+      items: { type: 'string', doc: 'namespace' },
+      doc: "Namespaces this environment's objects may live in; an object elsewhere is refused by the gate with file:line. Default: the environment's namespace (or the kube context's) and the Namespaces it declares itself.",
+      example: '[shop, shop-jobs]',
+    },
+    adopt: {
+      type: 'boolean',
+      default: false,
+      doc: 'Take over objects that git declares and another owner manages (another environment or app, a Helm release, Flux, Argo CD), as `--adopt` does. Objects without an owner are adopted either way.',
     },
   },
 };
@@ -341,6 +371,14 @@ export const configSchema: Spec = {
       doc: 'How gitops talks to clusters.',
       fields: {
         path: { type: 'string', default: 'kubectl', doc: 'kubectl binary (a name on PATH or a path).' },
+      },
+    },
+    helm: {
+      type: 'object',
+      default: {},
+      doc: 'How gitops renders Helm charts.',
+      fields: {
+        path: { type: 'string', default: 'helm', doc: 'helm binary (a name on PATH or a path).' },
       },
     },
     build: {

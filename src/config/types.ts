@@ -36,6 +36,8 @@ export interface EnvironmentConfig {
    * it when the env repo is the app repo (its origin URL is read then).
    */
   id: string;
+  /** The env repo as identities name it (config/identity.ts normaliseRepoUrl); set with `id`. */
+  repo: string;
   path: string;
   kubeContext?: string;
   kubeconfig?: string;
@@ -43,14 +45,24 @@ export interface EnvironmentConfig {
   promoteFrom?: string;
   helmValues: string[];
   chart?: string;
+  releaseName?: string;
+  allowRemoteResources: boolean;
   timeout: string;
   autoRollback: boolean;
   waitForJobs: boolean;
   lease: { duration: string; wait: string };
   prune: { enabled: boolean; protect: string[] };
+  /** Allowed namespaces; undefined: the environment's and those it declares. */
+  namespaces?: string[];
+  adopt: boolean;
   freezes: FreezeWindow[];
   ignoreDifferences: IgnoreRule[];
-  policies: { allowedRegistries: string[]; allowPlaintextSecrets: string[]; requireResourceLimits: boolean };
+  policies: {
+    allowedRegistries: string[];
+    allowPlaintextSecrets: string[];
+    requireResourceLimits: boolean;
+    clusterScopedKinds: string[];
+  };
 }
 
 export interface EnvRepoConfig {
@@ -77,5 +89,6 @@ export interface GitopsConfig {
   environments: Record<string, EnvironmentConfig>;
   freezes: FreezeWindow[];
   kubectl: { path: string };
+  helm: { path: string };
   build: { engine: 'auto' | 'docker' | 'podman' | 'buildah'; pin: 'digest' | 'tag'; concurrency: number };
 }

@@ -78,6 +78,9 @@ export const ERROR_CODES = {
   REVISION_AMBIGUOUS: usage('A short sha matches several commits of the env repo.'),
   REVISION_NOT_ON_BRANCH: usage('The rollback target is not in the history of the env branch.'),
   REVISION_WITHOUT_ENV: usage('The environment did not exist at the rollback target.'),
+  ROLLBACK_RENDER_DIFFERS: failed(
+    'The files of the rollback target, restored, do not render what the target rendered (something the render reads is not in git); nothing was committed.',
+  ),
   NO_PREVIOUS_REVISION: usage('`rollback` without a sha, and no previous deployed revision is recorded.'),
   COMMIT_SIGN_FAILED: failed('Signing the commit failed (gpg or ssh-keygen).'),
   PUSH_REJECTED_BY_HOOK: failed("A server-side hook rejected the push; the hook's message is given."),
@@ -100,6 +103,9 @@ export const ERROR_CODES = {
   MANIFEST_TOO_LARGE: usage('A manifest is larger than gitops reads.'),
   KUSTOMIZE_FAILED: usage('`kubectl kustomize` could not build the environment.'),
   HELM_FAILED: usage('`helm template` failed for the environment.'),
+  KUSTOMIZE_REMOTE_RESOURCE: usage(
+    'A kustomization names a remote resource (a URL): not reproducible, refused unless `environments.<env>.allowRemoteResources`; file and line are given.',
+  ),
   IMAGE_REFERENCE_INVALID: usage('An image reference cannot be parsed, or has neither tag nor digest.'),
   IMAGE_ARGUMENT_INVALID: usage('An `--image` argument names no known image, or another repository.'),
   IMAGE_EDIT_REFUSED: usage('An image value cannot be changed on its own (duplicate keys, a shared anchor).'),
@@ -151,17 +157,26 @@ export const ERROR_CODES = {
   PROMOTE_NO_SOURCE: usage('`promote` has no `--from` and the target has no promoteFrom.'),
   PROMOTE_WRONG_SOURCE: usage("`--from` is not the target's promoteFrom."),
   PROMOTE_SOURCE_NOT_VERIFIED: usage('The source environment has no verified deploy to promote.'),
-  PROMOTE_AMBIGUOUS: usage('The source runs several references of one repository.'),
-  PROMOTE_NOTHING: usage('No configured image runs in the source environment.'),
+  PROMOTE_AMBIGUOUS: usage('The source deploys several references of one repository.'),
+  PROMOTE_NOTHING: usage('No configured image is deployed in the source environment.'),
 
   // Gates
   DRIFT: blocked('The cluster drifted from the deployed revision (`--on-drift` decides).'),
+  OBJECT_OWNED_ELSEWHERE: blocked(
+    'Git declares objects another environment, app, Helm release, Flux or Argo CD manages (`--adopt` takes them over).',
+  ),
   POLICY_VIOLATION: blocked(
-    'The policy gate refused the manifests (unpinned image, registry, limits, plaintext Secret).',
+    'The policy gate refused the manifests (unpinned image, registry, limits, plaintext Secret, a namespace or cluster-scoped kind outside the environment).',
+  ),
+  SERVER_DRY_RUN_REFUSED: blocked(
+    'The API server refused the rendered objects in a server-side dry run (missing namespace, invalid object, immutable field, unknown kind); nothing was pushed.',
   ),
   ENVIRONMENT_LOCKED: blocked('The environment is locked (`gitops lock`); `--force --reason` overrides.'),
   ENVIRONMENT_FROZEN: blocked('A freeze window holds now; `--force --reason` overrides.'),
   ALREADY_LOCKED: blocked('`gitops lock` on an environment that is locked already.'),
+  ROLLBACK_SHARED_FILES: blocked(
+    'A rollback would change files other environments render from (a shared base, chart or values file); `--include-shared` restores them too.',
+  ),
   UNSIGNED_COMMIT: blocked('An env-repo commit since the verified revision is not signed by an allowed key.'),
   REVISION_NOT_FORWARD: blocked(
     'The live revision is not in the history of the revision to apply: applying it would move the environment backwards (the branch was rewritten).',

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ANNOTATION_REVISION, FIELD_MANAGER, type KubeObject, LABEL_ENVIRONMENT } from '../kube/objects.js';
+import { ANNOTATION_OWNER } from '../kube/ownership.js';
 import { foreignOwners, isControllerManager, type ManagerRef, ownedLeaves } from './managed-fields.js';
 import { isEmptyValue, scalarEqual } from './normalize.js';
 import { displayPath, itemKey, jsonPointer, listKeysFor, type Segment, sameKey, valueAt } from './paths.js';
@@ -30,6 +31,7 @@ export interface CompareOptions {
 /** Annotations and labels that tools add and no person declares. */
 const NOISE_METADATA = new Set([
   ANNOTATION_REVISION,
+  ANNOTATION_OWNER,
   LABEL_ENVIRONMENT,
   'kubectl.kubernetes.io/last-applied-configuration',
   'deployment.kubernetes.io/revision',

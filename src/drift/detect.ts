@@ -15,10 +15,17 @@ import {
   type SourceRef,
   WORKLOAD_KINDS,
 } from '../kube/objects.js';
+import { foreignOwner } from '../kube/ownership.js';
 import { compareObject, type Difference } from './compare.js';
 import type { ManagerRef } from './managed-fields.js';
 
-export type DriftState = 'in-sync' | 'modified' | 'missing' | 'extra';
+/**
+ * `unmanaged`: declared in git and present in the cluster, but with no owner's marks (applied by
+ * hand or by a script): the next deploy adopts it. `foreign`: present and owned by someone else
+ * (another environment or app, a Helm release, Flux, Argo CD): a deploy refuses it unless told
+ * to adopt it.
+ */
+export type DriftState = 'in-sync' | 'modified' | 'missing' | 'extra' | 'unmanaged' | 'foreign';
 
 export interface ObjectDrift {
   key: string;
@@ -35,8 +42,15 @@ export interface ObjectDrift {
   liveRevision?: string;
   desired?: KubeObject;
   live?: KubeObject;
-  /** For `extra`: pruning would delete it (false when protected by prune.protect or pruning is off). */
+  /**
+   * For `extra`: pruning would delete it — this environment created it, pruning is on and
+   * prune.protect does not cover it.
+   */
   prunable?: boolean;
+  /** For `extra`: adopted once, so leaving git releases it instead of deleting it. */
+  adopted?: boolean;
+  /** For `foreign`: who owns it, e.g. `Helm release demo/web`. */
+  owner?: string;
 }
 
 export interface DriftReport {
@@ -97,21 +111,34 @@ export interface LiveState {
   inventory?: Inventory;
   /** Objects labelled as this environment's, of every kind in git or the inventory. */
   objects: KubeObject[];
+  /** Objects declared in git that exist without this environment's label: unmanaged or someone else's. */
+  unowned?: KubeObject[];
   /** HorizontalPodAutoscalers of the namespace (any owner): their targets' replicas are not drift. */
   hpas: KubeObject[];
 }
 
 /**
+ * Claims objects labelled by releases before environment ids (the plain environment name) when
+ * they are this environment's: the label value and a check of the revision they were applied from.
+ */
+export interface LegacyClaim {
+  label: string;
+  isOurs(object: KubeObject): Promise<boolean>;
+}
+
+/**
  * Reads the live state of an environment in a batch: the inventory (unless given), one
- * `kubectl get` of every kind labelled as this environment's, and one of the
- * HorizontalPodAutoscalers when workloads are involved — never one call per object.
+ * `kubectl get` of every kind labelled as this environment's, one of the HorizontalPodAutoscalers
+ * when workloads are involved, and one `kubectl get` by name of the objects git declares that
+ * carry no such label (to tell unmanaged and others' objects from missing ones) — never one call
+ * per object.
  */
 export async function readLive(
   kubectl: Kubectl,
   environment: EnvironmentConfig,
   desired: readonly DesiredObject[],
   inventoryNamespace: string,
-  options: { inventory?: Inventory | null } = {},
+  options: { inventory?: Inventory | null; legacy?: LegacyClaim } = {},
 ): Promise<LiveState> {
   const inventory =
     options.inventory === undefined
@@ -128,17 +155,35 @@ export async function readLive(
   // One namespace: a namespace-scoped read (CI service accounts rarely may list cluster-wide).
   const namespace = namespaces.size <= 1 ? ([...namespaces][0] ?? inventoryNamespace) : undefined;
   const hasWorkloads = [...kinds].some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!));
+  const id = ownerId(environment);
+  const selector = options.legacy
+    ? `${LABEL_ENVIRONMENT} in (${id},${options.legacy.label})`
+    : `${LABEL_ENVIRONMENT}=${id}`;
   // Two independent lists: read at once.
-  const [objects, hpas] = await Promise.all([
-    kubectl.list([...kinds].sort(), {
-      ...(namespace ? { namespace } : {}),
-      labelSelector: `${LABEL_ENVIRONMENT}=${ownerId(environment)}`,
-    }),
+  const [labelled, hpas] = await Promise.all([
+    kubectl.list([...kinds].sort(), { ...(namespace ? { namespace } : {}), labelSelector: selector }),
     hasWorkloads
       ? kubectl.list(['horizontalpodautoscalers.autoscaling'], namespace ? { namespace } : {})
       : Promise.resolve([]),
   ]);
-  return { ...(inventory ? { inventory } : {}), objects, hpas };
+  const objects: KubeObject[] = [];
+  const claimed: KubeObject[] = [];
+  for (const object of labelled) {
+    if (object.metadata.labels?.[LABEL_ENVIRONMENT] === id) objects.push(object);
+    else if (await options.legacy?.isOurs(object)) claimed.push(object);
+  }
+  objects.push(...claimed);
+  const scopes = crdScopes(desired.map((item) => item.object));
+  const found = new Set(objects.map((object) => normalisedKey(object, scopes)));
+  const unlabelled = desired.map((item) => item.object).filter((object) => !found.has(objectKey(object)));
+  const unowned = await kubectl.getByName(unlabelled);
+  return { ...(inventory ? { inventory } : {}), objects, unowned, hpas };
+}
+
+/** objectKey of a live object, with the namespace a cluster-scoped one comes back without. */
+function normalisedKey(object: KubeObject, scopes: ReadonlyMap<string, boolean>): string {
+  if (!isNamespaced(groupKind(object), scopes)) delete object.metadata.namespace;
+  return objectKey(object);
 }
 
 /** Compares the live state of an environment with the cluster (see detectDrift). */
@@ -167,18 +212,21 @@ export function compareLive(
     ...desired.map((item) => item.object).filter((object) => object.kind === 'HorizontalPodAutoscaler'),
   ]);
 
+  // Cluster-scoped objects come back without a namespace; desired ones were normalised the same way.
   const liveByKey = new Map<string, KubeObject>();
-  for (const object of state.objects) {
-    // Cluster-scoped objects come back without a namespace; desired ones were normalised the same way.
-    if (!isNamespaced(groupKind(object), scopes)) delete object.metadata.namespace;
-    liveByKey.set(objectKey(object), object);
-  }
+  for (const object of state.objects) liveByKey.set(normalisedKey(object, scopes), object);
+  const unownedByKey = new Map<string, KubeObject>();
+  for (const object of state.unowned ?? []) unownedByKey.set(normalisedKey(object, scopes), object);
+  const id = ownerId(environment);
+  const created = (key: string) => !inventory?.objects || inventory.objects.includes(key);
+  const adopted = (key: string) => Boolean(inventory?.adopted?.includes(key));
 
   const objects: ObjectDrift[] = [];
   const revisions = new Set<string>();
   for (const item of desired) {
     const key = objectKey(item.object);
-    const current = liveByKey.get(key);
+    const unowned = liveByKey.has(key) ? undefined : unownedByKey.get(key);
+    const current = liveByKey.get(key) ?? unowned;
     liveByKey.delete(key);
     const base = {
       key,
@@ -202,9 +250,11 @@ export function compareLive(
       ignore.push('/spec/replicas');
     }
     const differences = compareObject(item.object, current, { ignore });
+    const owner = unowned ? foreignOwner(unowned, id) : undefined;
     objects.push({
       ...base,
-      state: differences.length > 0 ? 'modified' : 'in-sync',
+      state: unowned ? (owner ? 'foreign' : 'unmanaged') : differences.length > 0 ? 'modified' : 'in-sync',
+      ...(owner ? { owner: owner.name } : {}),
       differences,
       managers: uniqueManagers(differences),
       ...(liveRevision ? { liveRevision } : {}),
@@ -224,16 +274,29 @@ export function compareLive(
       managers: [],
       ...(liveRevision ? { liveRevision } : {}),
       live: object,
-      prunable: environment.prune.enabled && !isProtected(object, environment.prune.protect),
+      // Only what this environment created is deleted; what it adopted is released.
+      prunable:
+        environment.prune.enabled &&
+        !isProtected(object, environment.prune.protect) &&
+        created(key) &&
+        !adopted(key),
+      ...(adopted(key) ? { adopted: true } : {}),
     });
   }
   objects.sort((a, b) => a.key.localeCompare(b.key));
-  const counts: Record<DriftState, number> = { 'in-sync': 0, modified: 0, missing: 0, extra: 0 };
+  const counts: Record<DriftState, number> = {
+    'in-sync': 0,
+    modified: 0,
+    missing: 0,
+    extra: 0,
+    unmanaged: 0,
+    foreign: 0,
+  };
   for (const object of objects) counts[object.state] += 1;
   return {
     environment: environment.name,
     objects,
-    inSync: counts.modified + counts.missing + counts.extra === 0,
+    inSync: objects.every((object) => object.state === 'in-sync'),
     counts,
     ...(inventory ? { inventory } : {}),
     liveRevisions: [...revisions].sort(),

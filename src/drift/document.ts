@@ -16,6 +16,8 @@ export function driftDocument(report: DriftReport): Record<string, unknown> {
       ...(object.source ? { source: object.source } : {}),
       ...(object.liveRevision ? { liveRevision: object.liveRevision } : {}),
       ...(object.state === 'extra' ? { prunable: Boolean(object.prunable) } : {}),
+      ...(object.adopted ? { adopted: true } : {}),
+      ...(object.owner ? { owner: object.owner } : {}),
       managers: object.managers,
       differences: object.differences.map((difference) => ({
         kind: difference.kind,

@@ -1,4 +1,4 @@
-import type { ManagedFieldsEntry } from '../kube/objects.js';
+import { type ManagedFieldsEntry, REMOVAL_FIELD_MANAGER } from '../kube/objects.js';
 import type { Segment } from './paths.js';
 
 /** A field manager as shown to people: name, operation, time, and the subresource it wrote through. */
@@ -16,10 +16,11 @@ export function managerLabel(ref: ManagerRef): string {
 
 /**
  * Managers whose writes are the cluster's own bookkeeping, not a person's change: controllers
- * maintain status and annotations such as deployment.kubernetes.io/revision.
+ * maintain status and annotations such as deployment.kubernetes.io/revision; gitops' removal
+ * patches own only the defaults the server put back.
  */
 export function isControllerManager(entry: Pick<ManagedFieldsEntry, 'manager' | 'subresource'>): boolean {
-  if (entry.subresource === 'status') return true;
+  if (entry.subresource === 'status' || entry.manager === REMOVAL_FIELD_MANAGER) return true;
   return /^(kube-controller-manager|kube-scheduler|kubelet|kube-apiserver|.*-controller(-manager)?)$/.test(
     entry.manager,
   );

@@ -1,10 +1,16 @@
 import type { EnvironmentConfig } from '../config/types.js';
 import { blockedError, type GitopsError } from '../core/errors.js';
 import { tryParseImageReference } from '../images/reference.js';
-import { type DesiredObject, podContainers } from '../kube/objects.js';
+import { crdScopes, type DesiredObject, groupKind, isNamespaced, podContainers } from '../kube/objects.js';
 
 export interface PolicyViolation {
-  rule: 'image-pinned' | 'allowed-registry' | 'plaintext-secret' | 'resource-limits';
+  rule:
+    | 'image-pinned'
+    | 'allowed-registry'
+    | 'plaintext-secret'
+    | 'resource-limits'
+    | 'namespace-scope'
+    | 'cluster-scoped-kind';
   object: string;
   message: string;
   file?: string;
@@ -12,16 +18,62 @@ export interface PolicyViolation {
 }
 
 /**
- * The deploy gate (before anything is committed): images pinned (no `:latest`, no tag-less
- * references), registries allowed, no plaintext Secret data in git (SOPS-encrypted files and
- * SealedSecrets pass), resource limits when required.
+ * Where an environment may put objects: the namespaces it may write to (environments.<env>.namespaces;
+ * default its own and the Namespaces it declares) and the cluster-scoped kinds it may declare
+ * (policies.clusterScopedKinds; default Namespace and CustomResourceDefinition). An environment that
+ * names another's namespace, or a ClusterRole nobody allowed, is refused before anything is pushed.
+ */
+function scopeViolations(
+  environment: EnvironmentConfig,
+  objects: readonly DesiredObject[],
+  defaultNamespace: string,
+): PolicyViolation[] {
+  const scopes = crdScopes(objects.map((item) => item.object));
+  const declared = objects
+    .filter((item) => item.object.kind === 'Namespace')
+    .map((item) => item.object.metadata.name);
+  const allowed = new Set(environment.namespaces ?? [environment.namespace ?? defaultNamespace, ...declared]);
+  const kinds = new Set(environment.policies.clusterScopedKinds);
+  const violations: PolicyViolation[] = [];
+  for (const { object, source } of objects) {
+    const where = {
+      object: `${object.kind}/${object.metadata.name}`,
+      ...(source ? { file: source.file, line: source.line } : {}),
+    };
+    const kind = groupKind(object);
+    if (!isNamespaced(kind, scopes)) {
+      if (!kinds.has(object.kind) && !kinds.has(kind))
+        violations.push({
+          rule: 'cluster-scoped-kind',
+          ...where,
+          message: `${object.kind} is cluster-scoped and not in environments.${environment.name}.policies.clusterScopedKinds (${[...kinds].join(', ') || 'none'})`,
+        });
+    } else {
+      const namespace = object.metadata.namespace ?? defaultNamespace;
+      if (!allowed.has(namespace))
+        violations.push({
+          rule: 'namespace-scope',
+          ...where,
+          message: `namespace ${namespace} is not one of ${environment.name}'s (${[...allowed].join(', ')}; environments.${environment.name}.namespaces)`,
+        });
+    }
+  }
+  return violations;
+}
+
+/**
+ * The deploy gate (before anything is committed): objects inside the environment's namespaces
+ * and allowed cluster-scoped kinds, images pinned (no `:latest`, no tag-less references),
+ * registries allowed, no plaintext Secret data in git (SOPS-encrypted files and SealedSecrets
+ * pass), resource limits when required.
  */
 export function checkPolicies(
   environment: EnvironmentConfig,
   objects: readonly DesiredObject[],
+  options: { defaultNamespace: string },
 ): PolicyViolation[] {
   const { policies } = environment;
-  const violations: PolicyViolation[] = [];
+  const violations: PolicyViolation[] = scopeViolations(environment, objects, options.defaultNamespace);
   for (const { object, source } of objects) {
     const where = {
       object: `${object.kind}/${object.metadata.name}`,
@@ -79,6 +131,20 @@ export function checkPolicies(
   return violations;
 }
 
+/** What changes the outcome of each rule: the manifest, and the setting if one controls the rule. */
+const RULE_HINTS: Record<PolicyViolation['rule'], string> = {
+  'image-pinned': 'pin every image to a tag other than latest, or to a digest (no setting turns this off)',
+  'allowed-registry': 'use an allowed registry, or add it to environments.<env>.policies.allowedRegistries',
+  'plaintext-secret':
+    'encrypt the Secret (SOPS, SealedSecrets), or name it in environments.<env>.policies.allowPlaintextSecrets',
+  'resource-limits':
+    'set CPU and memory limits, or turn off environments.<env>.policies.requireResourceLimits',
+  'namespace-scope':
+    "keep objects in the environment's namespaces, or list more in environments.<env>.namespaces",
+  'cluster-scoped-kind':
+    'remove the object, or allow its kind in environments.<env>.policies.clusterScopedKinds',
+};
+
 export function policyError(violations: readonly PolicyViolation[]): GitopsError {
   const lines = violations.map(
     (violation) =>
@@ -90,7 +156,7 @@ export function policyError(violations: readonly PolicyViolation[]): GitopsError
     `the policy gate refused the deploy (nothing was committed):\n${lines.join('\n')}`,
     {
       ...(first.file ? { location: { file: first.file, ...(first.line ? { line: first.line } : {}) } } : {}),
-      hint: 'fix the manifests, or change environments.<env>.policies in gitops.yaml',
+      hint: [...new Set(violations.map((violation) => RULE_HINTS[violation.rule]))].join('; '),
       details: { violations },
     },
   );

@@ -1,14 +1,14 @@
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
-import { load } from 'js-yaml';
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
 import { GitopsError, usageError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
-import { KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
+import { coveringPaths, isCoveredBy, renderInputs } from '../manifests/inputs.js';
 import { Git, writeAskpass } from './runner.js';
+import { filesAt } from './tree.js';
 
 /** A working copy of the env repo, ready for edits of one environment. */
 export interface EnvCheckout {
@@ -33,6 +33,11 @@ export interface CheckoutOptions {
   keep?: boolean;
 }
 
+/** An environment's directory in the env repo, repo-relative with `/` separators. */
+export function envPathOf(environment: Pick<EnvironmentConfig, 'path'>): string {
+  return posix.normalize(environment.path.replace(/\\/g, '/')).replace(/\/$/, '');
+}
+
 /** Directory of gitops' own files in the env repo (`.gitops/locks/<env>.yaml`). */
 export const GITOPS_META_DIR = '.gitops';
 
@@ -54,70 +59,6 @@ function displayRemote(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
-/** Fields of a kustomization that name other files or directories (kustomize's kustomization.go). */
-const KUSTOMIZE_PATH_FIELDS = [
-  'resources',
-  'bases',
-  'components',
-  'crds',
-  'patchesStrategicMerge',
-  'configurations',
-];
-
-/**
- * Directories (repo-relative) that the kustomizations under `envPath` reach outside it, transitively:
- * a sparse checkout must include them or `kubectl kustomize` fails.
- */
-export function kustomizeDependencies(
-  root: string,
-  envPath: string,
-  present: (path: string) => boolean,
-): string[] {
-  const found = new Set<string>();
-  const queue = [envPath];
-  const visited = new Set<string>();
-  while (queue.length > 0) {
-    const dir = queue.shift()!;
-    if (visited.has(dir)) continue;
-    visited.add(dir);
-    for (const name of KUSTOMIZATION_FILE_NAMES) {
-      const file = join(root, dir, name);
-      if (!present(file)) continue;
-      let document: unknown;
-      try {
-        document = load(readFileSync(file, 'utf8'));
-      } catch {
-        continue; // A broken kustomization is reported by whoever renders it, with its position.
-      }
-      if (!document || typeof document !== 'object') continue;
-      const record = document as Record<string, unknown>;
-      const entries: string[] = [];
-      for (const field of KUSTOMIZE_PATH_FIELDS) {
-        const value = record[field];
-        if (Array.isArray(value))
-          entries.push(...value.filter((item): item is string => typeof item === 'string'));
-      }
-      const patches = record.patches;
-      if (Array.isArray(patches)) {
-        for (const patch of patches) {
-          const path = (patch as { path?: unknown } | null)?.path;
-          if (typeof path === 'string') entries.push(path);
-        }
-      }
-      for (const entry of entries) {
-        if (isRemoteUrl(entry) || entry.startsWith('github.com/')) continue;
-        const target = posix.normalize(posix.join(dir, entry));
-        if (target.startsWith('..') || posix.isAbsolute(target)) continue;
-        // A file's directory is what a cone-mode sparse checkout can name.
-        const targetDir = /\.(ya?ml|json)$/.test(target) ? posix.dirname(target) : target;
-        if (!targetDir.startsWith(`${envPath}/`) && targetDir !== envPath) found.add(targetDir);
-        queue.push(targetDir);
-      }
-    }
-  }
-  return [...found].sort();
-}
-
 function classifyCloneError(error: unknown, url: string, branch: string): never {
   if (error instanceof ExecError) {
     const text = error.stderrTail;
@@ -131,10 +72,20 @@ function classifyCloneError(error: unknown, url: string, branch: string): never 
         },
       );
     }
-    if (/does not appear to be a git repository|repository .* not found|not found$/im.test(text)) {
+    const notFound =
+      /does not appear to be a git repository|repository .* not found|does not exist|not found$/im;
+    if (notFound.test(text)) {
+      // git's first fatal line says what is wrong ("'/x' does not appear to be a git repository");
+      // the last is boilerplate ("... and the repository exists.").
+      const lines = text.split('\n').map((line) => line.trim());
+      const reason = (
+        lines.find((line) => notFound.test(line)) ??
+        lines.find((line) => line.startsWith('fatal:')) ??
+        ''
+      ).replace(/^fatal:\s*/, '');
       throw usageError(
         'ENV_REPO_NOT_FOUND',
-        `the env repo ${displayRemote(url)} could not be found: ${text.split('\n').at(-1)}`,
+        `the env repo ${displayRemote(url)} could not be found${reason ? `: ${reason}` : ''}`,
         {
           hint: 'check envRepo.url in gitops.yaml and that this job may read it',
           cause: error,
@@ -184,7 +135,7 @@ export async function openEnvRepo(
   options: CheckoutOptions = {},
 ): Promise<EnvCheckout> {
   const branch = config.envRepo.branch;
-  const envPath = posix.normalize(environment.path.replace(/\\/g, '/')).replace(/\/$/, '');
+  const envPath = envPathOf(environment);
 
   if (options.envRepoDir) {
     const requested = resolve(ctx.cwd, options.envRepoDir);
@@ -263,22 +214,7 @@ export async function openEnvRepo(
   // gitops' own files (environment locks) live beside the environments and are committed too.
   await repo.read(['sparse-checkout', 'set', '--cone', '--', envPath, GITOPS_META_DIR]);
   await repo.read(['checkout', '--quiet', branch]);
-  // A Helm chart outside the environment must be checked out too.
-  if (environment.chart) {
-    const chartPath = posix.normalize(posix.join(envPath, environment.chart));
-    if (!chartPath.startsWith('..') && chartPath !== envPath && !chartPath.startsWith(`${envPath}/`)) {
-      await repo.read(['sparse-checkout', 'add', '--', chartPath]);
-    }
-  }
-  // Kustomizations may reach outside the environment (../../base); widen until nothing new appears.
-  for (let round = 0; round < 10; round++) {
-    const extra = kustomizeDependencies(dir, envPath, existsSync);
-    const current = new Set((await repo.output(['sparse-checkout', 'list'])).split('\n').filter(Boolean));
-    const missing = extra.filter((path) => !current.has(path));
-    if (missing.length === 0) break;
-    await repo.read(['sparse-checkout', 'add', '--', ...missing]);
-  }
-  return finish(ctx, {
+  const checkout: EnvCheckout = {
     dir,
     git: repo,
     branch,
@@ -286,7 +222,31 @@ export async function openEnvRepo(
     envDir: join(dir, envPath),
     temporary: true,
     remote: displayRemote(source),
-  });
+  };
+  // What the render reads outside the environment (kustomize bases, a chart, values files).
+  const inputs = await renderInputs(filesAt(repo, 'HEAD'), { ...environment, envPath });
+  await widenSparseCheckout(checkout, inputs.paths);
+  return finish(ctx, checkout);
+}
+
+/**
+ * Adds paths (repo-relative files or directories) to a temporary clone's sparse checkout, so that
+ * what an environment's render reads, or a rollback restores, is in the working tree. Cone mode
+ * names directories: a file brings its directory. Checkouts gitops did not make are left as they are.
+ */
+export async function widenSparseCheckout(checkout: EnvCheckout, paths: readonly string[]): Promise<void> {
+  if (!checkout.temporary) return;
+  const files = filesAt(checkout.git, 'HEAD');
+  const wanted = new Set<string>();
+  for (const path of paths) {
+    if (isCoveredBy(path, checkout.envPath)) continue;
+    wanted.add((await files.kind(path)) === 'file' ? posix.dirname(path) : path);
+  }
+  const current = (await checkout.git.output(['sparse-checkout', 'list'])).split('\n').filter(Boolean);
+  const missing = coveringPaths(wanted).filter(
+    (path) => path !== '.' && !current.some((dir) => isCoveredBy(path, dir)),
+  );
+  if (missing.length > 0) await checkout.git.read(['sparse-checkout', 'add', '--', ...missing]);
 }
 
 function finish(ctx: Context, checkout: EnvCheckout): EnvCheckout {

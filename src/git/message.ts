@@ -58,7 +58,8 @@ function fit(subject: string): string {
 }
 
 export function commitSubject(input: Pick<CommitMessageInput, 'environment' | 'changes' | 'action'>): string {
-  const prefix = `${input.action === 'rollback' ? 'rollback' : 'deploy'}(${input.environment}): `;
+  // The subject says what ran: `bump(staging): …` for gitops bump, `promote(production): …` for a promotion.
+  const prefix = `${input.action}(${input.environment}): `;
   const byImage = new Map<string, { old: string; new: string }>();
   for (const change of input.changes) {
     if (!byImage.has(change.image)) byImage.set(change.image, { old: change.old, new: change.new });

@@ -1,16 +1,20 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import type { Context } from '../core/context.js';
 import { usageError } from '../core/errors.js';
 import { validateRevisionArgument } from '../core/git-refs.js';
-import { type EnvCheckout, kustomizeDependencies } from './checkout.js';
+import { type RenderInputs, type RenderSource, renderInputs } from '../manifests/inputs.js';
+import type { EnvCheckout } from './checkout.js';
+import { filesAt } from './tree.js';
 
 /** A read-only tree of one environment at one revision. */
 export interface RevisionTree {
   sha: string;
   dir: string;
   envDir: string;
+  /** What was written: the environment's render inputs at `sha`. */
+  inputs: RenderInputs;
 }
 
 /** History depths tried, in order, before fetching all of it (commits and trees only: blobs stay lazy). */
@@ -80,32 +84,43 @@ export async function resolveRevision(ctx: Context, checkout: EnvCheckout, ref: 
   return sha;
 }
 
+/** What of an environment decides which files its render reads (see manifests/inputs.ts). */
+export type InputsSource = Omit<RenderSource, 'envPath'>;
+
 /**
- * Writes the environment's files (and the kustomize bases it reaches) as of `sha` into a temp
- * directory, through a private index so the checkout's own index and work tree stay untouched.
+ * The files and directories an environment's render reads at `sha` (its revision closure): the
+ * checkout's environment, or another one of the same env repo at `envPath`.
+ */
+export function inputsAt(
+  checkout: EnvCheckout,
+  sha: string,
+  source: InputsSource,
+  envPath = checkout.envPath,
+): Promise<RenderInputs> {
+  return renderInputs(filesAt(checkout.git, sha), {
+    chart: source.chart,
+    helmValues: source.helmValues,
+    envPath,
+  });
+}
+
+/**
+ * Writes what the environment's render reads as of `sha` (its directory, kustomize bases and
+ * components, the chart and values files) into a temp directory, through a private index so the
+ * checkout's own index and work tree stay untouched.
  */
 export async function materializeRevision(
   ctx: Context,
   checkout: EnvCheckout,
   sha: string,
+  source: InputsSource,
 ): Promise<RevisionTree> {
   const root = mkdtempSync(join(ctx.env.TMPDIR || tmpdir(), 'gitops-rev-'));
   ctx.cleanup.add(() => rmSync(root, { recursive: true, force: true }));
   const dir = join(root, 'tree');
   mkdirSync(dir);
-  const env = { GIT_INDEX_FILE: join(root, 'index') };
-  const exported = new Set<string>();
-  const exportPaths = async (paths: string[]) => {
-    const fresh = paths.filter((path) => !exported.has(path));
-    if (fresh.length === 0) return;
-    const present = await checkout.git.read(['ls-tree', '--name-only', sha, '--', ...fresh], { env });
-    const existing = fresh.filter((path) => present.stdout.split('\n').includes(path));
-    for (const path of fresh) exported.add(path);
-    if (existing.length === 0) return;
-    await checkout.git.read([`--work-tree=${dir}`, 'checkout', sha, '--', ...existing], { env });
-  };
-  await exportPaths([checkout.envPath]);
-  if (!existsSync(join(dir, checkout.envPath))) {
+  const files = filesAt(checkout.git, sha);
+  if ((await files.kind(checkout.envPath)) !== 'dir') {
     throw usageError(
       'ENV_PATH_MISSING',
       `environment path ${checkout.envPath} does not exist at revision ${sha.slice(0, 12)}`,
@@ -114,12 +129,10 @@ export async function materializeRevision(
       },
     );
   }
-  for (let round = 0; round < 10; round++) {
-    const missing = kustomizeDependencies(dir, checkout.envPath, existsSync).filter(
-      (path) => !exported.has(path),
-    );
-    if (missing.length === 0) break;
-    await exportPaths(missing.map((path) => posix.normalize(path)));
-  }
-  return { sha, dir, envDir: join(dir, checkout.envPath) };
+  const inputs = await renderInputs(files, { ...source, envPath: checkout.envPath });
+  const existing: string[] = [];
+  for (const path of inputs.paths) if (await files.kind(path)) existing.push(path);
+  const env = { GIT_INDEX_FILE: join(root, 'index') };
+  await checkout.git.read([`--work-tree=${dir}`, 'checkout', sha, '--', ...existing], { env });
+  return { sha, dir, envDir: join(dir, checkout.envPath), inputs };
 }

@@ -124,6 +124,13 @@ export const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']
 export const FIELD_MANAGER = 'gitops';
 
 /**
+ * The field manager of the patches that remove fields git does not declare. Such a patch only
+ * removes, so whatever the server attributes to it is a default the server filled in again
+ * (`spec.suspend: false` after `suspend: true` was removed): bookkeeping, never drift.
+ */
+export const REMOVAL_FIELD_MANAGER = 'gitops-remove';
+
+/**
  * Fields that hold lists of containers in a pod spec. Looked for at any depth, so the pod
  * templates of Deployment, StatefulSet, DaemonSet, Job, CronJob (`jobTemplate`) and custom
  * resources embedding a pod spec (Argo Rollouts, Knative Services, …) are covered by one rule.

@@ -9,15 +9,14 @@ import { driftGate, type OnDrift } from '../gates/drift.js';
 import { checkFreeze, type GateOverride } from '../gates/lock.js';
 import { checkPolicies, policyError } from '../gates/policy.js';
 import { type GitopsAction, TRAILER } from '../git/message.js';
-import { type Provenance, readProvenance } from '../git/provenance.js';
+import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
 import { Git } from '../git/runner.js';
 import { writeAndPush } from '../git/write.js';
 import { parseImageReference, tryParseImageReference } from '../images/reference.js';
-import { podContainers } from '../kube/objects.js';
+import { type DesiredObject, podContainers } from '../kube/objects.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { runSteps, type Step } from '../pipeline/step.js';
-import { renderEnvironment } from '../render/render.js';
 import { rollBack, rollbackCarried, startRollback } from './rollback.js';
 import { type EnvironmentSession, openSession } from './session.js';
 import {
@@ -27,11 +26,13 @@ import {
   firstLine,
   getEnvRepoStep,
   nothingApplied,
+  ownershipStep,
   type ReleaseState,
   RolloutFailure,
   recordFailure,
   regate,
   sameInventory,
+  serverDryRunStep,
   supersededError,
   verifyPushedSignatures,
   verifySignaturesStep,
@@ -53,6 +54,13 @@ export interface DeployPlan extends GateOverride {
   action?: Extract<GitopsAction, 'deploy' | 'promote'>;
   /** Extra commit trailers, e.g. Gitops-Promoted-From. */
   trailers?: Array<[string, string]>;
+  /** Take over objects another owner manages; default: environments.<env>.adopt. */
+  adopt?: boolean;
+  /**
+   * The env-repo revision and path whose images this deploy copies (promote): the commit's source
+   * trailers come from there, not from the app repo this run is in.
+   */
+  sourceOf?: { revision: string; path: string };
 }
 
 export interface DeployOptions extends Omit<DeployPlan, 'updates'> {
@@ -93,6 +101,8 @@ interface DeployState extends ReleaseState {
   edit?: BumpEdit;
   images: ImageRecord[];
   diff?: string;
+  /** What the policy gate rendered: the objects the commit will hold (the ownership gate and the server dry run check the same). */
+  rendered?: DesiredObject[];
 }
 
 const preflight: Step<DeployState> = {
@@ -212,15 +222,10 @@ function editOptions(state: DeployState) {
 }
 
 async function policyGate(state: DeployState): Promise<number> {
-  const { ctx, session, checkout } = state;
-  const objects = await renderEnvironment(
-    ctx,
-    session.environment,
-    checkout!,
-    session.kubectl,
-    session.namespace,
-  );
-  const violations = checkPolicies(session.environment, objects);
+  const { session, checkout } = state;
+  const objects = await session.render(checkout!);
+  state.rendered = objects;
+  const violations = checkPolicies(session.environment, objects, { defaultNamespace: session.namespace });
   if (violations.length > 0) throw policyError(violations);
   return objects.length;
 }
@@ -230,7 +235,10 @@ const bumpImages: Step<DeployState> = {
   dryRun: 'run',
   async run(state, step) {
     const { ctx, session } = state;
-    state.provenance = await readProvenance(ctx, session.config.dir);
+    const copied = state.plan.sourceOf
+      ? await sourceAt(state.checkout!, state.plan.sourceOf.revision, state.plan.sourceOf.path)
+      : {};
+    state.provenance = { ...(await readProvenance(ctx, session.config.dir)), ...copied };
     if (state.provenance.actor) state.actor = state.provenance.actor;
     if (state.updates.length === 0) {
       step.skip('no image to change; deploying the branch head');
@@ -345,6 +353,8 @@ export async function deploy(
     overrides: [],
     updates: [...plan.updates],
     images: [],
+    adopt: plan.adopt ?? environment.adopt,
+    ...(plan.onDrift === 'overwrite' ? { overwrite: true } : {}),
     timeoutMs:
       plan.timeoutMs ?? parseDuration(environment.timeout, `environments.${environment.name}.timeout`),
   };
@@ -369,6 +379,8 @@ export async function deploy(
         verifySignaturesStep<DeployState>(async (current) => current.verifiedRevision),
         bumpImages,
         policyGateStep,
+        ownershipStep<DeployState>(async (current) => current.rendered!),
+        serverDryRunStep<DeployState>(async (current) => current.rendered!),
         commitAndPush,
         ...APPLY_STEPS,
       ],
@@ -489,7 +501,10 @@ async function afterFailedRollout(
   const rollback = startRollback(state, {
     target: previous,
     reverts: pushed,
-    provenance: state.provenance!,
+    provenance: {
+      ...state.provenance!,
+      ...(await sourceAt(state.checkout!, previous, state.checkout!.envPath)),
+    },
     reason: `Automatic rollback: ${why}`,
   });
   try {

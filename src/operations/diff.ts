@@ -24,7 +24,7 @@ export async function runDiff(ctx: Context, options: DiffOptions): Promise<DiffR
     return state;
   });
   const report = await ctx.reporter.step('compare with the cluster', async (step) => {
-    const result = await session.drift(desired.objects);
+    const result = await session.drift(desired.objects, desired.checkout);
     step.detail(result.inSync ? 'in sync' : 'differences found');
     return result;
   });

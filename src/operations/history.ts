@@ -1,12 +1,14 @@
 import type { Context } from '../core/context.js';
 import { TRAILER } from '../git/message.js';
-import { deepenUntil } from '../git/revision.js';
+import { deepenUntil, resolveRevision } from '../git/revision.js';
 import { openSession } from './session.js';
 
 export interface HistoryResult {
   environment: string;
-  /** The environment's directory in the env repo (whose log this is). */
+  /** The environment's directory in the env repo. */
   envPath: string;
+  /** What the log covers: the files and directories the environment's render reads. */
+  paths: string[];
   liveRevision: string | null;
   entries: HistoryEntry[];
 }
@@ -56,8 +58,10 @@ function parseLog(text: string, liveRevision: string | undefined): HistoryEntry[
 }
 
 /**
- * `gitops history --env`: the env repo's log of the environment's path, newest first (at most
- * `limit` entries, a positive whole number), the live revision marked.
+ * `gitops history --env`: the env repo's log of what the environment renders from (its directory
+ * and every file its render reads: kustomize bases and components, the chart, values files),
+ * newest first (at most `limit` entries, a positive whole number). The live mark is on the commit
+ * whose content is live: the newest one at or before the live revision.
  */
 export async function runHistory(
   ctx: Context,
@@ -65,8 +69,19 @@ export async function runHistory(
 ): Promise<HistoryResult> {
   const session = await openSession(ctx, options.env);
   const checkout = await session.openEnvRepo();
+  let liveRevision: string | undefined;
+  try {
+    liveRevision = (await session.readInventory())?.revision;
+  } catch (error) {
+    ctx.reporter.warn(`cannot mark the live revision: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const live = liveRevision
+    ? await resolveRevision(ctx, checkout, liveRevision).catch(() => undefined)
+    : undefined;
+  const head = await checkout.git.output(['rev-parse', 'HEAD']);
+  const paths = await session.closure(checkout, live ? [head, live] : [head]);
   const count = async () =>
-    Number(await checkout.git.output(['rev-list', '--count', 'HEAD', '--', checkout.envPath]));
+    Number(await checkout.git.output(['rev-list', '--count', 'HEAD', '--', ...paths]));
   // Shallow clones see one commit; fetch history until the limit is covered (changesets#700).
   await deepenUntil(checkout, async () => (await count()) >= options.limit);
   const text = await checkout.git.output([
@@ -74,18 +89,18 @@ export async function runHistory(
     `-n${options.limit}`,
     `--format=%H${FIELD}%aI${FIELD}%an${FIELD}%s${FIELD}%(trailers:only,unfold)${RECORD}`,
     '--',
-    checkout.envPath,
+    ...paths,
   ]);
-  let liveRevision: string | undefined;
-  try {
-    liveRevision = (await session.readInventory())?.revision;
-  } catch (error) {
-    ctx.reporter.warn(`cannot mark the live revision: ${(error as Error).message.split('\n')[0]}`);
-  }
+  // The live revision may be a commit of another environment: its content is the last commit
+  // before it that touched this one's paths.
+  const liveEntry = live
+    ? await checkout.git.tryOutput(['log', '-1', '--format=%H', live, '--', ...paths])
+    : undefined;
   return {
     environment: session.environment.name,
     envPath: checkout.envPath,
+    paths,
     liveRevision: liveRevision ?? null,
-    entries: parseLog(text, liveRevision),
+    entries: parseLog(text, liveEntry || undefined),
   };
 }

@@ -5,7 +5,7 @@ import type { OnDrift } from '../gates/drift.js';
 import type { GateOverride } from '../gates/lock.js';
 import { TRAILER } from '../git/message.js';
 import { normalizeRepository, tryParseImageReference } from '../images/reference.js';
-import { LABEL_ENVIRONMENT, ownerId, podContainers } from '../kube/objects.js';
+import { type KubeObject, podContainers } from '../kube/objects.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { type DeployResult, deploy } from './deploy.js';
 import { openSession } from './session.js';
@@ -17,15 +17,50 @@ export interface PromoteOptions extends GateOverride {
   /** How long to wait for the rollout; default: environments.<to>.timeout. */
   timeoutMs?: number;
   autoRollback?: boolean;
+  adopt?: boolean;
 }
 
-/** The workload kinds whose running images are promoted (their API resources). */
-const PROMOTED_RESOURCES = ['deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'cronjobs.batch'];
+/** Kinds that hold data, not workloads: an `image` key inside them is text. */
+const DATA_KINDS = new Set(['ConfigMap', 'Secret', 'CustomResourceDefinition']);
 
 /**
- * `gitops promote --from staging --to production`: the images that RUN in the source environment
- * (as the cluster has them: digests when they were pinned) become the target's, through the same
- * steps as deploy, on the target's session. Changes move through stages: the target's
+ * Every image reference an object declares: containers at any depth (Deployments, CronJobs,
+ * Argo Rollouts and other custom resources embedding a pod spec), and Helm-values-style maps of
+ * custom resources (a Flux HelmRelease's `spec.values.image: {registry, repository, tag|digest}`).
+ */
+export function declaredImages(object: KubeObject): string[] {
+  if (DATA_KINDS.has(object.kind)) return [];
+  const found = new Set<string>();
+  for (const container of podContainers(object))
+    if (typeof container.image === 'string') found.add(container.image);
+  const walk = (value: unknown) => {
+    if (Array.isArray(value)) {
+      for (const item of value) walk(item);
+      return;
+    }
+    if (!value || typeof value !== 'object') return;
+    const map = value as Record<string, unknown>;
+    const text = (key: string) =>
+      typeof map[key] === 'string' && map[key] ? (map[key] as string) : undefined;
+    const repository = text('repository');
+    const version = text('tag') ?? text('version');
+    const digest = text('digest');
+    if (repository && (version || digest)) {
+      const registry = text('registry');
+      found.add(
+        `${registry ? `${registry}/` : ''}${repository}${version ? `:${version}` : ''}${digest ? `@${digest}` : ''}`,
+      );
+    }
+    for (const child of Object.values(map)) walk(child);
+  };
+  walk(object.spec);
+  return [...found];
+}
+
+/**
+ * `gitops promote --from staging --to production`: the images of the source environment's
+ * verified revision, as its render declares them (digests when they were pinned; images in custom
+ * resources too), become the target's, through the same steps as deploy, on the target's session. Changes move through stages: the target's
  * `promoteFrom` names its only source.
  */
 export async function runPromote(ctx: Context, options: PromoteOptions): Promise<DeployResult> {
@@ -53,7 +88,7 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
   const source = await openSession(ctx, from);
   const { config } = source;
 
-  const promoted = await ctx.reporter.step(`read the images running in ${from}`, async (step) => {
+  const promoted = await ctx.reporter.step(`read the images deployed in ${from}`, async (step) => {
     const inventory = await source.readInventory();
     if (!inventory?.revision || inventory.phase !== 'verified') {
       throw usageError(
@@ -64,17 +99,16 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
         },
       );
     }
-    const workloads = await source.kubectl.list(PROMOTED_RESOURCES, {
-      ...(source.environment.namespace ? { namespace: source.environment.namespace } : {}),
-      labelSelector: `${LABEL_ENVIRONMENT}=${ownerId(source.environment)}`,
-    });
+    // The render of the verified revision is what the source runs (verify compared them), and it
+    // also knows images that live in custom resources, which no list of workloads shows.
+    const checkout = await source.openEnvRepo();
+    const desired = await source.desiredState(checkout, inventory.revision);
     const byRepository = new Map<string, Set<string>>();
-    for (const container of workloads.flatMap((object) => podContainers(object.spec))) {
-      if (typeof container.image !== 'string') continue;
-      const reference = tryParseImageReference(container.image);
+    for (const image of desired.objects.flatMap((item) => declaredImages(item.object))) {
+      const reference = tryParseImageReference(image);
       if (!reference) continue;
       const set = byRepository.get(reference.repository) ?? new Set<string>();
-      set.add(container.image);
+      set.add(image);
       byRepository.set(reference.repository, set);
     }
     const wanted = config.images.length
@@ -89,7 +123,7 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
       if (found.length > 1) {
         throw usageError(
           'PROMOTE_AMBIGUOUS',
-          `${from} runs several references of ${repository}: ${found.join(', ')}`,
+          `${from} deploys several references of ${repository}: ${found.join(', ')}`,
           {
             hint: 'promote with gitops deploy --image to pick one',
           },
@@ -105,7 +139,8 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
       }
       updates.push({ name, reference });
     }
-    if (updates.length === 0) throw usageError('PROMOTE_NOTHING', `no configured image runs in ${from}`);
+    if (updates.length === 0)
+      throw usageError('PROMOTE_NOTHING', `no configured image is deployed in ${from}`);
     step.detail(updates.map((update) => `${update.name}=${update.reference.original}`).join(', '));
     return { updates, revision: inventory.revision };
   });
@@ -116,8 +151,10 @@ export async function runPromote(ctx: Context, options: PromoteOptions): Promise
     onDrift: options.onDrift,
     action: 'promote',
     trailers: [[TRAILER.promotedFrom, `${from}@${promoted.revision}`]],
+    sourceOf: { revision: promoted.revision, path: source.environment.path },
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.autoRollback ? { autoRollback: true } : {}),
+    ...(options.adopt ? { adopt: true } : {}),
     ...(options.force ? { force: true } : {}),
     ...(options.reason ? { reason: options.reason } : {}),
   });

@@ -1,14 +1,18 @@
 import { parseDuration } from '../config/duration.js';
 import type { Context } from '../core/context.js';
-import { usageError } from '../core/errors.js';
+import { blockedError, GitopsError, usageError } from '../core/errors.js';
 import type { GateOverride } from '../gates/lock.js';
 import { sameEnvironment } from '../git/ancestry.js';
-import type { EnvCheckout } from '../git/checkout.js';
+import { type EnvCheckout, envPathOf, widenSparseCheckout } from '../git/checkout.js';
 import { commitMessage, TRAILER } from '../git/message.js';
-import { type Provenance, readProvenance } from '../git/provenance.js';
-import { deepenUntil, resolveRevision } from '../git/revision.js';
+import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
+import { deepenUntil, inputsAt, resolveRevision } from '../git/revision.js';
+import { filesAt } from '../git/tree.js';
 import { type EditOutcome, writeAndPush } from '../git/write.js';
+import type { DesiredObject } from '../kube/objects.js';
+import { isCoveredBy } from '../manifests/inputs.js';
 import { runSteps, type Step } from '../pipeline/step.js';
+import { renderDifferences } from '../render/render.js';
 import { openSession } from './session.js';
 import {
   APPLY_STEPS,
@@ -16,9 +20,11 @@ import {
   applyOutcome,
   getEnvRepoStep,
   nothingApplied,
+  ownershipStep,
   type ReleaseState,
   recordFailure,
   regate,
+  serverDryRunStep,
   supersededError,
   verifyPushedSignatures,
   verifySignaturesStep,
@@ -42,32 +48,140 @@ export interface RestoreRequest {
   reason?: string;
 }
 
+/** What a rollback restores, learnt before anything is written. */
+export interface RestorePlan {
+  /** The environment's render inputs at the target and at the head: what is made as at the target. */
+  paths: string[];
+  /** Files of those paths that differ between the head and the target. */
+  changed: string[];
+  /** The target's render: what the environment must render once restored. */
+  objects: DesiredObject[];
+}
+
 export interface RollbackState extends ReleaseState {
   request?: RestoreRequest;
+  restore?: RestorePlan;
   restored?: RestoreResult;
   /** Unified diff of what a dry run would restore. */
   diff?: string;
 }
 
+/** A file a rollback would change that other environments render from too. */
+export interface SharedFile {
+  file: string;
+  environments: string[];
+}
+
 /**
- * Restores the environment's directory as it was at `target`, as a NEW commit on top of the
- * branch (history is never rewritten), pushed with the write path's retries.
+ * The changed files that other environments of the env repo read as well (at the head): restoring
+ * them changes what those environments render.
+ */
+async function sharedFiles(
+  state: RollbackState,
+  head: string,
+  changed: readonly string[],
+): Promise<SharedFile[]> {
+  const { session } = state;
+  const checkout = state.checkout!;
+  const others = Object.values(session.config.environments).filter(
+    (environment) => environment.name !== session.environment.name,
+  );
+  const closures = await Promise.all(
+    others.map(async (environment) => ({
+      name: environment.name,
+      paths: (await inputsAt(checkout, head, environment, envPathOf(environment))).paths,
+    })),
+  );
+  return changed
+    .map((file) => ({
+      file,
+      environments: closures
+        .filter((closure) => closure.paths.some((path) => isCoveredBy(file, path)))
+        .map((closure) => closure.name),
+    }))
+    .filter((shared) => shared.environments.length > 0);
+}
+
+/**
+ * Learns what the rollback restores: the environment's render inputs at the target and at the
+ * head (a base, a component, a chart, values files, not only its directory), which of their files
+ * changed, whether other environments read any of those (refused, exit 5, unless
+ * `--include-shared`), and the target's render, which the restored tree must reproduce.
+ */
+function planRestoreStep(includeShared: boolean): Step<RollbackState> {
+  return {
+    title: 'plan the restore',
+    dryRun: 'run',
+    async run(state, step) {
+      const { ctx, session } = state;
+      const checkout = state.checkout!;
+      const { target } = state.request!;
+      const head = await checkout.git.output(['rev-parse', 'HEAD']);
+      const paths = await session.closure(checkout, [target, head]);
+      const changed = (await checkout.git.output(['diff', '--name-only', head, target, '--', ...paths]))
+        .split('\n')
+        .filter(Boolean);
+      const shared = await sharedFiles(state, head, changed);
+      const lines = shared.map((each) => `${each.file} (also read by ${each.environments.join(', ')})`);
+      if (shared.length > 0 && !includeShared) {
+        throw blockedError(
+          'ROLLBACK_SHARED_FILES',
+          `rolling ${session.environment.name} back to ${target.slice(0, 12)} would change files other environments render from:\n${lines.join('\n')}`,
+          {
+            hint: 'roll back with --include-shared to restore them too (the other environments then differ from git until they are deployed), or change the files in a commit of your own',
+            details: { shared },
+          },
+        );
+      }
+      if (shared.length > 0)
+        ctx.reporter.warn(`--include-shared: restoring files other environments read:\n${lines.join('\n')}`);
+      const desired = await session.desiredState(checkout, target);
+      state.restore = { paths, changed, objects: desired.objects };
+      step.detail(`${changed.length} file(s) differ from ${target.slice(0, 12)} in ${paths.join(', ')}`);
+    },
+  };
+}
+
+/**
+ * Makes everything the environment renders from (its render inputs at the target and at the head)
+ * as it was at `target`, as a NEW commit on top of the branch (history is never rewritten),
+ * pushed with the write path's retries. Before each commit the restored tree is rendered and must
+ * render what the target renders; otherwise nothing is committed.
  */
 async function restoreRevision(state: RollbackState): Promise<RestoreResult> {
   const { ctx, session, overrides } = state;
   const checkout = state.checkout!;
   const request = state.request!;
+  const plan = state.restore!;
   const { environment, config } = session;
-  const path = checkout.envPath;
   const { target, reverts } = request;
+  const atTarget = filesAt(checkout.git, target);
   const edit = async (): Promise<EditOutcome> => {
-    await checkout.git.run(['rm', '-r', '-q', '--ignore-unmatch', '--', path]);
-    await checkout.git.run(['checkout', target, '--', path]);
-    const status = await checkout.git.output(['status', '--porcelain', '--', path]);
+    await widenSparseCheckout(checkout, plan.paths);
+    // Removals are staged by `git rm`; what the target has is staged by the checkout.
+    const restored: string[] = [];
+    for (const path of plan.paths) {
+      await checkout.git.run(['rm', '-r', '-q', '--ignore-unmatch', '--', path]);
+      if (!(await atTarget.kind(path))) continue;
+      await checkout.git.run(['checkout', target, '--', path]);
+      restored.push(path);
+    }
+    const status = await checkout.git.output(['status', '--porcelain', '--', ...plan.paths]);
+    const differing = renderDifferences(await session.render(checkout), plan.objects);
+    if (differing.length > 0) {
+      throw new GitopsError(
+        'ROLLBACK_RENDER_DIFFERS',
+        `restoring the files of ${target.slice(0, 12)} does not make ${environment.name} render as it did then (${differing.join(', ')}); nothing was committed`,
+        {
+          hint: 'something the render reads is not in the env repo at that commit (a remote resource, a chart dependency): roll forward with a fix instead',
+          details: { objects: differing },
+        },
+      );
+    }
     const subject = `rollback(${environment.name}): to ${target.slice(0, 12)}${reverts ? `, reverting ${reverts.slice(0, 12)}` : ''}`;
     return {
       changed: status !== '',
-      files: [path],
+      files: restored,
       message: commitMessage({
         environment: environment.name,
         action: 'rollback',
@@ -118,12 +232,13 @@ function restoreStep(automatic: boolean): Step<RollbackState> {
     async preview(state, step) {
       const checkout = state.checkout!;
       const { target } = state.request!;
-      const diff = (await checkout.git.read(['diff', 'HEAD', target, '--', checkout.envPath])).stdout;
+      const paths = state.restore!.paths;
+      const diff = (await checkout.git.read(['diff', 'HEAD', target, '--', ...paths])).stdout;
       state.diff = diff;
       if (diff) state.ctx.reporter.show({ kind: 'diff', text: diff });
       step.skip(
         diff
-          ? `dry run: a commit would restore ${checkout.envPath} as it was at ${target.slice(0, 12)}`
+          ? `dry run: a commit would restore ${paths.join(', ')} as they were at ${target.slice(0, 12)}`
           : `${checkout.branch} already has the content of ${target.slice(0, 12)}`,
       );
     },
@@ -144,6 +259,7 @@ export function startRollback(state: ReleaseState, request: RestoreRequest): Rol
     action: 'auto-rollback',
     overrides: [],
     timeoutMs: state.timeoutMs,
+    overwrite: true,
     request,
     ...(state.checkout ? { checkout: state.checkout } : {}),
     ...(state.verifiedRevision ? { verifiedRevision: state.verifiedRevision } : {}),
@@ -157,11 +273,23 @@ export function rollbackCarried(state: RollbackState): Promise<boolean> {
   return sameEnvironment(state.checkout!, state.commit ?? state.revision!, state.revision!);
 }
 
+/** Plan → server dry run of the target's render → commit and push → apply, wait, verify, record. */
+function restoreSteps(automatic: boolean, includeShared: boolean): Step<RollbackState>[] {
+  return [
+    planRestoreStep(includeShared),
+    // An auto-rollback returns to what this environment ran a moment ago: its objects are its own.
+    ...(automatic ? [] : [ownershipStep<RollbackState>(async (state) => state.restore!.objects)]),
+    serverDryRunStep<RollbackState>(async (state) => state.restore!.objects),
+    restoreStep(automatic),
+    ...APPLY_STEPS,
+  ];
+}
+
 export async function rollBack(rollback: RollbackState): Promise<void> {
   const automatic = rollback.request?.reverts !== undefined;
   await runSteps(
     rollback.ctx,
-    [restoreStep(automatic), ...APPLY_STEPS],
+    restoreSteps(automatic, false),
     rollback,
     recordFailure(automatic ? 'auto-rollback' : 'rollback'),
   );
@@ -169,11 +297,15 @@ export async function rollBack(rollback: RollbackState): Promise<void> {
 
 export interface RollbackOptions extends GateOverride {
   env: string;
+  /** Take over objects another owner manages; default: environments.<env>.adopt. */
+  adopt?: boolean;
   /** The revision to return to; default: the previous deployed one (from the inventory). */
   sha?: string;
   /** How long to wait for the rollout; default: environments.<env>.timeout. */
   timeoutMs?: number;
   reason?: string;
+  /** Restore files that other environments render from too (refused without it). */
+  includeShared?: boolean;
 }
 
 export interface RollbackResult extends Partial<Omit<ApplyOutcome, 'revision'>> {
@@ -228,7 +360,11 @@ function checkTargetStep(options: RollbackOptions): Step<RollbackState> {
         step.log(`previous deployed revision: ${ref.slice(0, 12)}`);
       }
       const target = await validateTarget(state.ctx, state.checkout!, ref);
-      const provenance = await readProvenance(state.ctx, state.session.config.dir);
+      // The run is this one (actor, build URL); the source is what built the revision restored.
+      const provenance = {
+        ...(await readProvenance(state.ctx, state.session.config.dir)),
+        ...(await sourceAt(state.checkout!, target, state.checkout!.envPath)),
+      };
       state.request = { target, provenance, ...(options.reason ? { reason: options.reason } : {}) };
       state.actor = provenance.actor;
       step.detail(target.slice(0, 12));
@@ -245,6 +381,8 @@ export async function runRollback(ctx: Context, options: RollbackOptions): Promi
     session,
     action: 'rollback',
     overrides: [],
+    adopt: options.adopt ?? environment.adopt,
+    overwrite: true,
     timeoutMs:
       options.timeoutMs ?? parseDuration(environment.timeout, `environments.${environment.name}.timeout`),
   };
@@ -255,8 +393,7 @@ export async function runRollback(ctx: Context, options: RollbackOptions): Promi
         getEnvRepoStep(options),
         verifySignaturesStep(async () => (await session.readInventory())?.verifiedRevision),
         checkTargetStep(options),
-        restoreStep(false),
-        ...APPLY_STEPS,
+        ...restoreSteps(false, Boolean(options.includeShared)),
       ],
       state,
       recordFailure('rollback'),

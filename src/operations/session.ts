@@ -1,4 +1,11 @@
-import { type Inventory, inventoryNamespace, readInventory, writeInventory } from '../cluster/inventory.js';
+import {
+  type Inventory,
+  inventoryNamespace,
+  legacyInventoryName,
+  readInventory,
+  readInventoryNamed,
+  writeInventory,
+} from '../cluster/inventory.js';
 import { Kubectl } from '../cluster/kubectl.js';
 import { ApplyLease, type LeaseHolder, type LeaseRecord, readLease } from '../cluster/lease.js';
 import { parseDuration } from '../config/duration.js';
@@ -7,11 +14,18 @@ import { findConfigFile, getEnvironment, readConfig } from '../config/load.js';
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
 import { Exec } from '../core/exec.js';
-import { compareLive, type DriftReport, type LiveState, readLive } from '../drift/detect.js';
-import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
-import { materializeRevision, resolveRevision } from '../git/revision.js';
+import {
+  compareLive,
+  type DriftReport,
+  type LegacyClaim,
+  type LiveState,
+  readLive,
+} from '../drift/detect.js';
+import { type EnvCheckout, openEnvRepo, widenSparseCheckout } from '../git/checkout.js';
+import { inputsAt, materializeRevision, resolveRevision } from '../git/revision.js';
 import { Git } from '../git/runner.js';
-import type { DesiredObject } from '../kube/objects.js';
+import { ANNOTATION_REVISION, type DesiredObject } from '../kube/objects.js';
+import { coveringPaths, type RenderInputs } from '../manifests/inputs.js';
 import { renderEnvironment } from '../render/render.js';
 
 /** The desired objects of an environment at one env-repo commit. */
@@ -54,12 +68,68 @@ export class EnvironmentSession {
     this.inventoryNamespace = inventoryNamespace(environment, namespace);
   }
 
-  readInventory(): Promise<Inventory | undefined> {
-    return readInventory(this.kubectl, this.environment, this.inventoryNamespace);
+  /**
+   * The inventory; with a checkout of the env repo, also that of a release before environment
+   * ids (`gitops-inventory-<name>`) when its revision is a commit of this env repo — the one proof
+   * that the old name-keyed state is this environment's and not another app's of the same name.
+   */
+  async readInventory(checkout?: EnvCheckout): Promise<Inventory | undefined> {
+    const current = await readInventory(this.kubectl, this.environment, this.inventoryNamespace);
+    if (current || !checkout) return current;
+    return (await this.legacyState(checkout))?.inventory;
+  }
+
+  private legacy?: Promise<{ inventory: Inventory; claim: LegacyClaim } | undefined>;
+
+  /** The state an earlier release left under the environment's name, when it is provably ours. */
+  private legacyState(
+    checkout: EnvCheckout,
+  ): Promise<{ inventory: Inventory; claim: LegacyClaim } | undefined> {
+    this.legacy ??= (async () => {
+      const name = legacyInventoryName(this.environment);
+      if (!name) return undefined;
+      const inventory = await readInventoryNamed(this.kubectl, name, this.inventoryNamespace);
+      const verdicts = new Map<string, Promise<boolean>>();
+      const isOurCommit = (sha: string | undefined) => {
+        if (!sha || !/^[0-9a-f]{40}$/.test(sha)) return Promise.resolve(false);
+        let verdict = verdicts.get(sha);
+        if (!verdict) {
+          verdict = resolveRevision(this.ctx, checkout, sha).then(
+            () => true,
+            () => false,
+          );
+          verdicts.set(sha, verdict);
+        }
+        return verdict;
+      };
+      if (!inventory || !(await isOurCommit(inventory.revision))) return undefined;
+      return {
+        inventory: { ...inventory, legacyName: name },
+        claim: {
+          label: this.environment.name,
+          isOurs: (object) => isOurCommit(object.metadata.annotations?.[ANNOTATION_REVISION]),
+        },
+      };
+    })();
+    return this.legacy;
   }
 
   writeInventory(inventory: Inventory): Promise<void> {
     return writeInventory(this.kubectl, this.environment, this.inventoryNamespace, inventory);
+  }
+
+  /** Deletes an inventory ConfigMap by name (the name-keyed one of a migrated environment). */
+  async deleteInventoryNamed(name: string): Promise<void> {
+    try {
+      await this.kubectl.run(
+        ['delete', 'configmap', name, '-n', this.inventoryNamespace, '--ignore-not-found'],
+        {
+          timeoutMs: 60_000,
+        },
+      );
+    } catch (error) {
+      throw this.kubectl.clusterError(error, `deleting the migrated inventory ${name}`);
+    }
   }
 
   /**
@@ -121,31 +191,74 @@ export class EnvironmentSession {
     return applyLease;
   }
 
-  /** The live state of the environment for a set of desired objects, read once. */
-  readLive(objects: readonly DesiredObject[], inventory?: Inventory | null): Promise<LiveState> {
+  /**
+   * The live state of the environment for a set of desired objects, read once. With a checkout,
+   * an environment an earlier release deployed under its name is recognised (and migrated by the
+   * next apply).
+   */
+  async readLive(
+    objects: readonly DesiredObject[],
+    inventory?: Inventory | null,
+    checkout?: EnvCheckout,
+  ): Promise<LiveState> {
+    let known =
+      inventory === undefined
+        ? await readInventory(this.kubectl, this.environment, this.inventoryNamespace)
+        : inventory;
+    let claim: LegacyClaim | undefined;
+    if (checkout && (!known || known.legacyName)) {
+      const legacy = await this.legacyState(checkout);
+      if (legacy) {
+        known ??= legacy.inventory;
+        claim = legacy.claim;
+      }
+    }
     return readLive(this.kubectl, this.environment, objects, this.inventoryNamespace, {
-      ...(inventory !== undefined ? { inventory } : {}),
+      inventory: known ?? null,
+      ...(claim ? { legacy: claim } : {}),
     });
   }
 
   /** Drift of the live cluster against a set of desired objects. */
-  async drift(objects: readonly DesiredObject[]): Promise<DriftReport> {
-    return compareLive(this.environment, objects, await this.readLive(objects));
+  async drift(objects: readonly DesiredObject[], checkout?: EnvCheckout): Promise<DriftReport> {
+    return compareLive(this.environment, objects, await this.readLive(objects, undefined, checkout));
   }
 
   /**
    * The desired state of the environment: at `revision` (a sha, branch or tag of the env repo)
    * when given, else the checkout as it is (the branch head of a fresh clone, or the working copy
    * of --env-repo-dir with its uncommitted edits). A temp clone at that very commit is rendered
-   * in place; any other revision is exported to a temp directory first.
+   * in place; any other revision's render inputs are exported to a temp directory first.
    */
   async desiredState(checkout: EnvCheckout, revision?: string): Promise<DesiredState> {
     const head = await checkout.git.output(['rev-parse', 'HEAD']);
     const sha = revision === undefined ? head : await resolveRevision(this.ctx, checkout, revision);
     const inPlace = revision === undefined || (sha === head && checkout.temporary);
-    const tree = inPlace ? checkout : await materializeRevision(this.ctx, checkout, sha);
-    const objects = await renderEnvironment(this.ctx, this.environment, tree, this.kubectl, this.namespace);
-    return { revision: sha, objects, checkout };
+    const tree = inPlace ? checkout : await materializeRevision(this.ctx, checkout, sha, this.environment);
+    if (inPlace && checkout.temporary)
+      await widenSparseCheckout(checkout, (await this.inputs(checkout, head)).paths);
+    return { revision: sha, objects: await this.render(tree), checkout };
+  }
+
+  /** Renders a tree of the env repo (a checkout, or a revision exported by materializeRevision). */
+  render(tree: { dir: string; envDir: string }): Promise<DesiredObject[]> {
+    return renderEnvironment(this.ctx, this.environment, tree, this.kubectl, this.namespace, {
+      helm: this.config.helm.path,
+    });
+  }
+
+  /** What the environment's render reads at a commit (its revision closure): see manifests/inputs.ts. */
+  inputs(checkout: EnvCheckout, sha: string): Promise<RenderInputs> {
+    return inputsAt(checkout, sha, this.environment);
+  }
+
+  /**
+   * The paths whose history says what this environment runs between commits: the render inputs
+   * at each of them (a base added or dropped between two commits counts at either end).
+   */
+  async closure(checkout: EnvCheckout, shas: readonly string[]): Promise<string[]> {
+    const all = await Promise.all(shas.map((sha) => this.inputs(checkout, sha)));
+    return coveringPaths(all.flatMap((inputs) => inputs.paths));
   }
 
   /** A working copy of the env repo for this environment (see openEnvRepo). */
@@ -177,9 +290,12 @@ export async function openSession(ctx: Context, envName: string): Promise<Enviro
  * without an explicit id get theirs from it (a read of the local git config, no network).
  */
 async function resolveSameRepoIdentities(ctx: Context, config: GitopsConfig): Promise<void> {
-  const pending = Object.values(config.environments).filter((environment) => !environment.id);
+  const pending = Object.values(config.environments).filter((environment) => !environment.repo);
   if (pending.length === 0) return;
   const origin = await new Git(ctx, config.dir).tryOutput(['remote', 'get-url', 'origin']);
   const repo = normaliseRepoUrl(origin || config.dir, config.dir);
-  for (const environment of pending) environment.id = derivedEnvironmentId(repo, environment);
+  for (const environment of pending) {
+    environment.repo = repo;
+    environment.id ||= derivedEnvironmentId(repo, environment);
+  }
 }

@@ -15,7 +15,11 @@ export interface EnvironmentStatus {
   /** up-to-date | pending-apply | not-deployed | diverged */
   git: string;
   phase: string | null;
-  drift: { inSync: boolean; counts: Record<string, number> } | null;
+  drift: {
+    inSync: boolean;
+    counts: Record<string, number>;
+    foreign?: Array<{ object: string; owner: string }>;
+  } | null;
   rollouts: Array<{ object: string; ready: boolean; detail: string }>;
   /** The env-repo lock (`gitops lock`), or null. */
   lock?: LockRecord | null;
@@ -73,7 +77,7 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
   const session = await openSession(ctx, envName);
   const checkout = await session.openEnvRepo();
   const head = await checkout.git.output(['rev-parse', 'HEAD']);
-  const [current, record] = await Promise.all([session.drift([]), session.readLease()]);
+  const [current, record] = await Promise.all([session.drift([], checkout), session.readLease()]);
   const inventory = current.inventory;
   const lease = leaseStatus(record, new Date());
   const lock = (await readLock(checkout, envName)) ?? null;
@@ -99,7 +103,10 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
   const live = await resolveRevision(ctx, checkout, inventory.revision).catch(() => undefined);
   let git = 'diverged';
   if (live) {
-    const same = await checkout.git.read(['diff', '--quiet', live, head, '--', checkout.envPath], {
+    // Everything the render reads, not the environment's directory alone: a commit that changes
+    // only a kustomize base or a shared chart is pending too.
+    const paths = await session.closure(checkout, [live, head]);
+    const same = await checkout.git.read(['diff', '--quiet', live, head, '--', ...paths], {
       allowFailure: true,
     });
     if (same.exitCode === 0) git = 'up-to-date';
@@ -114,7 +121,9 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
           : 'diverged';
     }
   }
-  const drift = live ? await session.drift((await session.desiredState(checkout, live)).objects) : undefined;
+  const drift = live
+    ? await session.drift((await session.desiredState(checkout, live)).objects, checkout)
+    : undefined;
   const rollouts = (drift?.objects ?? [])
     .filter((object) => object.live && WORKLOAD_KINDS.has(object.kind))
     .map((object) => ({ object: object.display, ...workloadHealth(object.live!) }));
@@ -137,7 +146,19 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
     ...base,
     liveRevision: inventory.revision,
     git,
-    drift: drift ? { inSync: drift.inSync, counts: drift.counts } : null,
+    drift: drift
+      ? {
+          inSync: drift.inSync,
+          counts: drift.counts,
+          ...(drift.counts.foreign > 0
+            ? {
+                foreign: drift.objects
+                  .filter((object) => object.state === 'foreign')
+                  .map((object) => ({ object: object.display, owner: object.owner ?? '' })),
+              }
+            : {}),
+        }
+      : null,
     rollouts,
     ...(inventory.phase === 'failed' && inventory.failure
       ? { failure: { action: inventory.failedAction ?? 'deploy', reason: inventory.failure } }

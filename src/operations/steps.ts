@@ -2,6 +2,7 @@ import { applyEnvironment } from '../cluster/apply.js';
 import type { Inventory } from '../cluster/inventory.js';
 import { describeHolder, LeaseNamespaceMissing, type LeaseRecord } from '../cluster/lease.js';
 import { applyNamespace } from '../cluster/namespace.js';
+import { jsonPatch } from '../cluster/patch.js';
 import { type RolloutOutcome, waitables, waitForRollouts } from '../cluster/rollout.js';
 import type { Context } from '../core/context.js';
 import type { ErrorCode } from '../core/error-codes.js';
@@ -9,12 +10,15 @@ import { blockedError, GitopsError, isGitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { StepControl } from '../core/reporter.js';
 import { compareLive, type DriftReport, type LiveState } from '../drift/detect.js';
+import { undeclaredFieldsPatch } from '../drift/overwrite.js';
 import { checkLockAndFreeze, type GateOverride } from '../gates/lock.js';
+import { ownershipGate } from '../gates/ownership.js';
+import { serverDryRunGate } from '../gates/server-dry-run.js';
 import { contains, fetchBranchHead, isAncestor } from '../git/ancestry.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { allowedSignersFile, verifyCommitRange } from '../git/verify.js';
 import { checkPushAccess } from '../git/write.js';
-import { objectKey } from '../kube/objects.js';
+import { type DesiredObject, objectKey } from '../kube/objects.js';
 import type { FailurePlan, Step } from '../pipeline/step.js';
 import type { DesiredState, EnvironmentSession } from './session.js';
 import './views.js';
@@ -38,6 +42,8 @@ export interface EnvRepoState {
  */
 export interface ReleaseState extends EnvRepoState {
   readonly session: EnvironmentSession;
+  /** Take over objects another owner manages (`--adopt`, or environments.<env>.adopt). */
+  adopt?: boolean;
   /** The revision whose signatures are trusted (the last verified deploy): the range starts after it. */
   verifiedRevision?: string;
   /**
@@ -55,6 +61,11 @@ export interface ReleaseState extends EnvRepoState {
   settled?: boolean;
   timeoutMs: number;
   actor?: string;
+  /**
+   * Make the live objects exactly what git declares: fields someone else added are removed too
+   * (deploy --on-drift overwrite, rollback), not only those gitops applied before.
+   */
+  overwrite?: boolean;
   /** The live state read by the drift gate, reused by the apply (one read of the cluster, not two). */
   live?: LiveState;
   desired?: DesiredState;
@@ -377,6 +388,58 @@ const takeTheLease: Step<ReleaseState> = {
 /** The steps after the lease run only when there is something left to apply. */
 const applies = (state: ReleaseState) => !state.settled;
 
+/**
+ * The ownership gate as a step, before the push: reads the live state of the objects about to be
+ * applied (whatever their labels) and refuses those another owner manages. The read serves the
+ * apply too.
+ */
+export function ownershipStep<S extends ReleaseState>(
+  objects: (state: S) => Promise<readonly DesiredObject[]>,
+): Step<S> {
+  return {
+    title: 'ownership',
+    dryRun: 'run',
+    async run(state, step) {
+      const { session } = state;
+      const desired = await objects(state);
+      const live = await session.readLive(desired, undefined, state.checkout);
+      state.live = live;
+      const verdict = ownershipGate(compareLive(session.environment, desired, live), Boolean(state.adopt));
+      const notes = [
+        verdict.adopt.length ? `adopts ${verdict.adopt.map((object) => object.display).join(', ')}` : '',
+        verdict.takeOver.length
+          ? `takes over ${verdict.takeOver.map((object) => `${object.display} from ${object.owner}`).join(', ')}`
+          : '',
+      ].filter(Boolean);
+      step.detail(
+        notes.length ? notes.join('; ') : `${desired.length} object(s) are this environment's or new`,
+      );
+    },
+  };
+}
+
+/**
+ * The server-side dry run of what is about to be pushed and applied (gates/server-dry-run.ts):
+ * deploy, promote and rollback run it before the push.
+ */
+export function serverDryRunStep<S extends ReleaseState>(
+  objects: (state: S) => Promise<readonly DesiredObject[]>,
+): Step<S> {
+  return {
+    title: 'server dry run',
+    dryRun: 'run',
+    async run(state, step) {
+      const { session } = state;
+      const rendered = await objects(state);
+      const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
+      const summary = await serverDryRunGate(session.kubectl, session.environment, rendered, head);
+      step.detail(
+        `${summary.accepted} object(s) accepted by the API server${summary.awaitingCrd ? `; ${summary.awaitingCrd} wait for the CRD this apply installs` : ''}`,
+      );
+    },
+  };
+}
+
 const applyAndPrune: Step<ReleaseState> = {
   title: 'apply and prune',
   dryRun: 'skip',
@@ -385,29 +448,60 @@ const applyAndPrune: Step<ReleaseState> = {
     const { ctx, session } = state;
     const desired = await session.desiredState(state.checkout!, state.revision!);
     state.desired = desired;
-    // The live state read for the drift gate serves here too: one read of the cluster, not two.
+    // The live state read for the gates serves here too: one read of the cluster, not two.
     const before = state.live
       ? compareLive(session.environment, desired.objects, state.live)
-      : await session.drift(desired.objects);
+      : await session.drift(desired.objects, state.checkout);
     state.before = before;
-    const prune = before.objects
-      .filter((object) => object.state === 'extra' && object.prunable)
-      .map((object) => object.live!);
-    for (const object of before.objects.filter((each) => each.state === 'extra' && !each.prunable))
-      ctx.reporter.warn(`${object.display} left git but is kept (prune.protect or pruning off)`);
+    // The branch may have moved since the gate: what the revision applied declares is checked again.
+    const verdict = ownershipGate(before, Boolean(state.adopt));
+    const extras = before.objects.filter((object) => object.state === 'extra');
+    const prune = extras.filter((object) => object.prunable).map((object) => object.live!);
+    const release = session.environment.prune.enabled
+      ? extras.filter((object) => object.adopted).map((object) => object.live!)
+      : [];
+    for (const object of extras.filter((each) => !each.prunable && !each.adopted))
+      ctx.reporter.warn(
+        `${object.display} left git but is kept (prune.protect, pruning off, or not created by gitops)`,
+      );
+    // Fields git does not declare go: everywhere when overwriting, and always on the objects this
+    // apply adopts or takes over — they end as git says, or verify would find them drifted.
+    const adopting = new Set([...verdict.adopt, ...verdict.takeOver].map((object) => object.key));
+    for (const object of before.objects) {
+      if (!state.overwrite && !adopting.has(object.key)) continue;
+      const operations = undeclaredFieldsPatch(object);
+      if (operations.length === 0) continue;
+      await jsonPatch(session.kubectl, object.live!, operations, ctx.env.TMPDIR || undefined);
+      step.log(`${object.display}: removed ${operations.length / 2} field(s) git does not declare`);
+    }
+    ctx.reporter.progress?.(
+      `${desired.objects.length} object(s)${prune.length ? `, ${prune.length} to prune` : ''}`,
+    );
     session.currentLease?.assertHeld();
     state.applying = true;
     const result = await applyEnvironment(session.kubectl, session.environment, {
       revision: desired.revision,
       objects: desired.objects.map((item) => item.object),
       prune,
+      adopt: [...verdict.adopt, ...verdict.takeOver].map((object) => object.key),
+      takeOver: verdict.takeOver.map((object) => object.live!),
+      release,
       inventoryNamespace: session.inventoryNamespace,
       ...(before.inventory ? { previous: before.inventory } : {}),
       ...(state.actor ? { actor: state.actor } : {}),
     });
     state.applied = result;
+    for (const namespace of result.kept)
+      ctx.reporter.warn(`Namespace/${namespace} left git but is kept: it holds objects gitops does not own`);
+    const parts = [
+      result.pruned.length ? `pruned ${result.pruned.join(', ')}` : '',
+      result.released.length ? `released ${result.released.join(', ')}` : '',
+      verdict.adopt.length + verdict.takeOver.length
+        ? `adopted ${[...verdict.adopt, ...verdict.takeOver].map((object) => object.display).join(', ')}`
+        : '',
+    ].filter(Boolean);
     step.detail(
-      `${result.applied} object(s) at ${desired.revision.slice(0, 12)}${result.pruned.length ? `, pruned ${result.pruned.join(', ')}` : ''}`,
+      `${result.applied} object(s) at ${desired.revision.slice(0, 12)}${parts.length ? `, ${parts.join('; ')}` : ''}`,
     );
   },
 };
@@ -417,7 +511,7 @@ const waitForTheRollout: Step<ReleaseState> = {
   dryRun: 'skip',
   when: applies,
   async run(state, step) {
-    const { session, before } = state;
+    const { ctx, session, before } = state;
     const desired = state.desired!;
     const changed = new Set(
       before!.objects
@@ -439,7 +533,16 @@ const waitForTheRollout: Step<ReleaseState> = {
       step.skip('no workload changed');
       return;
     }
-    const outcomes = await waitForRollouts(session.kubectl, workloads, state.timeoutMs);
+    ctx.reporter.progress?.(`0/${workloads.length} workload(s) ready`);
+    const outcomes = await waitForRollouts(
+      session.kubectl,
+      workloads,
+      state.timeoutMs,
+      (done, total, failed) =>
+        ctx.reporter.progress?.(
+          `${done - failed}/${total} workload(s) ready${failed ? `, ${failed} failed` : ''}`,
+        ),
+    );
     state.rollouts = outcomes;
     for (const outcome of outcomes)
       step.log(`${outcome.ok ? '✓' : '✗'} ${outcome.object}: ${outcome.message}`);
@@ -516,7 +619,7 @@ const verifyInSync: Step<ReleaseState> = {
   async run(state, step) {
     const { ctx, session } = state;
     const desired = state.desired!;
-    const live = await session.readLive(desired.objects, state.applied!.inventory);
+    const live = await session.readLive(desired.objects, state.applied!.inventory, state.checkout);
     const after = compareLive(session.environment, desired.objects, live);
     if (!after.inSync) {
       const overtaken = await changedByAnotherRun(state, after);
@@ -545,6 +648,9 @@ const recordVerified: Step<ReleaseState> = {
       verifiedRevision: revision,
       updatedAt: new Date().toISOString(),
     });
+    // Migrated from a release before environment ids: its name-keyed state is superseded.
+    const legacy = state.before?.inventory?.legacyName;
+    if (legacy) await session.deleteInventoryNamed(legacy);
     state.verified = true;
     step.detail(`${session.environment.name} is on ${revision.slice(0, 12)}`);
   },

@@ -1,13 +1,16 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
 import type { Kubectl } from '../cluster/kubectl.js';
 import type { EnvironmentConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
-import { GitopsError, usageError } from '../core/errors.js';
-import { ExecError } from '../core/exec.js';
-import { crdScopes, type DesiredObject, groupKind, isNamespaced, type KubeObject } from '../kube/objects.js';
+import { usageError } from '../core/errors.js';
+import { crdScopes, type DesiredObject, groupKind, isNamespaced, objectKey } from '../kube/objects.js';
 import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
+import { renderHelm } from './helm.js';
+import { renderKustomize } from './kustomize.js';
+import { parseManifests } from './parse.js';
+
+export { parseManifests };
 
 /** A manifest larger than this is refused: env repos hold hand-written YAML, not data dumps. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
@@ -18,59 +21,6 @@ export function detectLayout(envDir: string, environment: Pick<EnvironmentConfig
   if (environment.chart) return 'helm';
   if (KUSTOMIZATION_FILE_NAMES.some((name) => existsSync(join(envDir, name)))) return 'kustomize';
   return 'plain';
-}
-
-function asObjects(value: unknown, where: { file: string; line?: number }): KubeObject[] {
-  if (value === null || value === undefined) return [];
-  const object = value as Partial<KubeObject> & { items?: unknown[] };
-  const problem = (message: string) =>
-    usageError('MANIFEST_INVALID', message, {
-      location: { file: where.file, ...(where.line ? { line: where.line } : {}) },
-      hint: 'every YAML document in an environment must be a Kubernetes object (apiVersion, kind, metadata.name)',
-    });
-  if (typeof value !== 'object' || Array.isArray(value))
-    throw problem('document is not a Kubernetes object (a map)');
-  if (typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object.items)) {
-    return object.items.flatMap((item) => asObjects(item, where));
-  }
-  if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
-    throw problem('document has no apiVersion/kind');
-  }
-  if (!object.metadata || typeof object.metadata.name !== 'string' || object.metadata.name === '') {
-    throw problem(`${object.kind} has no metadata.name`);
-  }
-  return [object as KubeObject];
-}
-
-/** Parses a multi-document YAML text into objects with their starting line. */
-export function parseManifests(text: string, file: string): DesiredObject[] {
-  const lines = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
-  const out: DesiredObject[] = [];
-  for (const document of Array.isArray(documents) ? documents : [documents]) {
-    const error = document.errors[0];
-    if (error) {
-      const position = error.linePos?.[0];
-      throw usageError('MANIFEST_YAML', `invalid YAML: ${error.message.split('\n')[0]}`, {
-        location: { file, ...(position ? { line: position.line, column: position.col } : {}) },
-        hint: 'fix the YAML at that position',
-      });
-    }
-    const start = document.contents?.range?.[0];
-    const line = start === undefined ? 1 : lines.linePos(start).line;
-    let value: unknown;
-    try {
-      // maxAliasCount bounds "billion laughs" expansion.
-      value = document.toJS({ maxAliasCount: 100 });
-    } catch (cause) {
-      throw usageError('MANIFEST_YAML', `cannot expand YAML document: ${(cause as Error).message}`, {
-        location: { file, line },
-        cause,
-      });
-    }
-    for (const object of asObjects(value, { file, line })) out.push({ object, source: { file, line } });
-  }
-  return out;
 }
 
 /** Plain layout: every YAML file under the environment, recursively, in a stable order. */
@@ -116,14 +66,11 @@ function readPlain(root: string, envDir: string, skip: ReadonlySet<string>): Des
   return out;
 }
 
-function renderedObjects(text: string, tool: string): DesiredObject[] {
-  return parseManifests(text, `(${tool} output)`).map(({ object }) => ({ object }));
-}
-
 /**
  * The desired state of an environment from a checkout: plain YAML (recursive, multi-document,
  * with file:line), a kustomization (`kubectl kustomize`), or a Helm chart (`helm template`).
- * Namespaced objects without a namespace get the environment's.
+ * Namespaced objects without a namespace get the environment's. Rendered objects carry the file
+ * they come from where the tool says it (kustomize's origin annotations, Helm's `# Source:`).
  */
 export async function renderEnvironment(
   ctx: Context,
@@ -131,55 +78,15 @@ export async function renderEnvironment(
   checkout: { dir: string; envDir: string },
   kubectl: Kubectl,
   defaultNamespace: string,
+  tools: { helm: string } = { helm: 'helm' },
 ): Promise<DesiredObject[]> {
   const layout = detectLayout(checkout.envDir, environment);
+  const envPath = relative(checkout.dir, checkout.envDir).split(sep).join('/') || '.';
   let objects: DesiredObject[];
   if (layout === 'kustomize') {
-    try {
-      const result = await kubectl.run(['kustomize', checkout.envDir], { timeoutMs: 120_000, read: true });
-      objects = renderedObjects(result.stdout, 'kustomize');
-    } catch (error) {
-      if (error instanceof ExecError) {
-        throw usageError(
-          'KUSTOMIZE_FAILED',
-          `kustomize could not build ${environment.path}: ${error.stderrTail.split('\n').at(-1)}`,
-          {
-            location: { file: posix.join(environment.path, 'kustomization.yaml') },
-            cause: error,
-          },
-        );
-      }
-      throw error;
-    }
+    objects = await renderKustomize(ctx, environment, checkout, envPath, kubectl);
   } else if (layout === 'helm') {
-    const chart = join(checkout.envDir, environment.chart!);
-    const values = environment.helmValues.flatMap((file) => ['--values', join(checkout.envDir, file)]);
-    try {
-      const result = await ctx.exec.run(
-        'helm',
-        ['template', environment.name, chart, '--namespace', defaultNamespace, ...values],
-        { cwd: checkout.dir, timeoutMs: 120_000, read: true },
-      );
-      objects = renderedObjects(result.stdout, 'helm template');
-    } catch (error) {
-      if (error instanceof GitopsError && error.code === 'COMMAND_NOT_FOUND') {
-        throw usageError(
-          'HELM_MISSING',
-          `environment ${environment.name} is a Helm chart, but helm is not installed`,
-          {
-            hint: 'install helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH',
-          },
-        );
-      }
-      if (error instanceof ExecError) {
-        throw usageError(
-          'HELM_FAILED',
-          `helm template failed for ${environment.path}: ${error.stderrTail.split('\n').at(-1)}`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+    objects = await renderHelm(ctx, environment, checkout, envPath, kubectl, defaultNamespace, tools.helm);
   } else {
     const skip = new Set(environment.helmValues.map((file) => posix.join(environment.path, file)));
     objects = readPlain(checkout.dir, checkout.envDir, skip);
@@ -207,4 +114,28 @@ export async function renderEnvironment(
     seen.set(key, item);
   }
   return objects;
+}
+
+/** JSON with map keys sorted: equal objects print equal, whatever the order a tool wrote. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/**
+ * Objects two renders disagree on (`Kind.group/namespace/name`, sorted): declared by one only, or
+ * declared differently. Empty when both render the same objects.
+ */
+export function renderDifferences(a: readonly DesiredObject[], b: readonly DesiredObject[]): string[] {
+  const index = (objects: readonly DesiredObject[]) =>
+    new Map(objects.map((item) => [objectKey(item.object), canonical(item.object)]));
+  const left = index(a);
+  const right = index(b);
+  const keys = new Set([...left.keys(), ...right.keys()]);
+  return [...keys].filter((key) => left.get(key) !== right.get(key)).sort();
 }

@@ -60,6 +60,8 @@ export interface StartOptions {
   log?: (line: string) => void;
   /** Do not keep the Node process alive for the components (a test process that owns them). */
   unref?: boolean;
+  /** Start kwok and the fake nodes (default true). */
+  kwok?: boolean;
 }
 
 const STAGES = fileURLToPath(new URL('./kwok-stages.yaml', import.meta.url));
@@ -267,6 +269,142 @@ function fakeNode(name: string): unknown {
   };
 }
 
+/** Child processes that live and die together, each logging to a file in one directory. */
+class ProcessGroup {
+  private readonly children: Array<{ name: string; child: ChildProcess }> = [];
+  readonly logs: string[] = [];
+  private stopping = false;
+  private keepLogs = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: { unref?: boolean; log: (line: string) => void },
+    /** Removed with the group (etcd's data in RAM). */
+    private readonly scratch: string[] = [],
+  ) {}
+
+  launch(name: string, binary: string, args: string[]): void {
+    const file = join(this.dir, `${name}.log`);
+    this.logs.push(file);
+    const out = openSync(file, 'a');
+    const child = spawn(binary, args, {
+      stdio: ['ignore', out, out],
+      env: { ...process.env, HOME: this.dir },
+    });
+    closeSync(out);
+    if (this.options.unref) child.unref();
+    this.children.push({ name, child });
+    child.on('exit', (code, signal) => {
+      if (!this.stopping) this.options.log(`${name} exited (${signal ?? code}); see ${file}`);
+    });
+  }
+
+  /** SIGTERM in reverse start order, SIGKILL after 5 s; then the files go (unless kept). */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const { child } of [...this.children].reverse()) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+    }
+    this.removeFiles();
+  }
+
+  async stopKeepingLogs(): Promise<void> {
+    this.keepLogs = true;
+    await this.stop();
+  }
+
+  killNow(): void {
+    this.stopping = true;
+    for (const { child } of this.children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    this.removeFiles();
+  }
+
+  private removeFiles(): void {
+    for (const path of this.scratch) rmSync(path, { recursive: true, force: true });
+    if (!this.keepLogs) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface FakeNodes {
+  dir: string;
+  stop(): Promise<void>;
+  stopKeepingLogs(): Promise<void>;
+  killNow(): void;
+}
+
+function launchKwok(group: ProcessGroup, kwok: string, kubeconfigPath: string): void {
+  group.launch('kwok', kwok, [
+    `--kubeconfig=${kubeconfigPath}`,
+    `--config=${STAGES}`,
+    '--manage-all-nodes=false',
+    `--manage-nodes-with-annotation-selector=${FAKE_NODE_ANNOTATION}=fake`,
+    '--cidr=10.64.0.0/10',
+    '--node-ip=10.32.0.1',
+  ]);
+}
+
+async function createFakeNodes(access: ApiAccess, count: number, logs: string[]): Promise<void> {
+  for (const name of Array.from({ length: count }, (_, index) => `kwok-node-${index}`)) {
+    const created = await apiRequest(access, 'POST', '/api/v1/nodes', fakeNode(name));
+    if (created.status !== 201 && created.status !== 409)
+      throw new Error(`control plane: creating node ${name}: ${created.status} ${created.body}`);
+  }
+  await waitFor(
+    'a Ready fake node and the default ServiceAccount',
+    90_000,
+    async () => {
+      const nodes = (await apiRequest(access, 'GET', '/api/v1/nodes')).json<{
+        items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
+      }>();
+      const ready = nodes.items.some((node) =>
+        node.status?.conditions?.some(
+          (condition) => condition.type === 'Ready' && condition.status === 'True',
+        ),
+      );
+      const account = await apiRequest(access, 'GET', '/api/v1/namespaces/default/serviceaccounts/default');
+      return ready && account.status === 200;
+    },
+    logs,
+  );
+}
+
+/**
+ * kwok and its fake nodes for an existing cluster (GITOPS_TEST_KUBECONFIG): the suite's pods are
+ * played by the same stages as on the built control plane. Real nodes must not take the suite's
+ * pods (taint them, as the GitHub workflow does for kind).
+ */
+export async function startFakeNodes(options: {
+  kwok: string;
+  kubeconfigPath: string;
+  access: ApiAccess;
+  nodes?: number;
+  log?: (line: string) => void;
+}): Promise<FakeNodes> {
+  const group = new ProcessGroup(mkdtempSync(join(tmpdir(), 'gitops-kwok-')), {
+    log: options.log ?? (() => {}),
+  });
+  try {
+    launchKwok(group, options.kwok, options.kubeconfigPath);
+    await createFakeNodes(options.access, options.nodes ?? 2, group.logs);
+    return {
+      dir: group.dir,
+      stop: () => group.stop(),
+      stopKeepingLogs: () => group.stopKeepingLogs(),
+      killNow: () => group.killNow(),
+    };
+  } catch (error) {
+    await group.stop();
+    throw error;
+  }
+}
+
 /**
  * Starts the control plane on free loopback ports and returns once a fake node is Ready and
  * the controllers have created the default ServiceAccount (pods can be created and scheduled).
@@ -278,53 +416,9 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   const dir = mkdtempSync(join(tmpdir(), 'gitops-control-plane-'));
   // etcd fsyncs on every write; in RAM (and with --unsafe-no-fsync) the suite is not disk-bound.
   const dataRoot = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/gitops-etcd-') : join(dir, 'etcd-data');
-  const children: Array<{ name: string; child: ChildProcess }> = [];
-  const logs: string[] = [];
-
-  const launch = (name: string, binary: string, args: string[]): ChildProcess => {
-    const file = join(dir, `${name}.log`);
-    logs.push(file);
-    const out = openSync(file, 'a');
-    const child = spawn(binary, args, { stdio: ['ignore', out, out], env: { ...process.env, HOME: dir } });
-    closeSync(out);
-    if (options.unref) child.unref();
-    children.push({ name, child });
-    child.on('exit', (code, signal) => {
-      if (!stopping) log(`${name} exited (${signal ?? code}); see ${file}`);
-    });
-    return child;
-  };
-
-  let stopping = false;
-  let keepLogs = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    for (const { child } of [...children].reverse()) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      child.kill('SIGTERM');
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      const killed = sleep(5000).then(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      });
-      await Promise.race([exited, killed]);
-      await exited;
-    }
-    rmSync(dataRoot, { recursive: true, force: true });
-    if (!keepLogs) rmSync(dir, { recursive: true, force: true });
-  };
-  const stopKeepingLogs = async () => {
-    keepLogs = true;
-    await stop();
-  };
-
-  const killNow = () => {
-    stopping = true;
-    for (const { child } of children)
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    rmSync(dataRoot, { recursive: true, force: true });
-    if (!keepLogs) rmSync(dir, { recursive: true, force: true });
-  };
+  const group = new ProcessGroup(dir, { log, ...(options.unref ? { unref: true } : {}) }, [dataRoot]);
+  const { logs } = group;
+  const launch = group.launch.bind(group);
 
   try {
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -419,38 +513,10 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       '--concurrent-gc-syncs=20',
     ]);
     launch('kube-scheduler', paths['kube-scheduler'], [...common, '--secure-port=0']);
-    launch('kwok', paths.kwok, [
-      `--kubeconfig=${kubeconfigPath}`,
-      `--config=${STAGES}`,
-      '--manage-all-nodes=false',
-      `--manage-nodes-with-annotation-selector=${FAKE_NODE_ANNOTATION}=fake`,
-      '--cidr=10.64.0.0/10',
-      '--node-ip=10.32.0.1',
-    ]);
-
-    const nodeNames = Array.from({ length: options.nodes ?? 2 }, (_, index) => `kwok-node-${index}`);
-    for (const name of nodeNames) {
-      const created = await apiRequest(access, 'POST', '/api/v1/nodes', fakeNode(name));
-      if (created.status !== 201 && created.status !== 409)
-        throw new Error(`control plane: creating node ${name}: ${created.status} ${created.body}`);
+    if (options.kwok !== false) {
+      launchKwok(group, paths.kwok, kubeconfigPath);
+      await createFakeNodes(access, options.nodes ?? 2, logs);
     }
-    await waitFor(
-      'a Ready fake node and the default ServiceAccount',
-      90_000,
-      async () => {
-        const nodes = (await apiRequest(access, 'GET', '/api/v1/nodes')).json<{
-          items: Array<{ status?: { conditions?: Array<{ type: string; status: string }> } }>;
-        }>();
-        const ready = nodes.items.some((node) =>
-          node.status?.conditions?.some(
-            (condition) => condition.type === 'Ready' && condition.status === 'True',
-          ),
-        );
-        const account = await apiRequest(access, 'GET', '/api/v1/namespaces/default/serviceaccounts/default');
-        return ready && account.status === 200;
-      },
-      logs,
-    );
     const version = (await apiRequest(access, 'GET', '/version')).json<{ gitVersion: string }>().gitVersion;
     return {
       ...access,
@@ -458,12 +524,12 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
       version,
       dir,
       startupMs: Date.now() - started,
-      stop,
-      killNow,
-      stopKeepingLogs,
+      stop: () => group.stop(),
+      killNow: () => group.killNow(),
+      stopKeepingLogs: () => group.stopKeepingLogs(),
     };
   } catch (error) {
-    await stop();
+    await group.stop();
     throw error;
   }
 }

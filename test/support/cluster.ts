@@ -26,7 +26,8 @@ export interface ClusterFixture {
 
 /**
  * A Kubernetes API (see test-cluster.ts), an env repo (bare remote) with the given files, and an app dir whose
- * gitops.yaml points at both. `environments` maps names to extra YAML for that environment.
+ * gitops.yaml points at both. `environments` maps names to extra YAML for that environment
+ * (`    path: …` in it replaces the default `envs/<name>`).
  */
 export async function clusterFixture(
   t: { after(fn: () => void | Promise<void>): void },
@@ -38,7 +39,10 @@ export async function clusterFixture(
   const remote = createRemote(t, files);
   const app = tempDir(t, 'gitops-app-');
   const envs = Object.entries(environments)
-    .map(([name, extra]) => `  ${name}:\n    path: envs/${name}\n${extra}`)
+    // An environment's own `path:` line replaces the default envs/<name>.
+    .map(
+      ([name, extra]) => `  ${name}:\n${/^ {4}path:/m.test(extra) ? '' : `    path: envs/${name}\n`}${extra}`,
+    )
     .join('');
   writeFileSync(
     join(app, 'gitops.yaml'),

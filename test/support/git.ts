@@ -77,3 +77,23 @@ export function createRemote(
     head: () => git(bare, ['rev-parse', branch]),
   };
 }
+
+/**
+ * A person's commit on the remote's branch, on top of whatever was pushed meanwhile: writes
+ * `files`, removes `remove`, pushes; returns the new head.
+ */
+export function commitToRemote(
+  remote: TestRemote,
+  files: Record<string, string>,
+  message: string,
+  remove: string[] = [],
+): string {
+  const { seed, branch } = remote;
+  git(seed, ['pull', '--quiet', '--rebase', 'origin', branch]);
+  if (remove.length > 0) git(seed, ['rm', '--quiet', '--', ...remove]);
+  writeFiles(seed, files);
+  git(seed, ['add', '-A']);
+  git(seed, ['commit', '--quiet', '-m', message]);
+  git(seed, ['push', '--quiet', 'origin', branch]);
+  return git(seed, ['rev-parse', 'HEAD']);
+}

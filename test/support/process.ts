@@ -47,7 +47,8 @@ export function startBin(
     pid: child.pid!,
     stderr: () => stderr,
     done,
-    waitForStderr(predicate, timeoutMs = 20_000) {
+    // A bound for a hung child only: the wait ends when the output comes or the child exits.
+    waitForStderr(predicate, timeoutMs = 180_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           if (predicate(stderr)) {

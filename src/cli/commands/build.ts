@@ -80,7 +80,8 @@ export function defineBuild(program: Command, action: ActionFactory): void {
           registryAuth = { username: options.registryUsername, password };
         }
         const buildArgs = parseBuildArgs(options.buildArg);
-        const config = readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env);
+        // Building needs only the images: an app repo without envRepo or environments builds too.
+        const config = readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env, 'images');
         const run = await runBuild(ctx, config, {
           images: args,
           rebuild: Boolean(options.rebuild),

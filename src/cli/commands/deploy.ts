@@ -12,6 +12,7 @@ interface DeployCommandOptions {
   autoRollback?: boolean;
   force?: boolean;
   reason?: string;
+  adopt?: boolean;
 }
 
 export function defineDeploy(program: Command, action: ActionFactory): void {
@@ -35,17 +36,23 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
     .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
     .option('--auto-rollback', 'when the rollout fails, revert through git, re-apply and verify (exit 4)')
     .option(
+      '--adopt',
+      'take over objects git declares that another owner manages (another environment or app, a Helm release, Flux, Argo CD)',
+    )
+    .option(
       '--force',
       'deploy even while the environment is locked or frozen (needs --reason; recorded in the commit)',
     )
     .option('--reason <text>', 'why --force is needed; recorded in the Gitops-Override-Reason trailer')
     .addHelpText(
       'after',
-      '\nSteps: preflight → build → drift check → bump → policy gate → commit and push → wait for the\n' +
-        'apply lease → apply and prune → wait for the rollout → verify → record. The run applies the\n' +
-        'branch head. Exit 3 with nothing applied (re-run), 4 when the rollout fails (with the rollback\n' +
-        'command, or after an automatic rollback), 5 when a gate blocks (drift, policy, lock, freeze,\n' +
-        "signature), 6 when a newer revision superseded this run's change.\n\n" +
+      '\nSteps: preflight → build → drift check → bump → policy gate → server dry run → commit and push\n' +
+        '→ wait for the apply lease → apply and prune → wait for the rollout → verify → record. The run\n' +
+        'applies the branch head. Exit 3 with nothing applied (re-run), 4 when the rollout fails (with\n' +
+        'the rollback command, or after an automatic rollback), 5 when a gate blocks (drift, policy,\n' +
+        'the API server refusing an object in the dry run, lock, freeze, signature), 6 when a newer\n' +
+        "revision superseded this run's change. With --on-drift overwrite, fields git does not declare\n" +
+        'are removed too, whoever added them.\n\n' +
         'Example: gitops deploy --env staging --skip-build --image web=ghcr.io/acme/web:1.4.2',
     )
     .action(
@@ -62,6 +69,7 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
           onDrift,
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
           ...(options.autoRollback ? { autoRollback: true } : {}),
+          ...(options.adopt ? { adopt: true } : {}),
           ...override,
         });
         return { result };

@@ -17,7 +17,7 @@ export function defineHistory(program: Command, action: ActionFactory): void {
         ]);
         const history = await runHistory(ctx, { env: options.env, limit });
         ctx.reporter.print(formatHistory(history, ctx.reporter.color));
-        const { envPath: _envPath, ...document } = history;
+        const { envPath: _envPath, paths: _paths, ...document } = history;
         return { result: document };
       }),
     );

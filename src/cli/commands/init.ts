@@ -11,6 +11,7 @@ interface InitOptions {
   image: string[];
   actionRef?: string;
   yes?: boolean;
+  ciTemplate?: string;
 }
 
 /** Answers for `gitops init`, from flags or prompts. */
@@ -115,11 +116,17 @@ async function askInitQuestions(ctx: Context, given: PromptRequest): Promise<Ini
 export function defineInit(program: Command, action: ActionFactory): void {
   program
     .command('init')
-    // `--ci` is the global CI-mode switch, so commander hands `github`/`jenkins` of `init --ci github` to
-    // this command as an operand; init reads it from there.
+    // `--ci` is the global CI-mode switch, so commander hands `github`/`jenkins` of `init --ci github`
+    // to this command as an operand; init reads it from there (the older spelling of --ci-template).
     .argument('[ci-provider]')
-    .usage('[options] [--ci github|jenkins]')
-    .description('write a commented starter gitops.yaml (and, with --ci github|jenkins, CI workflow files)')
+    .usage('[options] [--ci-template github|jenkins]')
+    .description(
+      'write a commented starter gitops.yaml (and, with --ci-template github|jenkins, CI workflow files)',
+    )
+    .option(
+      '--ci-template <provider>',
+      'also write the CI files: github (.github/workflows/gitops-*.yml) or jenkins (Jenkinsfile, Jenkinsfile.drift)',
+    )
     .option('-f, --force', 'overwrite existing files')
     .option('--env-repo <url>', 'git URL or local path of the environment repo (default: ../environments)')
     .option('--branch <name>', 'branch of the environment repo (default: main)')
@@ -132,14 +139,15 @@ export function defineInit(program: Command, action: ActionFactory): void {
     .option('-y, --yes', 'never prompt: take flags and defaults (the behaviour in CI and without a terminal)')
     .addHelpText(
       'after',
-      '\n  --ci github|jenkins        also write .github/workflows/gitops-{deploy,promote,drift,rollback}.yml,\n' +
-        '                             or Jenkinsfile and Jenkinsfile.drift, at the repository root\n\n' +
+      '\nThe CI files go to the repository root: .github/workflows/gitops-{deploy,promote,drift,rollback}.yml,\n' +
+        'or Jenkinsfile and Jenkinsfile.drift. (`init --ci github` is accepted as the older spelling;\n' +
+        'the global --ci alone only switches to plain CI output.)\n\n' +
         'On a terminal (outside CI) init asks for the env repo, the environments and the images that\n' +
         'no flag gave. Existing files are never overwritten without --force (exit 2).\n\n' +
         'Examples:\n' +
         '  gitops init\n' +
-        '  gitops init --ci github --env-repo https://github.com/acme/environments.git --image web=ghcr.io/acme/web\n' +
-        '  gitops init --ci jenkins --environments dev,staging,production --yes',
+        '  gitops init --ci-template github --env-repo https://github.com/acme/environments.git --image web=ghcr.io/acme/web\n' +
+        '  gitops init --ci-template jenkins --environments dev,staging,production --yes',
     )
     .action(
       action<InitOptions>(async (ctx, options, args) => {
@@ -149,14 +157,32 @@ export function defineInit(program: Command, action: ActionFactory): void {
             import('../../ci-templates/index.js'),
             import('../../core/errors.js'),
           ]);
-        const provider = args[0];
-        if (provider !== undefined && (!options.ci || !ci.isCiProvider(provider))) {
-          throw usageError('USAGE', `unexpected argument "${provider}"`, {
-            hint: `to write CI files, pass --ci ${ci.CI_PROVIDERS.join('|')}`,
+        const operand = args[0];
+        if (operand !== undefined && !options.ci) {
+          throw usageError('USAGE', `init takes no argument, but was given "${operand}"`, {
+            hint: `to write CI files, pass --ci-template ${ci.CI_PROVIDERS.join('|')}`,
           });
         }
+        const provider = options.ciTemplate ?? operand;
+        if (provider !== undefined && !ci.isCiProvider(provider)) {
+          throw usageError(
+            'USAGE',
+            `"${provider}" is not a CI provider gitops writes files for: ${ci.CI_PROVIDERS.join(', ')}`,
+            {
+              hint: `pass --ci-template ${ci.CI_PROVIDERS.join('|')}, or leave it out to write gitops.yaml only`,
+            },
+          );
+        }
+        if (options.ciTemplate && operand !== undefined)
+          throw usageError(
+            'USAGE',
+            `init was given both --ci-template ${options.ciTemplate} and "${operand}"`,
+            {
+              hint: 'pass one --ci-template',
+            },
+          );
         const { detectCI } = await import('../ci.js');
-        const ciByFlag = provider === undefined ? ctx.ci : detectCI(ctx.env);
+        const ciByFlag = operand === undefined ? ctx.ci : detectCI(ctx.env);
         let answers: InitAnswers = {
           envRepo: options.envRepo ?? INIT_DEFAULTS.envRepo,
           environments: options.environments ?? INIT_DEFAULTS.environments,
@@ -192,6 +218,11 @@ export function defineInit(program: Command, action: ActionFactory): void {
         for (const output of written.preview ?? []) ctx.reporter.print(`# ${output.path}\n${output.content}`);
         for (const file of written.files)
           ctx.reporter.success(`${ctx.dryRun ? 'would write' : 'wrote'} ${file}`);
+        // `gitops init --ci` reads like "write the CI files" but is the global CI-mode switch: say so.
+        if (options.ci && !answers.ci)
+          ctx.reporter.info(
+            `no CI files written: --ci only switches to plain CI output; pass --ci-template ${ci.CI_PROVIDERS.join('|')} to write them`,
+          );
         ctx.reporter.info(
           answers.ci
             ? 'next: edit the images and environment paths, add the secrets the CI files name, and commit them'

@@ -8,6 +8,7 @@ interface PromoteCommandOptions {
   onDrift: string;
   timeout?: string;
   autoRollback?: boolean;
+  adopt?: boolean;
   force?: boolean;
   reason?: string;
 }
@@ -16,13 +17,17 @@ export function definePromote(program: Command, action: ActionFactory): void {
   program
     .command('promote')
     .description(
-      'copy the images running in one environment to the next, then commit, apply, wait and verify',
+      'copy the images of one environment (as its verified revision renders them) to the next, then commit, apply, wait and verify',
     )
     .option('--from <env>', 'source environment (default: environments.<to>.promoteFrom)')
     .requiredOption('--to <env>', 'target environment')
     .option('--on-drift <mode>', 'when the target drifted: fail (exit 5), warn, overwrite', 'fail')
     .option('--timeout <duration>', 'how long to wait for the rollout')
     .option('--auto-rollback', 'when the rollout fails, revert through git, re-apply and verify (exit 4)')
+    .option(
+      '--adopt',
+      'take over objects git declares that another owner manages (another environment or app, a Helm release, Flux, Argo CD)',
+    )
     .option(
       '--force',
       'promote even while the target is locked or frozen (needs --reason; recorded in the commit)',
@@ -44,6 +49,7 @@ export function definePromote(program: Command, action: ActionFactory): void {
           onDrift,
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
           ...(options.autoRollback ? { autoRollback: true } : {}),
+          ...(options.adopt ? { adopt: true } : {}),
           ...override,
         });
         return { result };

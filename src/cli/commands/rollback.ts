@@ -7,6 +7,8 @@ interface RollbackCommandOptions {
   timeout?: string;
   reason?: string;
   force?: boolean;
+  adopt?: boolean;
+  includeShared?: boolean;
 }
 
 export function defineRollback(program: Command, action: ActionFactory): void {
@@ -21,14 +23,26 @@ export function defineRollback(program: Command, action: ActionFactory): void {
     .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
     .option('--reason <text>', 'why, recorded in the commit message')
     .option(
+      '--adopt',
+      'take over objects git declares that another owner manages (another environment or app, a Helm release, Flux, Argo CD)',
+    )
+    .option(
       '--force',
       'roll back even while the environment is locked or frozen (needs --reason; recorded in the commit)',
     )
+    .option(
+      '--include-shared',
+      'also restore files other environments render from (a shared base, chart or values file)',
+    )
     .addHelpText(
       'after',
-      '\nThe environment directory is restored as it was at <sha> in a NEW commit on top of the branch\n' +
+      '\nEverything the environment renders from (its directory, kustomize bases and components, the\n' +
+        'chart and values files) is restored as it was at <sha> in a NEW commit on top of the branch\n' +
         '(trailers Gitops-Action: rollback, Gitops-Rollback-To: <sha>); history is never rewritten.\n' +
-        'Then apply and prune, wait, verify. An unknown sha is exit 2 and nothing is pushed.',
+        'A file other environments read too is refused (exit 5, naming it) unless --include-shared.\n' +
+        'The restored tree must render what <sha> rendered, and the API server must accept it (a\n' +
+        'server-side dry run) before anything is pushed. Then apply and prune (fields git does not\n' +
+        'declare are removed, whoever added them), wait, verify. An unknown sha is exit 2.',
     )
     .action(
       action<RollbackCommandOptions>(async (ctx, options, args) => {
@@ -39,6 +53,8 @@ export function defineRollback(program: Command, action: ActionFactory): void {
           env: options.env,
           ...(args[0] ? { sha: args[0] } : {}),
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          ...(options.adopt ? { adopt: true } : {}),
+          ...(options.includeShared ? { includeShared: true } : {}),
           ...override,
         });
         return { result };

@@ -6,6 +6,7 @@ import type { DriftReport, ObjectDrift } from '../../drift/detect.js';
 import { managerLabel } from '../../drift/managed-fields.js';
 import { itemKey, listKeysFor, type Segment, sameKey } from '../../drift/paths.js';
 import { ANNOTATION_REVISION, LABEL_ENVIRONMENT } from '../../kube/objects.js';
+import { ANNOTATION_OWNER } from '../../kube/ownership.js';
 
 const SECRET_MARK = '(secret)';
 const SECRET_DIFFERS = '(secret: differs from git)';
@@ -78,6 +79,7 @@ function stripOurMetadata(object: Record<string, unknown>): void {
   for (const [field, key] of [
     ['labels', LABEL_ENVIRONMENT],
     ['annotations', ANNOTATION_REVISION],
+    ['annotations', ANNOTATION_OWNER],
   ] as const) {
     const map = metadata[field];
     if (!map) continue;
@@ -104,8 +106,14 @@ function maskSecrets(desired: Record<string, unknown>, live: Record<string, unkn
 
 const yaml = (value: unknown) => dump(value, { lineWidth: -1, noRefs: true });
 
-/** Unified diff of normalised YAML for one object: git on the left, the cluster on the right. */
+/**
+ * Unified diff of normalised YAML for one object: git on the left, the cluster on the right. Only
+ * for objects on both sides: a whole object that exists on one side only is named, not printed
+ * (a first diff of 35 objects is 35 lines, not hundreds; an extra object's server fields, uid,
+ * resourceVersion, status, say nothing about what git wants).
+ */
 export function objectDiff(drift: ObjectDrift): string {
+  if (!drift.desired || !drift.live) return '';
   const label = { from: `git: ${drift.display}`, to: `cluster: ${drift.display}` };
   const desired = drift.desired ? (structuredClone(drift.desired) as Record<string, unknown>) : undefined;
   const live = drift.live ? (structuredClone(drift.live) as Record<string, unknown>) : undefined;
@@ -137,8 +145,15 @@ function describe(difference: Difference): string {
   const by = who ? ` by ${managerLabel(who)}${when(who.time)}` : '';
   if (difference.secret)
     return `${difference.display} ${difference.kind === 'extra' ? 'added in the cluster' : 'differs'}${by}`;
-  const show = (value: unknown) =>
-    value === undefined ? '(absent)' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const show = (value: unknown) => {
+    if (value === undefined) return '(absent)';
+    const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+    // One line per field: a multi-line value (a config file in a ConfigMap) is summarised; the
+    // YAML diff below shows it whole.
+    const lines = text.split('\n');
+    const first = lines[0]!.length > 60 ? `${lines[0]!.slice(0, 60)}…` : lines[0]!;
+    return lines.length > 1 ? `${JSON.stringify(`${first}…`)} (${lines.length} lines)` : first;
+  };
   switch (difference.kind) {
     case 'changed':
       return `${difference.display}: ${show(difference.desired)} → ${show(difference.live)}${by}`;
@@ -154,6 +169,8 @@ const STATE_TEXT: Record<ObjectDrift['state'], string> = {
   modified: 'modified',
   missing: 'missing in cluster',
   extra: 'extra in cluster',
+  unmanaged: 'present, not managed',
+  foreign: 'owned by another',
 };
 
 /** Human report: a summary table, then per changed object its differences and a YAML diff. */
@@ -173,14 +190,21 @@ export function formatDrift(
         row.state === 'in-sync' ? color.green : row.state === 'modified' ? color.yellow : color.red;
       let manager = [...new Set(row.managers.map(managerLabel))].join(', ');
       if (row.state === 'extra')
-        manager = row.prunable ? 'gitops (next deploy prunes it)' : 'kept (prune.protect or pruning off)';
+        manager = row.prunable
+          ? 'gitops (next deploy prunes it)'
+          : row.adopted
+            ? 'adopted (next deploy releases it)'
+            : 'kept (prune.protect, pruning off, or not created by gitops)';
+      if (row.state === 'foreign') manager = row.owner ?? manager;
       lines.push(
         `${row.display.padEnd(width)}  ${paint(STATE_TEXT[row.state].padEnd(stateWidth))}  ${manager}`,
       );
     }
   }
+  const absent = rows.filter((row) => row.state === 'missing');
   for (const row of rows) {
-    if (row.state === 'in-sync') continue;
+    // Objects not yet in the cluster are the table's rows; no block each (see objectDiff).
+    if (row.state === 'in-sync' || row.state === 'missing') continue;
     lines.push(
       '',
       color.bold(
@@ -190,10 +214,17 @@ export function formatDrift(
     for (const difference of row.differences) lines.push(`  ${describe(difference)}`);
     if (row.state === 'extra')
       lines.push(
-        `  in the cluster with this environment's label, but not in git${row.prunable ? '; the next deploy deletes it' : ''}`,
+        `  in the cluster with this environment's label${row.liveRevision ? ` (applied from ${row.liveRevision.slice(0, 12)})` : ''}, but not in git${row.prunable ? '; the next deploy deletes it' : ''}`,
       );
-    if (row.state === 'missing')
-      lines.push('  declared in git, absent from the cluster (deleted by hand, or never applied)');
+
+    if (row.state === 'unmanaged')
+      lines.push(
+        `  in the cluster without an owner (applied by hand or by a script); the next deploy adopts it${row.differences.length ? ' and sets the fields above' : ''}`,
+      );
+    if (row.state === 'foreign')
+      lines.push(
+        `  owned by ${row.owner}: the next deploy refuses to change it (deploy --adopt takes it over)`,
+      );
     const diff = objectDiff(row);
     if (diff) {
       lines.push(
@@ -212,13 +243,21 @@ export function formatDrift(
       );
     }
   }
+  if (absent.length > 0)
+    lines.push(
+      '',
+      `${absent.length} object(s) declared in git are not in the cluster (never applied, or deleted by hand): the next deploy creates them`,
+    );
   const { counts } = report;
   lines.push(
     '',
     report.inSync
       ? color.green(`${report.environment}: in sync (${counts['in-sync']} object(s))`)
       : color.yellow(
-          `${report.environment}: ${counts.modified} modified, ${counts.missing} missing, ${counts.extra} extra, ${counts['in-sync']} in sync`,
+          `${report.environment}: ${counts.modified} modified, ${counts.missing} missing, ${counts.extra} extra, ${[
+            counts.unmanaged ? `${counts.unmanaged} not managed, ` : '',
+            counts.foreign ? `${counts.foreign} owned by others, ` : '',
+          ].join('')}${counts['in-sync']} in sync`,
         ),
   );
   return lines.join('\n');

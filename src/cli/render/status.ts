@@ -9,9 +9,12 @@ export function formatStatus(statuses: readonly EnvironmentStatus[], color: Chal
       ? status.drift.inSync
         ? color.green('in sync')
         : color.yellow(
-            `drift: ${status.drift.counts.modified} modified, ${status.drift.counts.missing} missing, ${status.drift.counts.extra} extra`,
+            `drift: ${status.drift.counts.modified} modified, ${status.drift.counts.missing} missing, ${status.drift.counts.extra} extra${status.drift.counts.unmanaged ? `, ${status.drift.counts.unmanaged} not managed` : ''}${status.drift.counts.foreign ? `, ${status.drift.counts.foreign} owned by others` : ''}`,
           )
       : '—';
+    const owners = (status.drift?.foreign ?? []).map(
+      (entry) => `  ${color.yellow(`${entry.object} is owned by ${entry.owner}`)}`,
+    );
     const health = status.rollouts.length
       ? status.rollouts
           .map(
@@ -24,6 +27,7 @@ export function formatStatus(statuses: readonly EnvironmentStatus[], color: Chal
       color.bold(status.environment),
       `  live ${status.liveRevision?.slice(0, 12) ?? '—'}  branch ${status.headRevision.slice(0, 12) || '—'}  git: ${status.git}  phase: ${status.phase ?? '—'}`,
       `  ${drift}`,
+      ...owners,
       `  ${health}`,
       ...(status.lock ? [`  ${color.yellow(`🔒 ${describeLock(status.lock)}`)}`] : []),
       ...(status.lease

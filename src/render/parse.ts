@@ -1,0 +1,66 @@
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { usageError } from '../core/errors.js';
+import type { DesiredObject, KubeObject } from '../kube/objects.js';
+
+function asObjects(value: unknown, where: { file: string; line?: number }): KubeObject[] {
+  if (value === null || value === undefined) return [];
+  const object = value as Partial<KubeObject> & { items?: unknown[] };
+  const problem = (message: string) =>
+    usageError('MANIFEST_INVALID', message, {
+      location: { file: where.file, ...(where.line ? { line: where.line } : {}) },
+      hint: 'every YAML document in an environment must be a Kubernetes object (apiVersion, kind, metadata.name)',
+    });
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw problem('document is not a Kubernetes object (a map)');
+  if (typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object.items)) {
+    return object.items.flatMap((item) => asObjects(item, where));
+  }
+  if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
+    throw problem('document has no apiVersion/kind');
+  }
+  if (!object.metadata || typeof object.metadata.name !== 'string' || object.metadata.name === '') {
+    throw problem(`${object.kind} has no metadata.name`);
+  }
+  return [object as KubeObject];
+}
+
+/** Parses a multi-document YAML text into objects with their starting line. */
+export function parseManifests(text: string, file: string): DesiredObject[] {
+  return parseDocuments(text, file).map(({ object, line }) => ({ object, source: { file, line } }));
+}
+
+/** Objects of a multi-document YAML text, each with its line and the comment before its document. */
+export function parseDocuments(
+  text: string,
+  file: string,
+): Array<{ object: KubeObject; line: number; comment?: string }> {
+  const lines = new LineCounter();
+  const documents = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  const out: Array<{ object: KubeObject; line: number; comment?: string }> = [];
+  for (const document of Array.isArray(documents) ? documents : [documents]) {
+    const error = document.errors[0];
+    if (error) {
+      const position = error.linePos?.[0];
+      throw usageError('MANIFEST_YAML', `invalid YAML: ${error.message.split('\n')[0]}`, {
+        location: { file, ...(position ? { line: position.line, column: position.col } : {}) },
+        hint: 'fix the YAML at that position',
+      });
+    }
+    const start = document.contents?.range?.[0];
+    const line = start === undefined ? 1 : lines.linePos(start).line;
+    let value: unknown;
+    try {
+      // maxAliasCount bounds "billion laughs" expansion.
+      value = document.toJS({ maxAliasCount: 100 });
+    } catch (cause) {
+      throw usageError('MANIFEST_YAML', `cannot expand YAML document: ${(cause as Error).message}`, {
+        location: { file, line },
+        cause,
+      });
+    }
+    const comment = document.commentBefore ?? undefined;
+    for (const object of asObjects(value, { file, line }))
+      out.push({ object, line, ...(comment ? { comment } : {}) });
+  }
+  return out;
+}
