@@ -29,7 +29,7 @@ async function fixture(t: Parameters<typeof clusterFixture>[0], extra = ''): Pro
 const image = (tag: string) => `${REGISTRY}/web:${tag}`;
 
 /** Polls until `predicate` holds: the event a step of the race waits for. */
-async function until(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
+async function until(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 180_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -81,20 +81,48 @@ async function assertOnHead(cluster: Fixture) {
 }
 
 const DEPLOYMENT_PATCH = /\/deployments\/web$/;
+
+/** A window the test opens and closes: requests held by it wait until `open()`. */
+function gate() {
+  let open!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { closed, open };
+}
+
+/** The apply's own PATCH of the Deployment (not the server dry run before the push). */
+const isDeploymentApply = (r: { method: string; path: string; query: Record<string, string> }) =>
+  r.method === 'PATCH' && DEPLOYMENT_PATCH.test(r.path) && !r.query.dryRun;
+
+/** A held request must outlast kubectl's request timeout, however long the test holds it. */
+const PATIENT = { GITOPS_KUBECTL_REQUEST_TIMEOUT: '10m' };
+
+async function patientRun(cluster: Fixture, args: string[]): Promise<Outcome> {
+  const result = await runCli(['--json', ...args], {
+    cwd: cluster.app,
+    env: { ...cluster.env, ...PATIENT },
+  });
+  return { code: result.code, doc: JSON.parse(result.stdout) as Outcome['doc'], stderr: result.stderr };
+}
 const LEASE = /\/leases\/gitops-lease-staging-[0-9a-f]+$/;
 
 describe('ordering', { concurrency: true }, () => {
   test('slow first apply: the second deploy waits for the lease and applies the head; status is never 0 while behind', async (t) => {
     const cluster = await fixture(t);
     assert.equal((await run(cluster, deployWeb('staging', '3.0.0'))).code, 0);
-    // The first job's apply of the Deployment hangs for 6 s in the proxy.
-    cluster.server.faults.add({ method: 'PATCH', pathPattern: DEPLOYMENT_PATCH, latencyMs: 6000, times: 1 });
+    // The first job's apply of the Deployment is held in the proxy until the test has looked.
+    const apply = gate();
+    cluster.server.faults.add({
+      method: 'PATCH',
+      pathPattern: DEPLOYMENT_PATCH,
+      dryRun: false,
+      hold: apply.closed,
+      times: 1,
+    });
     cluster.server.clearRequests();
-    const first = run(cluster, deployWeb('staging', '3.0.1'));
-    await until(
-      () => cluster.server.requests.some((r) => r.method === 'PATCH' && DEPLOYMENT_PATCH.test(r.path)),
-      "the first job's apply",
-    );
+    const first = patientRun(cluster, deployWeb('staging', '3.0.1'));
+    await until(() => cluster.server.requests.some(isDeploymentApply), "the first job's apply");
     const before = cluster.remote.head();
     const second = run(cluster, deployWeb('staging', '3.0.2'));
     await until(() => cluster.remote.head() !== before, "the second job's push");
@@ -104,6 +132,7 @@ describe('ordering', { concurrency: true }, () => {
     assert.equal(behind.env.git, 'pending-apply');
     assert.ok(behind.env.lease, 'status shows who holds the apply lease');
     assert.match(behind.env.note ?? '', /holds the apply lease .* it is applying now/);
+    apply.open();
 
     const [a, b] = await Promise.all([first, second]);
     assert.equal(a.code, 0, a.stderr);
@@ -118,12 +147,13 @@ describe('ordering', { concurrency: true }, () => {
   test('overtaken before the lease: the older job is superseded (exit 6), never applies its older revision', async (t) => {
     const cluster = await fixture(t);
     assert.equal((await run(cluster, deployWeb('staging', '3.0.0'))).code, 0);
-    // The first job is slow between its push and the lease: its first read of the lease hangs
-    // for 20 s (within kubectl's 30 s request timeout), long enough for a whole second deploy.
-    cluster.server.faults.add({ method: 'GET', pathPattern: LEASE, latencyMs: 20_000, times: 1 });
+    // The first job is slow between its push and the lease: its first read of the lease is held
+    // until a whole second deploy has finished.
+    const lease = gate();
+    cluster.server.faults.add({ method: 'GET', pathPattern: LEASE, hold: lease.closed, times: 1 });
     cluster.server.clearRequests();
     const before = cluster.remote.head();
-    const first = run(cluster, deployWeb('staging', '3.0.1'));
+    const first = patientRun(cluster, deployWeb('staging', '3.0.1'));
     await until(
       () => cluster.server.requests.some((r) => r.method === 'GET' && LEASE.test(r.path)),
       "the first job's lease read",
@@ -132,6 +162,7 @@ describe('ordering', { concurrency: true }, () => {
     const mine = cluster.remote.head();
     const second = await run(cluster, deployWeb('staging', '3.0.2'));
     assert.equal(second.code, 0, second.stderr);
+    lease.open();
     const a = await first;
     assert.equal(a.code, 6, a.stderr);
     assert.equal(a.doc.error?.code, 'SUPERSEDED');
@@ -141,7 +172,7 @@ describe('ordering', { concurrency: true }, () => {
     assert.doesNotMatch(`${a.doc.error?.message}\n${a.doc.error?.hint}`, /gitops rollback/);
     assert.match(a.doc.error?.hint ?? '', /nothing to roll back/);
     const patches = cluster.server.requests.filter(
-      (r) => r.method === 'PATCH' && DEPLOYMENT_PATCH.test(r.path) && r.fieldManager === 'gitops',
+      (r) => isDeploymentApply(r) && r.fieldManager === 'gitops',
     );
     assert.equal(patches.length, 1, 'only the newer revision was applied');
     await assertOnHead(cluster);
@@ -211,11 +242,7 @@ describe('ordering', { concurrency: true }, () => {
     assert.equal(doc.error.code, 'ENVIRONMENT_LOCKED');
     assert.match(doc.error.message, /locked by .*incident 42/);
     assert.equal(cluster.remote.head(), locked, 'nothing was pushed on top of the lock');
-    assert.equal(
-      cluster.server.requests.filter((r) => r.method === 'PATCH' && DEPLOYMENT_PATCH.test(r.path)).length,
-      0,
-      'nothing was applied',
-    );
+    assert.equal(cluster.server.requests.filter(isDeploymentApply).length, 0, 'nothing was applied');
     assert.equal(await liveWebImage(cluster, cluster.ns), image('1.0.0'));
 
     // With --force --reason the same race pushes, and the commit records the override.
@@ -249,23 +276,28 @@ describe('ordering', { concurrency: true }, () => {
   test('a crashed deploy: its lease expires, status shows the holder, the next deploy takes over and finishes', async (t) => {
     const cluster = await fixture(t, '    lease:\n      duration: 3s\n');
     assert.equal((await run(cluster, deployWeb('staging', '1.0.0'))).code, 0);
+    // The apply is held until the run is killed: it dies inside the apply, holding the lease.
+    const apply = gate();
+    t.after(() => apply.open());
     cluster.server.faults.add({
       method: 'PATCH',
       pathPattern: DEPLOYMENT_PATCH,
-      latencyMs: 20_000,
+      dryRun: false,
+      hold: apply.closed,
       times: 1,
     });
     cluster.server.clearRequests();
-    const crashing = startBin(deployWeb('staging', '2.0.0'), { cwd: cluster.app, env: cluster.env });
-    await crashing.waitForStderr(
-      () => cluster.server.requests.some((r) => r.method === 'PATCH' && DEPLOYMENT_PATCH.test(r.path)),
-      60_000,
-    );
+    const crashing = startBin(deployWeb('staging', '2.0.0'), {
+      cwd: cluster.app,
+      env: { ...cluster.env, ...PATIENT },
+    });
+    await crashing.waitForStderr(() => cluster.server.requests.some(isDeploymentApply), 180_000);
     // The CI runner dies: gitops and its kubectl, at once, without any clean-up.
     for (const child of descendants(crashing.pid)) process.kill(child.pid, 'SIGKILL');
     crashing.child.kill('SIGKILL');
     await crashing.done;
     cluster.server.faults.clear();
+    apply.open();
 
     const crashed = await status(cluster);
     assert.equal(crashed.code, 1, crashed.stderr);
@@ -346,10 +378,7 @@ describe('ordering', { concurrency: true }, () => {
     // Pods of a "stuck" image never become ready: the run waits for its rollout until another
     // run applies a newer image over it, whose pods do.
     const slow = run(cluster, deployWeb('staging', '2.0.0-stuck'));
-    await until(
-      () => cluster.server.requests.some((r) => r.method === 'PATCH' && DEPLOYMENT_PATCH.test(r.path)),
-      "the first run's apply",
-    );
+    await until(() => cluster.server.requests.some(isDeploymentApply), "the first run's apply");
     // A run that does not take the lease (an older gitops, a script) bumps and applies the head.
     const bump = await cluster.gitops(['bump', '--env', 'staging', '--image', `web=${image('3.0.0')}`]);
     assert.equal(bump.code, 0, bump.stderr);
