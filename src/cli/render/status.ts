@@ -30,6 +30,11 @@ export function formatStatus(statuses: readonly EnvironmentStatus[], color: Chal
       ...owners,
       `  ${health}`,
       ...(status.lock ? [`  ${color.yellow(`🔒 ${describeLock(status.lock)}`)}`] : []),
+      ...(status.lease
+        ? [
+            `  ${color.yellow(`⏳ apply lease: ${status.lease.action ?? 'run'}${status.lease.revision ? ` of ${status.lease.revision.slice(0, 12)}` : ''}${status.lease.actor ? ` by ${status.lease.actor}` : ''}, holder ${status.lease.holder}${status.lease.expired ? `, expired at ${status.lease.expires}` : `, renewed ${status.lease.renewTime ?? '?'}`}`)}`,
+          ]
+        : []),
       ...(status.freezes ?? []).map((freeze) => `  ${color.yellow(`❄ ${freeze}`)}`),
       ...(status.note ? [`  ${color.yellow(status.note)}`] : []),
       ...(status.error ? [`  ${color.red(status.error)}`] : []),
