@@ -97,7 +97,7 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
       git: 'not-deployed',
       drift: null,
       rollouts: [],
-      note: 'nothing deployed yet: run gitops deploy',
+      note: `nothing deployed yet: gitops deploy --env ${envName} deploys the branch head`,
     };
   }
   const live = await resolveRevision(ctx, checkout, inventory.revision).catch(() => undefined);
