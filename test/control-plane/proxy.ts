@@ -6,46 +6,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, createServer, request as httpsRequest, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { FaultRule, RequestLogEntry } from '@gitops/kube-apiserver';
 import type { ApiAccess } from './control-plane.js';
 
 /** How the proxy reaches the API server: its URL, CA, and the credentials it presents upstream. */
 export type UpstreamAccess = ApiAccess;
 
-export interface RequestLogEntry {
-  time: string;
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  status: number;
-  userAgent: string;
-  contentType: string;
-  /** The fieldManager query parameter of a write, if any. */
-  fieldManager?: string;
-  /** `watch` for watch requests, else the lower-case HTTP method. */
-  verb: string;
-  durationMs: number;
-}
-
-/** A fault injected into matching requests. `times` defaults to unlimited. */
-export interface FaultRule {
-  method?: string;
-  /** A RegExp tested against the path, or a string the path must contain. */
-  pathPattern: RegExp | string;
-  /** Answer with this status (a Kubernetes Status body) instead of forwarding. */
-  status?: number;
-  /** Delay before forwarding (or answering); a hung request when longer than the client waits. */
-  latencyMs?: number;
-  /** Destroy the connection without an answer. */
-  reset?: boolean;
-  /**
-   * Hold the request until this settles (then forward it, or apply the other effects): a window
-   * that stays open until the test closes it, however slow the machine is.
-   */
-  hold?: Promise<unknown>;
-  /** Match only dry-run requests (`true`) or only real ones (`false`); unset matches both. */
-  dryRun?: boolean;
-  times?: number;
-}
+// The request log and the faults speak the embedded server's language: a test runs unchanged
+// against either.
+export type { FaultRule, RequestLogEntry };
 
 export interface ApiProxy {
   url: string;

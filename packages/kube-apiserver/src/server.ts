@@ -73,7 +73,9 @@ export interface FaultRule {
   method?: string;
   /** A RegExp tested against the path, or a string the path must contain. */
   pathPattern: RegExp | string;
+  /** Answer with this status (a Kubernetes Status body) instead of going on. */
   status?: number;
+  /** Delay before answering; a hung request when longer than the client waits. */
   latencyMs?: number;
   /** Destroy the connection without an answer. */
   reset?: boolean;
