@@ -14,7 +14,7 @@ async function fixture(t: Parameters<typeof clusterFixture>[0]): Promise<Fixture
   const ns = uniqueName('status');
   const files = webEnvironmentFiles('staging', { namespace: ns });
   for (const name of ['api', 'worker'])
-    files[`envs/staging/${name}.yaml`] = webDeploymentYaml({ namespace: ns })
+    files[`envs/staging/${name}.yaml`] = webDeploymentYaml()
       .replaceAll('name: web', `name: ${name}`)
       .replaceAll('app: web', `app: ${name}`);
   const cluster = await clusterFixture(
