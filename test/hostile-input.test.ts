@@ -173,7 +173,7 @@ const manifestCases: Array<{ fixture: string; message: RegExp }> = [
   { fixture: 'deep-nesting.yaml', message: /envs\/staging\/deployment\.yaml:\d+: / },
   {
     fixture: 'control-characters.yaml',
-    message: /envs\/staging\/deployment\.yaml:\d+: the file does not re-parse \(null byte is not allowed/,
+    message: /envs\/staging\/deployment\.yaml:6: control character U\+0007 at line 6: /,
   },
   { fixture: 'image-shell.yaml', message: /no reference to web was found in envs\/staging/ },
 ];
