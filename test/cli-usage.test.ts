@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCli, tempDir } from './support/cli.js';
+import { baseEnv, runCli, tempDir } from './support/cli.js';
+import { gitTestEnv } from './support/git.js';
 
 test('a misspelt option is reported as unknown, with the option it resembles, before any required option', async (t) => {
   const cwd = tempDir(t);
@@ -44,4 +45,20 @@ test('gitops build reads only the images of gitops.yaml: no envRepo or environme
   const diff = await runCli(['diff', '--env', 'staging'], { cwd });
   assert.equal(diff.code, 2);
   assert.match(diff.stderr, /envRepo is required/, 'commands that deploy still need it');
+});
+
+test('a missing env repo is named with the reason git gives, not its boilerplate', async (t) => {
+  const cwd = tempDir(t);
+  const missing = join(tempDir(t), 'no-such-repo.git');
+  writeFileSync(
+    join(cwd, 'gitops.yaml'),
+    `version: 1\nenvRepo:\n  url: ${missing}\nenvironments:\n  staging:\n    path: envs/staging\n`,
+  );
+  const diff = await runCli(['diff', '--env', 'staging'], { cwd, env: baseEnv({ ...gitTestEnv }) });
+  assert.equal(diff.code, 2, diff.stderr);
+  assert.match(
+    diff.stderr,
+    /the env repo file:\/\/.*no-such-repo\.git could not be found: '.*no-such-repo\.git' does not appear to be a git repository/,
+  );
+  assert.doesNotMatch(diff.stderr, /and the repository exists/);
 });

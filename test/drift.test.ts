@@ -292,3 +292,48 @@ test('quantities, int-or-string and list order are not drift; --revision compare
   const bad = await cluster.gitops(['diff', '--env', 'staging', '--revision', '--upload-pack=touch /tmp/x']);
   assert.equal(bad.code, 2, bad.stderr);
 });
+
+test('a first diff names the objects the next deploy creates, one line each, and multi-line values stay on one line', async (t) => {
+  const ns = uniqueName('first');
+  const config = (greeting: string) =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n  namespace: ${ns}\ndata:\n  app.properties: |\n    greeting=${greeting}\n    colour=blue\n    size=large\n`;
+  const many = Array.from(
+    { length: 30 },
+    (_, index) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${index}\n  namespace: ${ns}\ndata:\n  key: value-${index}\n`,
+  ).join('---\n');
+  const cluster = await clusterFixture(
+    t,
+    {
+      'envs/staging/namespace.yaml': namespaceYaml(ns),
+      'envs/staging/many.yaml': many,
+      'envs/staging/config.yaml': config('hello'),
+    },
+    { staging: `    namespace: ${ns}\n` },
+  );
+  const first = await cluster.gitops(['diff', '--env', 'staging']);
+  assert.equal(first.code, 1, first.stderr);
+  assert.match(
+    first.stderr,
+    /32 object\(s\) declared in git are not in the cluster .*: the next deploy creates them/,
+  );
+  assert.doesNotMatch(first.stderr, /^\+?\s*apiVersion:/m, 'no YAML bodies for objects not in the cluster');
+  assert.ok(
+    first.stderr.split('\n').length < 60,
+    `one line per object (${first.stderr.split('\n').length} lines)`,
+  );
+
+  await cluster.apply('staging');
+  const changed = await cluster.kubectl(
+    ['apply', '--server-side', '--force-conflicts', '--field-manager=editor', '-f', '-'],
+    config('bonjour'),
+  );
+  assert.equal(changed.code, 0, changed.stderr);
+  const diff = await cluster.gitops(['diff', '--env', 'staging']);
+  assert.equal(diff.code, 1, diff.stderr);
+  const summary = diff.stderr
+    .split('\n')
+    .find((line) => line.includes('data["app.properties"]') || line.includes('data.app.properties'));
+  assert.ok(summary, diff.stderr);
+  assert.match(summary, /"greeting=hello…" \(4 lines\) → "greeting=bonjour…" \(4 lines\) by editor/);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkPolicies } from '../src/gates/policy.js';
+import { checkPolicies, policyError } from '../src/gates/policy.js';
 import { parseManifests } from '../src/render/render.js';
 import { clusterFixture } from './support/cluster.js';
 import { testEnvironment } from './support/config.js';
@@ -74,6 +74,9 @@ spec: {encryptedData: {password: AgBy3i4OJSWK}}
     ],
   );
   assert.ok(!JSON.stringify(violations).includes('hunter2'), 'the violation names keys, never values');
+  const hint = policyError(violations.filter((violation) => violation.rule === 'image-pinned')).hint ?? '';
+  assert.match(hint, /no setting turns this off/);
+  assert.doesNotMatch(hint, /policies/);
 });
 
 test('deploy with a plaintext Secret in git: exit 5 naming file:line, nothing committed or applied', async (t) => {
@@ -105,6 +108,11 @@ test('deploy with a plaintext Secret in git: exit 5 naming file:line, nothing co
     /envs\/staging\/secret\.yaml:2: Secret\/db: Secret db carries plaintext data in git \(keys: password\)/,
   );
   assert.equal((JSON.parse(result.stdout) as { error: { code: string } }).error.code, 'POLICY_VIOLATION');
+  // The hint names what controls this rule, not a generic "change the policies".
+  assert.match(
+    result.stderr,
+    /hint: encrypt the Secret \(SOPS, SealedSecrets\), or name it in environments\.<env>\.policies\.allowPlaintextSecrets$/m,
+  );
   assert.ok(!`${result.stdout}${result.stderr}`.includes('hunter2'));
   assert.equal(cluster.remote.head(), head, 'nothing committed');
   assert.equal(

@@ -82,6 +82,8 @@ export async function waitForRollouts(
   kubectl: Kubectl,
   objects: readonly KubeObject[],
   timeoutMs: number,
+  /** Called as each workload finishes: how many are done of how many. */
+  onProgress?: (done: number, total: number, failed: number) => void,
 ): Promise<RolloutOutcome[]> {
   const deadline = Date.now() + timeoutMs;
   const concurrency = 4;
@@ -89,8 +91,10 @@ export async function waitForRollouts(
   const outcomes: RolloutOutcome[] = [];
   await Promise.all(
     Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-      for (let next = queue.shift(); next; next = queue.shift())
+      for (let next = queue.shift(); next; next = queue.shift()) {
         outcomes.push(await waitOne(kubectl, next, deadline));
+        onProgress?.(outcomes.length, objects.length, outcomes.filter((outcome) => !outcome.ok).length);
+      }
     }),
   );
   return outcomes.sort((a, b) => a.object.localeCompare(b.object));

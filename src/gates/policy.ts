@@ -131,6 +131,20 @@ export function checkPolicies(
   return violations;
 }
 
+/** What changes the outcome of each rule: the manifest, and the setting if one controls the rule. */
+const RULE_HINTS: Record<PolicyViolation['rule'], string> = {
+  'image-pinned': 'pin every image to a tag other than latest, or to a digest (no setting turns this off)',
+  'allowed-registry': 'use an allowed registry, or add it to environments.<env>.policies.allowedRegistries',
+  'plaintext-secret':
+    'encrypt the Secret (SOPS, SealedSecrets), or name it in environments.<env>.policies.allowPlaintextSecrets',
+  'resource-limits':
+    'set CPU and memory limits, or turn off environments.<env>.policies.requireResourceLimits',
+  'namespace-scope':
+    "keep objects in the environment's namespaces, or list more in environments.<env>.namespaces",
+  'cluster-scoped-kind':
+    'remove the object, or allow its kind in environments.<env>.policies.clusterScopedKinds',
+};
+
 export function policyError(violations: readonly PolicyViolation[]): GitopsError {
   const lines = violations.map(
     (violation) =>
@@ -142,7 +156,7 @@ export function policyError(violations: readonly PolicyViolation[]): GitopsError
     `the policy gate refused the deploy (nothing was committed):\n${lines.join('\n')}`,
     {
       ...(first.file ? { location: { file: first.file, ...(first.line ? { line: first.line } : {}) } } : {}),
-      hint: 'fix the manifests, or change environments.<env>.policies (or .namespaces) in gitops.yaml',
+      hint: [...new Set(violations.map((violation) => RULE_HINTS[violation.rule]))].join('; '),
       details: { violations },
     },
   );

@@ -72,10 +72,20 @@ function classifyCloneError(error: unknown, url: string, branch: string): never 
         },
       );
     }
-    if (/does not appear to be a git repository|repository .* not found|not found$/im.test(text)) {
+    const notFound =
+      /does not appear to be a git repository|repository .* not found|does not exist|not found$/im;
+    if (notFound.test(text)) {
+      // git's first fatal line says what is wrong ("'/x' does not appear to be a git repository");
+      // the last is boilerplate ("... and the repository exists.").
+      const lines = text.split('\n').map((line) => line.trim());
+      const reason = (
+        lines.find((line) => notFound.test(line)) ??
+        lines.find((line) => line.startsWith('fatal:')) ??
+        ''
+      ).replace(/^fatal:\s*/, '');
       throw usageError(
         'ENV_REPO_NOT_FOUND',
-        `the env repo ${displayRemote(url)} could not be found: ${text.split('\n').at(-1)}`,
+        `the env repo ${displayRemote(url)} could not be found${reason ? `: ${reason}` : ''}`,
         {
           hint: 'check envRepo.url in gitops.yaml and that this job may read it',
           cause: error,

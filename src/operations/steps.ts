@@ -254,6 +254,9 @@ const applyAndPrune: Step<ReleaseState> = {
       await jsonPatch(session.kubectl, object.live!, operations, ctx.env.TMPDIR || undefined);
       step.log(`${object.display}: removed ${operations.length / 2} field(s) git does not declare`);
     }
+    ctx.reporter.progress?.(
+      `${desired.objects.length} object(s)${prune.length ? `, ${prune.length} to prune` : ''}`,
+    );
     const result = await applyEnvironment(session.kubectl, session.environment, {
       revision: desired.revision,
       objects: desired.objects.map((item) => item.object),
@@ -285,7 +288,7 @@ const waitForTheRollout: Step<ReleaseState> = {
   title: 'wait for the rollout',
   dryRun: 'skip',
   async run(state, step) {
-    const { session, before } = state;
+    const { ctx, session, before } = state;
     const desired = state.desired!;
     const changed = new Set(
       before!.objects
@@ -307,7 +310,16 @@ const waitForTheRollout: Step<ReleaseState> = {
       step.skip('no workload changed');
       return;
     }
-    const outcomes = await waitForRollouts(session.kubectl, workloads, state.timeoutMs);
+    ctx.reporter.progress?.(`0/${workloads.length} workload(s) ready`);
+    const outcomes = await waitForRollouts(
+      session.kubectl,
+      workloads,
+      state.timeoutMs,
+      (done, total, failed) =>
+        ctx.reporter.progress?.(
+          `${done - failed}/${total} workload(s) ready${failed ? `, ${failed} failed` : ''}`,
+        ),
+    );
     state.rollouts = outcomes;
     for (const outcome of outcomes)
       step.log(`${outcome.ok ? '✓' : '✗'} ${outcome.object}: ${outcome.message}`);

@@ -106,8 +106,14 @@ function maskSecrets(desired: Record<string, unknown>, live: Record<string, unkn
 
 const yaml = (value: unknown) => dump(value, { lineWidth: -1, noRefs: true });
 
-/** Unified diff of normalised YAML for one object: git on the left, the cluster on the right. */
+/**
+ * Unified diff of normalised YAML for one object: git on the left, the cluster on the right. Only
+ * for objects on both sides: a whole object that exists on one side only is named, not printed
+ * (a first diff of 35 objects is 35 lines, not hundreds; an extra object's server fields, uid,
+ * resourceVersion, status, say nothing about what git wants).
+ */
 export function objectDiff(drift: ObjectDrift): string {
+  if (!drift.desired || !drift.live) return '';
   const label = { from: `git: ${drift.display}`, to: `cluster: ${drift.display}` };
   const desired = drift.desired ? (structuredClone(drift.desired) as Record<string, unknown>) : undefined;
   const live = drift.live ? (structuredClone(drift.live) as Record<string, unknown>) : undefined;
@@ -139,8 +145,15 @@ function describe(difference: Difference): string {
   const by = who ? ` by ${managerLabel(who)}${when(who.time)}` : '';
   if (difference.secret)
     return `${difference.display} ${difference.kind === 'extra' ? 'added in the cluster' : 'differs'}${by}`;
-  const show = (value: unknown) =>
-    value === undefined ? '(absent)' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const show = (value: unknown) => {
+    if (value === undefined) return '(absent)';
+    const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+    // One line per field: a multi-line value (a config file in a ConfigMap) is summarised; the
+    // YAML diff below shows it whole.
+    const lines = text.split('\n');
+    const first = lines[0]!.length > 60 ? `${lines[0]!.slice(0, 60)}…` : lines[0]!;
+    return lines.length > 1 ? `${JSON.stringify(`${first}…`)} (${lines.length} lines)` : first;
+  };
   switch (difference.kind) {
     case 'changed':
       return `${difference.display}: ${show(difference.desired)} → ${show(difference.live)}${by}`;
@@ -188,8 +201,10 @@ export function formatDrift(
       );
     }
   }
+  const absent = rows.filter((row) => row.state === 'missing');
   for (const row of rows) {
-    if (row.state === 'in-sync') continue;
+    // Objects not yet in the cluster are the table's rows; no block each (see objectDiff).
+    if (row.state === 'in-sync' || row.state === 'missing') continue;
     lines.push(
       '',
       color.bold(
@@ -199,10 +214,9 @@ export function formatDrift(
     for (const difference of row.differences) lines.push(`  ${describe(difference)}`);
     if (row.state === 'extra')
       lines.push(
-        `  in the cluster with this environment's label, but not in git${row.prunable ? '; the next deploy deletes it' : ''}`,
+        `  in the cluster with this environment's label${row.liveRevision ? ` (applied from ${row.liveRevision.slice(0, 12)})` : ''}, but not in git${row.prunable ? '; the next deploy deletes it' : ''}`,
       );
-    if (row.state === 'missing')
-      lines.push('  declared in git, absent from the cluster (deleted by hand, or never applied)');
+
     if (row.state === 'unmanaged')
       lines.push(
         `  in the cluster without an owner (applied by hand or by a script); the next deploy adopts it${row.differences.length ? ' and sets the fields above' : ''}`,
@@ -229,6 +243,11 @@ export function formatDrift(
       );
     }
   }
+  if (absent.length > 0)
+    lines.push(
+      '',
+      `${absent.length} object(s) declared in git are not in the cluster (never applied, or deleted by hand): the next deploy creates them`,
+    );
   const { counts } = report;
   lines.push(
     '',
