@@ -93,11 +93,20 @@ export const ERROR_CODES = {
   ),
 
   // Manifests and images
-  MANIFEST_YAML: usage('A manifest is not valid YAML; file and line are given.'),
+  MANIFEST_YAML: usage(
+    "A manifest (or a values file, a kustomization, a renderer's output) is not valid YAML, has a duplicate key, nests too deeply or expands aliases too far; file and line are given.",
+  ),
+  MANIFEST_ENCODING: usage(
+    'A YAML file the render reads is not UTF-8, or holds a control character (NUL, ESC, …); file and line are given.',
+  ),
   MANIFEST_INVALID: usage('A YAML document of the environment is not a Kubernetes object.'),
   MANIFEST_DUPLICATE: usage('The same object is declared twice in the environment.'),
-  MANIFEST_SYMLINK: usage('A manifest is a symbolic link leading out of the env repo.'),
-  MANIFEST_TOO_LARGE: usage('A manifest is larger than gitops reads.'),
+  MANIFEST_SYMLINK: usage(
+    "A file the render reads (a manifest, a chart file, a values file, a generator's file) is, or lies below, a symbolic link leading out of the env repo; nothing was read through it.",
+  ),
+  MANIFEST_TOO_LARGE: usage(
+    'A file the render reads is larger than gitops reads from one file, or all of them together are more than it reads for one environment.',
+  ),
   KUSTOMIZE_FAILED: usage('`kubectl kustomize` could not build the environment.'),
   HELM_FAILED: usage('`helm template` failed for the environment.'),
   KUSTOMIZE_REMOTE_RESOURCE: usage(

@@ -21,6 +21,8 @@ export const MAX_NESTING_DEPTH = 256;
 /** Why input is refused, with its 1-based line when there is one. */
 export interface InputProblem {
   line?: number;
+  /** 1-based column (in characters) when the parser names one. */
+  column?: number;
   reason: string;
 }
 
@@ -89,12 +91,16 @@ export function decodeText(bytes: Uint8Array): { text: string } | { problem: Inp
     };
   }
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const problem = controlProblem(text);
+  return problem ? { problem } : { text };
+}
+
+/** The first control character YAML does not allow in a text (see NOT_PRINTABLE), or undefined. */
+export function controlProblem(text: string): InputProblem | undefined {
   const control = NOT_PRINTABLE.exec(text);
-  if (control) {
-    const line = lineAt(text, control.index);
-    return { problem: { line, reason: controlCharacterReason(control[0], line) } };
-  }
-  return { text };
+  if (!control) return undefined;
+  const line = lineAt(text, control.index);
+  return { line, reason: controlCharacterReason(control[0], line) };
 }
 
 /** Where a parsed document sits in its file: the text, the document's offset in it, and lines. */
@@ -170,6 +176,7 @@ function yamlErrorProblem(error: YAMLError, source: DocumentSource): InputProble
   const first = error.message.split('\n')[0] ?? error.message;
   return {
     line,
+    column: at - source.text.lastIndexOf('\n', at - 1),
     reason: `not valid YAML at line ${line}: ${first.replace(/ at line \d+, column \d+:?$/, '')}`,
   };
 }
