@@ -30,23 +30,37 @@ export function findConfigFile(cwd: string, explicit?: string): string {
     }
     return file;
   }
-  let dir = resolve(cwd);
+  // Up to the repository root (the directory holding .git), or only the working directory when
+  // there is no repository: a gitops.yaml of some parent directory (a shared runner's home, /tmp)
+  // is nobody's config for this checkout.
+  const start = resolve(cwd);
+  const root = repositoryRootOf(start);
+  let dir = start;
   for (;;) {
     for (const name of CONFIG_FILE_NAMES) {
       const candidate = join(dir, name);
       if (existsSync(candidate)) return candidate;
     }
-    const parent = dirname(dir);
-    if (existsSync(join(dir, '.git')) || parent === dir) break;
-    dir = parent;
+    if (root === undefined || dir === root) break;
+    dir = dirname(dir);
   }
   throw usageError(
     'CONFIG_NOT_FOUND',
-    `no gitops.yaml found in ${cwd} or its parents up to the repository root`,
+    root === undefined
+      ? `no gitops.yaml found in ${cwd} (not inside a git repository, so no parent directory is searched)`
+      : `no gitops.yaml found in ${cwd} or its parents up to the repository root ${root}`,
     {
       hint: 'run `gitops init` to write one, or pass --config <path>',
     },
   );
+}
+
+/** The nearest directory at or above `dir` holding `.git` (a directory or a worktree's file). */
+function repositoryRootOf(dir: string): string | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, '.git'))) return at;
+    if (dirname(at) === at) return undefined;
+  }
 }
 
 function problemsError(problems: ConfigProblem[]) {
