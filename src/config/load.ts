@@ -193,6 +193,28 @@ function crossChecks(
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const { envRepo } = config;
+  if (envRepo?.verifyCommits) {
+    const { allowedSigners, allowedKeys } = envRepo.verifyCommits;
+    if (!allowedSigners && !allowedKeys?.length) {
+      problems.push({
+        path: 'envRepo.verifyCommits',
+        message:
+          'envRepo.verifyCommits names no allowed key: set allowedSigners (SSH) or allowedKeys (GPG fingerprints)',
+        location: locateKey(['envRepo', 'verifyCommits']),
+      });
+    }
+    // gitops' own commit would be unsigned, pushed, then refused by the next run: the environment
+    // would be blocked for good, and no revert gitops pushes could help.
+    if (envRepo.sign !== true) {
+      problems.push({
+        path: 'envRepo.sign',
+        message:
+          'envRepo.verifyCommits is set but envRepo.sign is not true: gitops would push unsigned commits that verification then refuses',
+        suggestion: 'set envRepo.sign: true, with a signing key (user.signingkey) that verifyCommits allows',
+        location: locateKey(envRepo.sign === undefined ? ['envRepo', 'verifyCommits'] : ['envRepo', 'sign']),
+      });
+    }
+  }
   if (needs === 'all' && envRepo && !envRepo.url && !envRepo.sameRepo) {
     problems.push({
       path: 'envRepo.url',

@@ -71,7 +71,7 @@ export interface EnvRepoConfig {
   tokenEnv?: string;
   pushAttempts: number;
   sign?: boolean;
-  verifyCommits?: { allowedSigners: string };
+  verifyCommits?: { allowedSigners?: string; allowedKeys?: string[] };
   author?: { name: string; email: string };
 }
 

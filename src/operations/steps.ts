@@ -11,7 +11,7 @@ import { checkLockAndFreeze, type GateOverride } from '../gates/lock.js';
 import { ownershipGate } from '../gates/ownership.js';
 import { serverDryRunGate } from '../gates/server-dry-run.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
-import { allowedSignersFile, verifyCommitRange } from '../git/verify.js';
+import { allowedKeys, verifyCommitRange } from '../git/verify.js';
 import { checkPushAccess } from '../git/write.js';
 import { type DesiredObject, objectKey } from '../kube/objects.js';
 import type { FailurePlan, Step } from '../pipeline/step.js';
@@ -144,16 +144,10 @@ export function verifySignaturesStep<S extends ReleaseState>(
     when: (state) => Boolean(state.session.config.envRepo.verifyCommits),
     async run(state, step) {
       const checkout = state.checkout!;
-      const allowedSigners = allowedSignersFile(state.session.config)!;
+      const keys = allowedKeys(state.session.config)!;
       state.verifiedRevision = await trusted(state);
       const head = await checkout.git.output(['rev-parse', 'HEAD']);
-      const checked = await verifyCommitRange(
-        state.ctx,
-        checkout,
-        allowedSigners,
-        head,
-        state.verifiedRevision,
-      );
+      const checked = await verifyCommitRange(state.ctx, checkout, keys, head, state.verifiedRevision);
       step.detail(
         `${checked.commits.length} commit(s) since ${state.verifiedRevision?.slice(0, 12) ?? 'the start'} signed by allowed keys`,
       );
@@ -163,10 +157,8 @@ export function verifySignaturesStep<S extends ReleaseState>(
 
 /** After a push: the commits it landed on, and gitops' own, are checked too. */
 export async function verifyPushedSignatures(state: ReleaseState, head: string): Promise<void> {
-  const allowedSigners = allowedSignersFile(state.session.config);
-  if (allowedSigners) {
-    await verifyCommitRange(state.ctx, state.checkout!, allowedSigners, head, state.verifiedRevision);
-  }
+  const keys = allowedKeys(state.session.config);
+  if (keys) await verifyCommitRange(state.ctx, state.checkout!, keys, head, state.verifiedRevision);
 }
 
 /**
