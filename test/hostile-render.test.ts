@@ -103,6 +103,16 @@ const corpus: HostileCase[] = [
     message: /envs\/staging\/base: a symlink to .*, outside the env repo/,
   },
   {
+    name: 'a kustomize remote resource (the runner would fetch any URL)',
+    files: {
+      'envs/staging/kustomization.yaml': 'resources:\n  - ok.yaml\n  - https://example.invalid/leak.yaml\n',
+      'envs/staging/ok.yaml': CONFIG_MAP('ok'),
+    },
+    exitCode: 2,
+    message:
+      /envs\/staging\/kustomization\.yaml:3: .*names the remote resource https:\/\/example\.invalid\/leak\.yaml/,
+  },
+  {
     name: 'a manifest that is not UTF-8',
     files: {
       'envs/staging/ok.yaml': CONFIG_MAP('ok'),

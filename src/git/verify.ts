@@ -113,13 +113,20 @@ export async function verifyCommitRange(
   }
   if (since && since !== revision) {
     const reachable = async () =>
-      (await checkout.git.read(['merge-base', '--is-ancestor', since, revision], { allowFailure: true }))
-        .exitCode === 0;
+      (
+        await checkout.git.read(['--no-replace-objects', 'merge-base', '--is-ancestor', since, revision], {
+          allowFailure: true,
+        })
+      ).exitCode === 0;
     /** Commits of the range whose parents the clone lacks. */
     const cut = async () => {
       const boundary = await shallowCommits(checkout);
       if (boundary.size === 0) return [];
-      const inRange = await checkout.git.output(['rev-list', `${since}..${revision}`]);
+      const inRange = await checkout.git.output([
+        '--no-replace-objects',
+        'rev-list',
+        `${since}..${revision}`,
+      ]);
       return inRange.split('\n').filter((sha) => boundary.has(sha));
     };
     const complete = async () => (await reachable()) && (await cut()).length === 0;
@@ -180,7 +187,11 @@ export async function verifyRollbackTarget(
   if (target === head || target === since) return;
   if (since) {
     const isAncestor = async (a: string, b: string) =>
-      (await checkout.git.read(['merge-base', '--is-ancestor', a, b], { allowFailure: true })).exitCode === 0;
+      (
+        await checkout.git.read(['--no-replace-objects', 'merge-base', '--is-ancestor', a, b], {
+          allowFailure: true,
+        })
+      ).exitCode === 0;
     // In since..head: checked by verifyCommitRange in this very run.
     if ((await isAncestor(since, target)) && (await isAncestor(target, head))) return;
   }
