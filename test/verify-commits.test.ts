@@ -81,6 +81,7 @@ async function signedFixture(t: Parameters<typeof clusterFixture>[0]) {
   };
   return {
     cluster,
+    ns,
     gitops,
     extraEnv,
     intruder,
@@ -216,6 +217,9 @@ test('verifyCommits: rollback to an unsigned commit from before the verified rev
   assert.equal(doc.error.details.commit, seedCommit);
   assert.ok(refused.stderr.includes(`the rollback target ${seedCommit} (author Test Author) is not signed`));
   assert.equal(cluster.remote.head(), head, 'nothing pushed');
+  const inventory = await gitops(['--json', 'status', '--env', 'staging']);
+  assert.equal(inventory.code, 0, inventory.stderr);
+  assert.ok(inventory.stdout.includes(firstRevision), 'the cluster is still at the verified revision');
 
   // A signed target outside the range just checked (gitops' own first deploy commit) is restored.
   pushByHand('debug', ['-c', `user.signingkey=${bot}`, '-c', 'commit.gpgsign=true']);
@@ -259,7 +263,7 @@ function gpgHome(t: Parameters<typeof tempDir>[0]): { home: string; allowed: str
 }
 
 test('verifyCommits: a GPG signature by a key the runner trusts but allowedKeys does not list → exit 5; a listed key deploys', async (t) => {
-  const { cluster, deploy, pushByHand, extraEnv } = await signedFixture(t);
+  const { cluster, ns, deploy, pushByHand, extraEnv } = await signedFixture(t);
   const gpg = gpgHome(t);
   extraEnv.GNUPGHOME = gpg.home;
   const configFile = join(cluster.app, 'gitops.yaml');
@@ -307,6 +311,12 @@ test('verifyCommits: a GPG signature by a key the runner trusts but allowedKeys 
     blocked.stderr,
   );
   assert.equal(cluster.remote.head(), head, 'nothing pushed');
+  const level = await cluster.kubectl(['get', 'configmap', 'web', '-n', ns, '-o', 'jsonpath={.data.level}']);
+  assert.equal(
+    level.stdout.trim(),
+    'debug',
+    'nothing applied: the live ConfigMap is as the listed key left it',
+  );
 });
 
 test('verifyCommits without envRepo.sign is refused at config load (exit 2), before anything is pushed', async (t) => {

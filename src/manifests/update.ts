@@ -250,7 +250,7 @@ function readTree(
       if (special || fileContains(join(envDir, path), byteNeedles)) {
         refused.push({
           file: path,
-          reason: `the file is ${megabytes(outcome.tooLarge)}, larger than the ${megabytes(MAX_FILE_BYTES)} gitops reads, and may hold an image to change; split it`,
+          reason: `the file is ${megabytes(outcome.tooLarge)}, larger than the ${megabytes(MAX_FILE_BYTES)} gitops reads from one file, and may hold an image to change; split it`,
         });
       }
       continue;
