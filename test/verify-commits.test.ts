@@ -2,8 +2,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { runCli, tempDir } from './support/cli.js';
+import { createContext } from '../src/cli/context.js';
+import type { GitopsError } from '../src/core/errors.js';
+import { Git } from '../src/git/runner.js';
+import { verifyCommitRange } from '../src/git/verify.js';
+import { baseEnv, runCli, tempDir } from './support/cli.js';
 import { clusterFixture } from './support/cluster.js';
 import { createRemote, git, gitTestEnv } from './support/git.js';
 import { REGISTRY, WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
@@ -336,4 +341,77 @@ test('verifyCommits without envRepo.sign is refused at config load (exit 2), bef
     /gitops\.yaml:6:\d+: .*envRepo\.verifyCommits is set but envRepo\.sign is not true/,
   );
   assert.equal(remote.head(), head, 'nothing pushed');
+});
+
+/** A context for calling the verification code in-process. */
+function context(cwd: string) {
+  return createContext(
+    {
+      cwd,
+      env: baseEnv({ ...gitTestEnv, GIT_CONFIG_GLOBAL: '/dev/null' }),
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      isTTY: false,
+    },
+    {},
+  );
+}
+
+test('verifyCommits: a range cut by a shallow boundary that cannot be deepened, or a checkout with grafts, is refused (exit 5)', async (t) => {
+  const keys = tempDir(t, 'gitops-keys-');
+  const bot = sshKey(keys, 'gitops-bot');
+  const allowed = join(keys, 'allowed_signers');
+  writeFileSync(allowed, `author@example.com ${readFileSync(`${bot}.pub`, 'utf8').trim()}\n`);
+  const signing = ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${bot}`, '-c', 'commit.gpgsign=true'];
+  const origin = tempDir(t, 'gitops-origin-');
+  git(origin, ['init', '--quiet', '-b', 'main']);
+  git(origin, [...signing, 'commit', '--quiet', '--allow-empty', '-m', 'trusted']);
+  const since = git(origin, ['rev-parse', 'HEAD']);
+  git(origin, ['checkout', '--quiet', '-b', 'side']);
+  git(origin, ['-c', 'commit.gpgsign=false', 'commit', '--quiet', '--allow-empty', '-m', 'unsigned']);
+  for (let i = 0; i < 3; i++)
+    git(origin, [...signing, 'commit', '--quiet', '--allow-empty', '-m', `signed ${i}`]);
+  git(origin, ['checkout', '--quiet', 'main']);
+  git(origin, [...signing, 'merge', '--quiet', '--no-ff', '-m', 'merge', 'side']);
+  const head = git(origin, ['rev-parse', 'HEAD']);
+
+  // Depth 3 from the merge: the trusted commit is there, the side branch is cut above "unsigned".
+  const root = tempDir(t, 'gitops-shallow-');
+  const dir = join(root, 'clone');
+  git(root, ['clone', '--quiet', '--depth', '3', '--no-local', `file://${origin}`, dir]);
+  const ctx = context(dir);
+  const checkout = {
+    dir,
+    git: new Git(ctx, dir),
+    branch: 'main',
+    envPath: '.',
+    envDir: dir,
+    temporary: false,
+  };
+  const allowedKeys = { allowedSigners: allowed, gpgFingerprints: [] };
+  await assert.rejects(
+    verifyCommitRange(ctx, checkout, allowedKeys, head, since),
+    (error: GitopsError) =>
+      error.code === 'SIGNATURES_UNVERIFIABLE' &&
+      error.exitCode === 5 &&
+      /is cut at the shallow commit [0-9a-f]{12}: commits behind it cannot be checked/.test(error.message),
+  );
+
+  // The full history: the unsigned commit is found and named.
+  const full = join(root, 'full');
+  git(root, ['clone', '--quiet', `file://${origin}`, full]);
+  const fullCheckout = { ...checkout, dir: full, git: new Git(ctx, full), envDir: full };
+  const unsigned = git(full, ['rev-parse', 'origin/side~3']);
+  await assert.rejects(
+    verifyCommitRange(ctx, fullCheckout, allowedKeys, head, since),
+    (error: GitopsError) =>
+      error.code === 'UNSIGNED_COMMIT' && error.message.includes(`env-repo commit ${unsigned}`),
+  );
+
+  // Grafts rewrite what the history shows: refused, whatever the range.
+  writeFileSync(join(full, '.git', 'info', 'grafts'), `${head} ${since}\n`);
+  await assert.rejects(
+    verifyCommitRange(ctx, fullCheckout, allowedKeys, head, since),
+    (error: GitopsError) => error.code === 'SIGNATURES_UNVERIFIABLE' && /grafts/.test(error.message),
+  );
 });
