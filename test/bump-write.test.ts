@@ -34,7 +34,7 @@ function setup(t: { after(fn: () => void): void }, envs: string[], images: strin
     .join('');
   writeFileSync(
     join(app, 'gitops.yaml'),
-    `version: 1\nimages:\n${imageList}envRepo:\n  url: ${remote.bare}\n  branch: main\n  pushAttempts: 10\nenvironments:\n${environments}`,
+    `version: 1\nimages:\n${imageList}envRepo:\n  url: ${remote.bare}\n  branch: main\nenvironments:\n${environments}`,
   );
   return { remote, app };
 }

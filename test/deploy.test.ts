@@ -80,6 +80,7 @@ test('deploy v1 → deploy v2 → rollback to v1: git and cluster agree, trailer
       'ownership',
       'server dry run',
       'commit and push',
+      'wait for the apply lease',
       'apply and prune',
       'wait for the rollout',
       'verify',

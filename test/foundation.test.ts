@@ -226,5 +226,8 @@ test('absent sections get every nested default (build, kubectl, prune, policies)
   assert.deepEqual(config.kubectl, { path: 'kubectl' });
   assert.deepEqual(config.environments.staging?.prune, { enabled: true, protect: [] });
   assert.equal(config.environments.staging?.policies.requireResourceLimits, false);
-  assert.equal(config.envRepo.pushAttempts, 10);
+  assert.equal(config.envRepo.pushAttempts, undefined, 'no cap on attempts: the push retries for a time');
+  assert.equal(config.envRepo.pushTimeout, '5m');
+  assert.equal(config.envRepo.pushBackoff, '400ms');
+  assert.deepEqual(config.environments.staging?.lease, { duration: '60s', wait: '15m' });
 });

@@ -121,3 +121,45 @@ test('deploy with a plaintext Secret in git: exit 5 naming file:line, nothing co
     'nothing applied',
   );
 });
+
+test('violations in kustomize and Helm output name the source file:line (the base, the template)', async (t) => {
+  const ns = uniqueName('pol-render');
+  const deployment = (image: string) =>
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: ${image}\n`;
+  const cluster = await clusterFixture(
+    t,
+    {
+      'base/kustomization.yaml': 'resources:\n  - web.yaml\n  - config.yaml\n',
+      'base/config.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n',
+      'base/web.yaml': `# the web tier\n---\n${deployment(`${REGISTRY}/web:1.0.0`)}`,
+      'envs/staging/kustomization.yaml': `namespace: ${ns}\nresources:\n  - ns.yaml\n  - ../../base\n  - extra.yaml\n`,
+      'envs/staging/ns.yaml': `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`,
+      'envs/staging/extra.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n---\n${deployment('docker.io/library/redis:latest').replaceAll('web', 'cache')}`,
+      'charts/site/Chart.yaml': 'apiVersion: v2\nname: site\nversion: 1.0.0\n',
+      'charts/site/values.yaml': `image: ${REGISTRY}/web:1.0.0\n`,
+      'charts/site/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: site\n',
+      'charts/site/templates/secret.yaml':
+        'apiVersion: v1\nkind: Secret\nmetadata:\n  name: site-db\nstringData:\n  password: {{ .Values.password | default "hunter2" }}\n',
+      'envs/helm/values.yaml': `image: ${REGISTRY}/web:1.0.0\n`,
+    },
+    {
+      staging: `    namespace: ${ns}\n`,
+      helm: `    path: envs/helm\n    namespace: ${ns}\n    chart: ../../charts/site\n    helmValues: [values.yaml]\n`,
+    },
+    `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`,
+  );
+  const head = cluster.remote.head();
+  const kustomized = await cluster.gitops(['--dry-run', 'deploy', '--env', 'staging', '--skip-build']);
+  assert.equal(kustomized.code, 5, kustomized.stderr);
+  assert.match(
+    kustomized.stderr,
+    /envs\/staging\/extra\.yaml:6: Deployment\/cache: .*redis:latest/,
+    'the document of the overlay file that declares it',
+  );
+  const charted = await cluster.gitops(['--dry-run', 'deploy', '--env', 'helm', '--skip-build']);
+  assert.equal(charted.code, 5, charted.stderr);
+  assert.match(charted.stderr, /charts\/site\/templates\/secret\.yaml:1: Secret\/site-db: .*plaintext/);
+  assert.ok(!`${charted.stdout}${charted.stderr}`.includes('hunter2'));
+  assert.equal(cluster.remote.head(), head, 'nothing committed');
+});

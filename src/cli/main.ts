@@ -61,7 +61,7 @@ export function buildProgram(io: CliIO, state: ActionState): Command {
     })
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok/in sync, 1 differences, 2 usage/config/input, 3 operation failed,\n4 rollout failed, 5 blocked by a gate, 130 interrupted. See README.md.',
+      '\nExit codes: 0 ok/in sync, 1 differences, 2 usage/config/input, 3 operation failed,\n4 rollout failed, 5 blocked by a gate, 6 superseded by a newer revision, 130 interrupted.\nSee README.md.',
     );
 
   const action = actionFactory(io, state);

@@ -7,7 +7,7 @@ import { groupKind, type KubeObject } from '../kube/objects.js';
 
 /** Transient API failures worth another try for reads: throttling, server errors, timeouts, resets. */
 const TRANSIENT =
-  /(TooManyRequests|429|InternalError|the server has received too many requests|500 Internal|503|ServiceUnavailable|connection reset|connection refused|i\/o timeout|EOF|timed out|Client\.Timeout|context deadline exceeded|request canceled|unexpected error when reading response body)/i;
+  /(TooManyRequests|429|InternalError|the server has received too many requests|500 Internal|503|ServiceUnavailable|connection reset|connection refused|i\/o timeout|EOF|timed out|Client\.Timeout|context deadline exceeded|request canceled|unexpected error when reading response body|TLS handshake timeout|http2: client connection lost)/i;
 /** Not transient although they say "timed out": a wait that used up its own deadline. */
 const DEADLINE = /timed out waiting for the condition|exceeded its progress deadline/i;
 export const READ_ATTEMPTS = 3;

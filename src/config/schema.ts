@@ -185,6 +185,27 @@ const environmentSpec: Spec = {
       default: false,
       doc: 'Wait for Jobs to complete as part of the rollout.',
     },
+    lease: {
+      type: 'object',
+      default: {},
+      doc: 'The apply lease: a coordination.k8s.io/v1 Lease `gitops-lease-<id>` beside the inventory, held by one run at a time from the apply to the record, so concurrent deploys, rollbacks and promotions of this environment apply one after another and never an older revision over a newer one.',
+      fields: {
+        duration: {
+          type: 'string',
+          default: '60s',
+          pattern: DURATION_PATTERN,
+          patternHint: DURATION_HINT,
+          doc: 'How long the lease lasts without renewal (the holder renews it every third of this). A crashed run’s lease is taken over once it has not changed for this long.',
+        },
+        wait: {
+          type: 'string',
+          default: '15m',
+          pattern: DURATION_PATTERN,
+          patternHint: DURATION_HINT,
+          doc: 'How long to wait for another run’s lease before giving up (exit 3, nothing applied; the commit stays on the branch).',
+        },
+      },
+    },
     prune: {
       type: 'object',
       doc: 'Deleting objects that left git.',
@@ -287,12 +308,25 @@ export const configSchema: Spec = {
           doc: 'Name of the environment variable holding an HTTPS token for pushing. Handed to git via askpass, never on a command line.',
           example: 'GITOPS_TOKEN',
         },
+        pushTimeout: {
+          type: 'string',
+          default: '5m',
+          pattern: DURATION_PATTERN,
+          patternHint: DURATION_HINT,
+          doc: 'How long to keep pushing while the branch keeps moving (other jobs pushing): each rejected push is re-applied on the new head and retried after a jittered backoff until this time is used up.',
+        },
+        pushBackoff: {
+          type: 'string',
+          default: '400ms',
+          pattern: DURATION_PATTERN,
+          patternHint: DURATION_HINT,
+          doc: 'The first retry window of a rejected push: each retry waits a random time up to the window, which doubles per attempt up to 64 times this value (full jitter).',
+        },
         pushAttempts: {
           type: 'integer',
           min: 1,
-          max: 50,
-          default: 10,
-          doc: 'Attempts to push when the remote moved in the meantime.',
+          max: 1000,
+          doc: 'An extra cap on push attempts. Default: none; `pushTimeout` bounds the retries.',
         },
         sign: { type: 'boolean', doc: 'Sign commits. Default: follow the repo’s `commit.gpgsign`.' },
         verifyCommits: {

@@ -50,6 +50,7 @@ export interface EnvironmentConfig {
   timeout: string;
   autoRollback: boolean;
   waitForJobs: boolean;
+  lease: { duration: string; wait: string };
   prune: { enabled: boolean; protect: string[] };
   /** Allowed namespaces; undefined: the environment's and those it declares. */
   namespaces?: string[];
@@ -69,7 +70,9 @@ export interface EnvRepoConfig {
   sameRepo: boolean;
   branch: string;
   tokenEnv?: string;
-  pushAttempts: number;
+  pushTimeout: string;
+  pushBackoff: string;
+  pushAttempts?: number;
   sign?: boolean;
   verifyCommits?: { allowedSigners?: string; allowedKeys?: string[] };
   author?: { name: string; email: string };

@@ -87,9 +87,12 @@ export const ERROR_CODES = {
   PUSH_PROTECTED_BRANCH: failed('The env branch is protected against this push.'),
   PUSH_AUTH_FAILED: failed('Authentication to the env repo failed; not retried.'),
   PUSH_NETWORK: failed('The env repo could not be reached; nothing was pushed.'),
+  PUSH_MAY_HAVE_LANDED: failed(
+    'The connection broke while the push was under way: the remote may hold the commit. The next run finds it on the branch.',
+  ),
   PUSH_FAILED: failed('The push failed for another reason; git’s message is given.'),
   PUSH_ATTEMPTS_EXHAUSTED: failed(
-    'The branch kept moving: every push attempt was rejected (`envRepo.pushAttempts`).',
+    'The branch kept moving: every push attempt within `envRepo.pushTimeout` (or `envRepo.pushAttempts`) was rejected; nothing of this run is on the remote.',
   ),
 
   // Manifests and images
@@ -135,6 +138,26 @@ export const ERROR_CODES = {
   CLUSTER_UNREACHABLE: failed('The cluster did not report a version.'),
   CLUSTER_FAILED: failed('A kubectl call failed; kubectl’s message is given.'),
   DEPLOY_FAILED: failed('A deploy failed after the push for a reason that was not a rollout.'),
+  NOTHING_APPLIED: failed(
+    'The revision is on the branch, but the run failed before anything reached the cluster; re-running applies it.',
+  ),
+  LEASE_TIMEOUT: failed(
+    "Another gitops run held the environment's apply lease for longer than `environments.<env>.lease.wait`; nothing of this run was applied.",
+  ),
+  LEASE_LOST: failed(
+    'The apply lease could not be renewed in time and another run may have taken it over; this run stopped before recording.',
+  ),
+  LEASE_NAMESPACE_MISSING: failed(
+    'The namespace of the inventory and the apply lease does not exist and the environment does not declare it.',
+  ),
+  APPLIED_BY_ANOTHER_RUN: failed(
+    "Right after this run's apply, another gitops run applied a revision that is not newer; the branch head must be applied again.",
+  ),
+  SUPERSEDED: {
+    exitCode: ExitCode.Superseded,
+    meaning:
+      "A newer revision of the branch, which changes what this run changed, is live and verified (applied by this run or another gitops run); this run's change is not what runs, and there is nothing to roll back.",
+  },
   ROLLOUT_FAILED: {
     exitCode: ExitCode.RolloutFailed,
     meaning:
@@ -164,6 +187,9 @@ export const ERROR_CODES = {
     'A rollback would change files other environments render from (a shared base, chart or values file); `--include-shared` restores them too.',
   ),
   UNSIGNED_COMMIT: blocked('An env-repo commit since the verified revision is not signed by an allowed key.'),
+  REVISION_NOT_FORWARD: blocked(
+    'The live revision is not in the history of the revision to apply: applying it would move the environment backwards (the branch was rewritten).',
+  ),
   SIGNATURES_UNVERIFIABLE: blocked(
     'The deployed revision is not an ancestor of the head: the commits between cannot be checked.',
   ),
@@ -176,6 +202,7 @@ const EXIT_NAMES: Record<number, string> = {
   [ExitCode.OperationFailed]: '3 failed',
   [ExitCode.RolloutFailed]: '4 rollout',
   [ExitCode.Blocked]: '5 blocked',
+  [ExitCode.Superseded]: '6 superseded',
   [ExitCode.Interrupted]: '130 interrupted',
 };
 

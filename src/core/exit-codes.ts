@@ -15,6 +15,11 @@ export const ExitCode = {
   RolloutFailed: 4,
   /** Blocked by a gate (drift, policy, lock, signature). */
   Blocked: 5,
+  /**
+   * Superseded: a newer revision of the branch, which replaces this run's change, is live and
+   * verified (applied by this run or another gitops run). Nothing to roll back (README, "Exit codes").
+   */
+  Superseded: 6,
   /** Interrupted by SIGINT/SIGTERM. */
   Interrupted: 130,
 } as const;

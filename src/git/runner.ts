@@ -128,6 +128,10 @@ export class Git {
       baseDir: this.dir,
       abort: settings.signal ? AbortSignal.any([settings.signal, deadline]) : deadline,
       trimmed: false,
+      // Done when git's output is closed, not 50 ms after it exits (simple-git's default): on a
+      // loaded machine the output can arrive later than that, and was cut (an empty rev-parse, a
+      // push error without its reason). git detaches auto-gc with its output closed.
+      completion: { onClose: true, onExit: false },
       allowEnvironment: Object.keys(env),
       unsafe: ENVIRONMENT_CATEGORIES,
       errors: (error, result) => {

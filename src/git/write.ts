@@ -1,8 +1,10 @@
+import { parseDuration } from '../config/duration.js';
 import type { EnvRepoConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
 import { GitopsError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { contains } from './ancestry.js';
 import type { EnvCheckout } from './checkout.js';
 
 /** What one application of the edit did to the working tree. */
@@ -23,6 +25,12 @@ export interface WriteRequest<T extends EditOutcome> {
   push: boolean;
   /** Remote name to push to. */
   remote?: string;
+  /**
+   * Runs before the edit on every attempt after the first, with the working tree on the new head
+   * the push will land on: a gate (lock, freeze) that appeared since the run began stops it here,
+   * before anything is pushed.
+   */
+  check?: (attempt: number) => Promise<void>;
 }
 
 export interface WriteResult<T extends EditOutcome> {
@@ -54,13 +62,20 @@ export function classifyPushFailure(stderr: string): PushFailureKind {
     return 'auth';
   }
   if (
-    /Could not resolve host|Connection refused|Connection timed out|Network is unreachable|Could not read from remote|unable to access|early EOF|does not appear to be a git repository/i.test(
+    /Could not resolve host|Connection refused|Connection timed out|Network is unreachable|Could not read from remote|unable to access|early EOF|does not appear to be a git repository|remote end hung up|Connection reset|RPC failed|Broken pipe/i.test(
       stderr,
     )
   ) {
     return 'network';
   }
   return 'other';
+}
+
+/** A network failure in which no connection to the remote was made: nothing can have been pushed. */
+function neverConnected(stderr: string): boolean {
+  return /Could not resolve host|Connection refused|Network is unreachable|No route to host|Failed to connect|does not appear to be a git repository/i.test(
+    stderr,
+  );
 }
 
 /** Lines the remote printed (`remote: …`): a hook's own explanation. */
@@ -74,10 +89,12 @@ function remoteLines(stderr: string): string {
 }
 
 /** Full jitter exponential backoff (AWS architecture blog, "Exponential Backoff And Jitter"). */
-function backoffMs(attempt: number): number {
-  // The window doubles from 400 ms: twenty jobs racing for one branch spread out within a few
-  // rounds instead of colliding again (measured in test/bump-write.test.ts).
-  const cap = Math.min(6400, 400 * 2 ** (attempt - 1));
+export function backoffMs(attempt: number, baseMs: number): number {
+  // The window doubles from envRepo.pushBackoff up to 64 times it: forty jobs racing for one
+  // branch of a loaded machine spread out instead of colliding again, and the attempts that
+  // cannot win stop loading the machine that the winner's push waits on
+  // (test/concurrency.test.ts).
+  const cap = baseMs * 2 ** Math.min(attempt - 1, 6);
   return Math.round(Math.random() * cap);
 }
 
@@ -225,11 +242,22 @@ function pushError(
 
 const NETWORK_RETRIES = 3;
 
+/** The remote branch's commit, or undefined when the remote cannot be asked. */
+async function remoteHead(checkout: EnvCheckout, remote: string): Promise<string | undefined> {
+  const listed = await checkout.git.read(['ls-remote', '--quiet', remote, `refs/heads/${checkout.branch}`], {
+    allowFailure: true,
+  });
+  if (listed.exitCode !== 0) return undefined;
+  return listed.stdout.trim().split(/\s+/)[0] ?? '';
+}
+
 /**
  * Applies an edit, commits and pushes it, never forcing. When the remote moved in between, fetches
- * the new head, resets onto it and RE-APPLIES the edit (not a textual rebase), then commits and
- * pushes again, with jittered backoff, up to `envRepo.pushAttempts` times. When the new head
- * already holds the change, finishes without a commit.
+ * the new head, resets onto it, runs the request's `check` (gates) and RE-APPLIES the edit (not a
+ * textual rebase), then commits and pushes again after a jittered backoff, for as long as
+ * `envRepo.pushTimeout` allows (and at most `envRepo.pushAttempts` times when that is set). When
+ * the new head already holds the change, finishes without a commit. A push whose connection broke
+ * is checked against the remote: landed, not landed (retried), or unknown (PUSH_MAY_HAVE_LANDED).
  */
 export async function writeAndPush<T extends EditOutcome>(
   ctx: Context,
@@ -238,10 +266,15 @@ export async function writeAndPush<T extends EditOutcome>(
   request: WriteRequest<T>,
 ): Promise<WriteResult<T>> {
   const remote = request.remote ?? 'origin';
-  const maxAttempts = request.push ? config.pushAttempts : 1;
+  const maxAttempts = request.push ? (config.pushAttempts ?? Number.POSITIVE_INFINITY) : 1;
+  const budgetMs = parseDuration(config.pushTimeout, 'envRepo.pushTimeout');
+  const baseMs = parseDuration(config.pushBackoff, 'envRepo.pushBackoff');
+  const started = Date.now();
   let networkFailures = 0;
   let lastStderr = '';
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+  let attempt = 1;
+  for (; ; attempt++) {
+    if (attempt > 1) await request.check?.(attempt);
     const outcome = await request.edit(attempt);
     if (!outcome.changed) {
       return { outcome, pushed: false, attempts: attempt, alreadyOnRemote: attempt > 1 };
@@ -263,46 +296,76 @@ export async function writeAndPush<T extends EditOutcome>(
       ++networkFailures < NETWORK_RETRIES
     ) {
       ctx.reporter.debug(`push failed (network), retrying: ${push.stderr.trim().split('\n').at(-1)}`);
-      await sleep(backoffMs(networkFailures), ctx.signal);
+      await sleep(backoffMs(networkFailures, baseMs), ctx.signal);
       push = await pushOnce();
     }
     if (push.exitCode === 0)
       return { outcome, commit, pushed: !push.skipped, attempts: attempt, alreadyOnRemote: false };
 
     lastStderr = push.stderr;
-    const kind = classifyPushFailure(push.stderr);
+    let kind = classifyPushFailure(push.stderr);
+    if (kind === 'network' && !neverConnected(push.stderr)) {
+      // The connection broke while the push was under way: the remote may have updated the ref
+      // before it did. Ask the remote which commit the branch is on now.
+      const now = await remoteHead(checkout, remote);
+      if (now === commit) {
+        ctx.reporter.debug('the push reported a broken connection, but the remote has the commit');
+        return { outcome, commit, pushed: true, attempts: attempt, alreadyOnRemote: false };
+      }
+      if (now === undefined) throw mayHaveLanded(push.stderr, checkout, commit, attempt);
+      // The remote answers and is elsewhere: retried like a moved branch (after the fetch below
+      // tells whether the commit landed under the pushes of others).
+      kind = 'moved';
+    }
     if (kind !== 'moved') {
       throw pushError(kind, push.stderr, checkout, attempt);
-    } else {
-      ctx.reporter.debug(
-        `push rejected: ${checkout.branch} moved on the remote (attempt ${attempt}/${maxAttempts})`,
-      );
     }
-    if (attempt === maxAttempts) break;
-    await sleep(backoffMs(attempt), ctx.signal);
-    // Shallow fetch of the new head, then put the working tree exactly on it and re-apply.
+    ctx.reporter.debug(`push rejected: ${checkout.branch} moved on the remote (attempt ${attempt})`);
+    if (attempt >= maxAttempts) break;
+    const wait = backoffMs(attempt, baseMs);
+    if (Date.now() - started + wait > budgetMs) break;
+    await sleep(wait, ctx.signal);
+    // Fetch the new head (the commits since the clone's, not a new shallow tip: they tell whether
+    // this commit is among them), then put the working tree exactly on it and re-apply.
+    const tracking = `refs/remotes/${remote}/${checkout.branch}`;
     const fetch = await checkout.git.read(
-      [
-        'fetch',
-        '--quiet',
-        '--depth',
-        '1',
-        remote,
-        `+refs/heads/${checkout.branch}:refs/remotes/${remote}/${checkout.branch}`,
-      ],
+      ['fetch', '--quiet', remote, `+refs/heads/${checkout.branch}:${tracking}`],
       { allowFailure: true },
     );
     // The remote may vanish between the rejected push and this fetch: say so, with the advice.
     if (fetch.exitCode !== 0)
       throw pushError(classifyPushFailure(fetch.stderr), fetch.stderr, checkout, attempt);
-    await checkout.git.run(['reset', '--quiet', '--hard', `refs/remotes/${remote}/${checkout.branch}`]);
+    // A push whose connection broke may have landed, with other pushes on top since (a plain
+    // rejection did not: the remote said so).
+    const rejected = classifyPushFailure(lastStderr) === 'moved';
+    if (!rejected && (await contains(checkout, await checkout.git.output(['rev-parse', tracking]), commit))) {
+      ctx.reporter.debug('the push reported a failure, but the branch holds the commit');
+      return { outcome, commit, pushed: true, attempts: attempt, alreadyOnRemote: false };
+    }
+    await checkout.git.run(['reset', '--quiet', '--hard', tracking]);
   }
+  const seconds = Math.round((Date.now() - started) / 1000);
   throw new GitopsError(
     'PUSH_ATTEMPTS_EXHAUSTED',
-    `the push to ${checkout.remote ?? remote} (branch ${checkout.branch}) was rejected ${maxAttempts} times because the branch kept moving; nothing of this run is on the remote`,
+    `the push to ${checkout.remote ?? remote} (branch ${checkout.branch}) was rejected ${attempt} times in ${seconds}s because the branch kept moving; nothing of this run is on the remote`,
     {
-      hint: 'raise envRepo.pushAttempts, or re-run the job',
-      details: { attempts: maxAttempts, lastError: lastStderr.trim().split('\n').slice(-3).join('\n') },
+      hint:
+        attempt >= maxAttempts
+          ? 'raise or remove envRepo.pushAttempts, or re-run the job'
+          : 'raise envRepo.pushTimeout, or re-run the job',
+      details: { attempts: attempt, lastError: lastStderr.trim().split('\n').slice(-3).join('\n') },
+    },
+  );
+}
+
+function mayHaveLanded(stderr: string, checkout: EnvCheckout, commit: string, attempts: number) {
+  const tail = stderr.trim().split('\n').slice(-4).join('\n');
+  return new GitopsError(
+    'PUSH_MAY_HAVE_LANDED',
+    `the connection to ${checkout.remote ?? 'the remote'} broke while pushing ${commit.slice(0, 12)} to ${checkout.branch}, and the remote cannot be asked now: the push may have landed:\n${tail}`,
+    {
+      hint: `nothing was applied; re-run the job: if ${commit.slice(0, 12)} landed, the next run finds the change on the branch and applies it (git ls-remote shows the branch head)`,
+      details: { attempts, commit },
     },
   );
 }

@@ -4,20 +4,20 @@ import { parseDuration } from '../config/duration.js';
 import type { Context } from '../core/context.js';
 import { unifiedDiff } from '../core/diff.js';
 import { GitopsError, isGitopsError } from '../core/errors.js';
-import { compareLive } from '../drift/detect.js';
+import { compareLive, type LiveState } from '../drift/detect.js';
 import { driftGate, type OnDrift } from '../gates/drift.js';
 import { checkFreeze, type GateOverride } from '../gates/lock.js';
 import { checkPolicies, policyError } from '../gates/policy.js';
-import type { GitopsAction } from '../git/message.js';
+import { type GitopsAction, TRAILER } from '../git/message.js';
 import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
 import { Git } from '../git/runner.js';
 import { writeAndPush } from '../git/write.js';
-import { parseImageReference } from '../images/reference.js';
-import type { DesiredObject } from '../kube/objects.js';
+import { parseImageReference, tryParseImageReference } from '../images/reference.js';
+import { type DesiredObject, podContainers } from '../kube/objects.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { runSteps, type Step } from '../pipeline/step.js';
-import { rollBack, startRollback } from './rollback.js';
+import { rollBack, rollbackCarried, startRollback } from './rollback.js';
 import { type EnvironmentSession, openSession } from './session.js';
 import {
   APPLY_STEPS,
@@ -25,11 +25,15 @@ import {
   endsTheRun,
   firstLine,
   getEnvRepoStep,
+  nothingApplied,
   ownershipStep,
   type ReleaseState,
   RolloutFailure,
   recordFailure,
+  regate,
+  sameInventory,
   serverDryRunStep,
+  supersededError,
   verifyPushedSignatures,
   verifySignaturesStep,
 } from './steps.js';
@@ -70,7 +74,12 @@ export interface DeployResult {
   dryRun?: true;
   changes?: BumpEdit['update']['changes'];
   diff?: string;
+  /** The revision live and verified: this run's commit, or the branch head that contains it. */
   revision?: string;
+  /** This run's own commit, when `revision` is a newer branch head containing it. */
+  commit?: string;
+  /** Set when another gitops run applied `revision` and this run had nothing left to apply. */
+  appliedBy?: 'another-run';
   previousRevision?: string | null;
   images?: ImageRecord[];
   changed?: boolean;
@@ -109,23 +118,26 @@ const preflight: Step<DeployState> = {
     ]);
     if (!versions.server)
       throw new GitopsError('CLUSTER_UNREACHABLE', 'the cluster did not report a version');
-    const name = session.environment.name;
-    if (inventory?.phase === 'applying' || inventory?.phase === 'failed') {
-      ctx.reporter.warn(
-        `the last deploy of ${name} (${inventory.revision?.slice(0, 12) ?? '?'}) ${inventory.phase === 'applying' ? 'was interrupted while applying' : 'failed'}; this deploy applies the branch head and completes it`,
-      );
-    }
     // A freeze needs no env repo: refuse before a build, not after it.
     checkFreeze(ctx, session.config, session.environment, state.plan);
-    if (inventory) state.inventory = inventory;
-    const deployed =
-      inventory?.phase === 'applied' || inventory?.phase === 'verified' ? inventory.revision : undefined;
-    if (deployed) state.deployed = deployed;
-    const verified = inventory?.verifiedRevision ?? deployed;
-    if (verified) state.verifiedRevision = verified;
+    // (An `applying` or `failed` record is explained once the apply lease is held: before that
+    // it may be another run at work.)
+    remember(state, inventory);
     step.detail(`${git}, kubectl ${versions.client ?? '?'} → server ${versions.server}`);
   },
 };
+
+/** Takes in an inventory record: what is deployed (what drift is measured against) and verified. */
+function remember(state: DeployState, inventory: Inventory | undefined): void {
+  if (inventory) state.inventory = inventory;
+  else delete state.inventory;
+  const deployed =
+    inventory?.phase === 'applied' || inventory?.phase === 'verified' ? inventory.revision : undefined;
+  if (deployed) state.deployed = deployed;
+  else delete state.deployed;
+  const verified = inventory?.verifiedRevision ?? deployed;
+  if (verified) state.verifiedRevision = verified;
+}
 
 const build: Step<DeployState> = {
   title: 'build',
@@ -152,23 +164,43 @@ const build: Step<DeployState> = {
   },
 };
 
+/** Rounds of the drift check when other gitops runs keep applying while it reads. */
+const DRIFT_READS = 3;
+
 const driftCheck: Step<DeployState> = {
   title: 'drift check',
   dryRun: 'run',
   async run(state, step) {
-    const { ctx, session, deployed } = state;
-    if (!deployed) {
-      step.skip(
-        state.inventory
-          ? 'the last deploy did not finish; nothing verified to compare with'
-          : 'nothing deployed yet',
-      );
-      return;
+    const { ctx, session } = state;
+    let desired: Awaited<ReturnType<typeof session.desiredState>> | undefined;
+    let live: LiveState | undefined;
+    for (let round = 1; ; round++) {
+      const deployed = state.deployed;
+      if (!deployed) {
+        step.skip(
+          state.inventory
+            ? 'the last deploy did not finish (or another gitops run is applying); nothing verified to compare with'
+            : 'nothing deployed yet',
+        );
+        return;
+      }
+      if (desired?.revision !== deployed) desired = await session.desiredState(state.checkout!, deployed);
+      // One read of the live state serves the drift gate and the apply's plan (what changed, what to prune).
+      live = await session.readLive(desired.objects, state.inventory ?? null);
+      // Another gitops run may have applied since the inventory was read: its objects would look
+      // like drift without a manager. The inventory moves on every apply: read it again.
+      const again = await session.readInventory();
+      if (sameInventory(again, state.inventory)) break;
+      remember(state, again);
+      if (round === DRIFT_READS) {
+        step.skip(
+          'other gitops runs kept applying while the cluster was read; their apply lease orders this run',
+        );
+        return;
+      }
     }
-    const desired = await session.desiredState(state.checkout!, deployed);
-    // One read of the live state serves the drift gate and the apply's plan (what changed, what to prune).
-    const live = await session.readLive(desired.objects, state.inventory ?? null);
     state.live = live;
+    const deployed = desired.revision;
     const drift = compareLive(session.environment, desired.objects, live);
     if (drift.inSync) {
       step.detail(`in sync with the deployed revision ${deployed.slice(0, 12)}`);
@@ -237,12 +269,14 @@ const commitAndPush: Step<DeployState> = {
     const checkout = state.checkout!;
     const pending = state.edit;
     if (!pending?.changed) {
-      step.skip('nothing to commit');
       state.revision = await checkout.git.output(['rev-parse', 'HEAD']);
+      step.skip(`nothing to commit${await earlierPush(state, state.revision)}`);
       return;
     }
     const written = await writeAndPush<BumpEdit>(ctx, checkout, session.config.envRepo, {
       push: true,
+      // Every retry lands on a new head: the lock and freeze gate is checked on it again.
+      check: () => regate(state),
       edit: async (attempt) => {
         if (attempt === 1) return pending;
         step.log(`remote moved; re-applying the edit on the new head (attempt ${attempt})`);
@@ -260,7 +294,7 @@ const commitAndPush: Step<DeployState> = {
     step.detail(
       written.commit
         ? `${head.slice(0, 12)}${written.attempts > 1 ? ` after ${written.attempts} attempts` : ''}`
-        : 'the remote already had these images',
+        : `the remote already had these images${await earlierPush(state, head)}`,
     );
   },
   async preview(state, step) {
@@ -280,6 +314,25 @@ const commitAndPush: Step<DeployState> = {
 };
 
 /**
+ * When the branch head is a commit of this environment with the very images this run sets, an
+ * earlier push of the same change landed (perhaps one whose connection broke): say so.
+ */
+async function earlierPush(state: DeployState, head: string): Promise<string> {
+  if (state.updates.length === 0) return '';
+  const trailers = await state.checkout!.git.tryOutput([
+    'log',
+    '-1',
+    `--format=%(trailers:key=${TRAILER.environment},valueonly)%(trailers:key=${TRAILER.image},valueonly)`,
+    head,
+  ]);
+  const lines = (trailers ?? '').split('\n').map((line) => line.trim());
+  const same =
+    lines.includes(state.session.environment.name) &&
+    state.updates.every((update) => lines.includes(`${update.name}=${update.reference.original}`));
+  return same ? `: the branch head ${head.slice(0, 12)} is an earlier push of this change` : '';
+}
+
+/**
  * A deploy on an open session, with typed image updates: preflight → build → get the env repo
  * (lock and freeze gate) → drift gate → verify signatures → bump → policy gate → commit and push
  * → apply and prune → wait → verify → record. A failure after the push exits 4 and either rolls
@@ -296,6 +349,7 @@ export async function deploy(
     ctx,
     session,
     plan,
+    action: plan.action ?? 'deploy',
     overrides: [],
     updates: [...plan.updates],
     images: [],
@@ -334,9 +388,11 @@ export async function deploy(
       recordFailure(plan.action ?? 'deploy'),
     );
   } catch (error) {
-    if (!state.revision || endsTheRun(error)) {
-      summarize('failed', isGitopsError(error) ? error.code : undefined);
-      throw error;
+    if (!state.revision || !state.applying || endsTheRun(error)) {
+      // Before the apply wrote anything the cluster is as it was: re-running is the advice.
+      const reported = state.revision ? nothingApplied(state, error) : error;
+      summarize('failed', isGitopsError(reported) ? reported.code : undefined);
+      throw reported;
     }
     throw await afterFailedRollout(state, error, summarize);
   }
@@ -351,19 +407,64 @@ export async function deploy(
       diff: state.diff ?? '',
     };
   }
-  summarize('deployed');
   const revision = state.revision!;
-  ctx.reporter.success(`${environment.name} deployed at ${revision.slice(0, 12)} and verified`);
+  const superseded = await supersededError(state, () => carriesImages(state), 'sets these images again');
+  if (superseded) {
+    summarize('superseded');
+    throw superseded;
+  }
+  summarize('deployed');
+  ctx.reporter.success(deployedMessage(state));
   const { revision: _revision, ...outcome } = applyOutcome(state);
   return {
     environment: environment.name,
     revision,
+    ...(state.commit && state.commit !== revision ? { commit: state.commit } : {}),
+    ...(state.settled ? { appliedBy: 'another-run' as const } : {}),
     previousRevision: state.deployed ?? null,
     images: state.images,
     changed: state.images.length > 0,
     ...outcome,
     durationMs: Date.now() - started,
   };
+}
+
+/** What the run did, in one line: its own commit, or the branch head containing it; by this run or another. */
+function deployedMessage(state: DeployState): string {
+  const name = state.session.environment.name;
+  const revision = state.revision!.slice(0, 12);
+  const commit = state.commit?.slice(0, 12);
+  const contains =
+    commit && commit !== revision ? `, the branch head, which contains this run's ${commit}` : '';
+  return state.settled
+    ? `${name} runs ${revision}${contains}, deployed and verified by another gitops run`
+    : `${name} deployed at ${revision}${contains} and verified`;
+}
+
+/**
+ * Whether the revision live still runs the images this run set — as written by its edit, or as
+ * asked for when the branch had them already (a newer commit may set them again).
+ */
+async function carriesImages(state: DeployState): Promise<boolean> {
+  if (state.images.length === 0 && state.updates.length === 0) return true;
+  const applied = state.desired;
+  const desired =
+    applied && applied.revision === state.revision
+      ? applied
+      : await state.session.desiredState(state.checkout!, state.revision!);
+  const running = desired.objects
+    .flatMap((item) => podContainers(item.object.spec).map((container) => container.image))
+    .filter((image): image is string => typeof image === 'string');
+  if (state.images.length > 0) return state.images.every((image) => running.includes(image.new));
+  const references = running.map((text) => tryParseImageReference(text));
+  return state.updates.every(({ reference: wanted }) =>
+    references.some(
+      (reference) =>
+        reference?.repository === wanted.repository &&
+        reference.tag === wanted.tag &&
+        (wanted.digest === undefined || reference.digest === wanted.digest),
+    ),
+  );
 }
 
 /**
@@ -421,6 +522,16 @@ async function afterFailedRollout(
       `${why}\ngit is back on ${previous.slice(0, 12)} (revert commit ${rollback.restored.head.slice(0, 12)}) and it was re-applied, but the rollback's rollout did not become healthy either: ${firstLine(rollbackError)}`,
       `inspect the workloads (kubectl rollout status), then run: gitops deploy --env ${name} --skip-build`,
     );
+  }
+  const superseded = await supersededError(
+    rollback,
+    () => rollbackCarried(rollback),
+    'changes the environment again',
+  );
+  if (superseded) {
+    state.revision = rollback.revision!;
+    summarize('superseded');
+    return superseded;
   }
   const head = rollback.restored!.head;
   state.revision = head;

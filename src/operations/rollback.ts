@@ -2,6 +2,7 @@ import { parseDuration } from '../config/duration.js';
 import type { Context } from '../core/context.js';
 import { blockedError, GitopsError, usageError } from '../core/errors.js';
 import type { GateOverride } from '../gates/lock.js';
+import { sameEnvironment } from '../git/ancestry.js';
 import { type EnvCheckout, envPathOf, widenSparseCheckout } from '../git/checkout.js';
 import { commitMessage, TRAILER } from '../git/message.js';
 import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
@@ -19,10 +20,13 @@ import {
   type ApplyOutcome,
   applyOutcome,
   getEnvRepoStep,
+  nothingApplied,
   ownershipStep,
   type ReleaseState,
   recordFailure,
+  regate,
   serverDryRunStep,
+  supersededError,
   verifyPushedSignatures,
   verifySignaturesStep,
 } from './steps.js';
@@ -195,7 +199,11 @@ async function restoreRevision(state: RollbackState): Promise<RestoreResult> {
       }),
     };
   };
-  const result = await writeAndPush(ctx, checkout, config.envRepo, { push: true, edit });
+  const result = await writeAndPush(ctx, checkout, config.envRepo, {
+    push: true,
+    edit,
+    check: () => regate(state),
+  });
   const head = result.commit ?? (await checkout.git.output(['rev-parse', 'HEAD']));
   return { ...(result.commit ? { commit: result.commit } : {}), head, attempts: result.attempts };
 }
@@ -249,6 +257,7 @@ export function startRollback(state: ReleaseState, request: RestoreRequest): Rol
   const rollback: RollbackState = {
     ctx: state.ctx,
     session: state.session,
+    action: 'auto-rollback',
     overrides: [],
     timeoutMs: state.timeoutMs,
     overwrite: true,
@@ -258,6 +267,11 @@ export function startRollback(state: ReleaseState, request: RestoreRequest): Rol
     ...(state.actor ? { actor: state.actor } : {}),
   };
   return rollback;
+}
+
+/** Whether the revision live has the environment exactly as the rollback restored it. */
+export function rollbackCarried(state: RollbackState): Promise<boolean> {
+  return sameEnvironment(state.checkout!, state.commit ?? state.revision!, state.revision!);
 }
 
 /** Plan → server dry run of the target's render → commit and push → apply, wait, verify, record. */
@@ -371,23 +385,28 @@ export async function runRollback(ctx: Context, options: RollbackOptions): Promi
   const state: RollbackState = {
     ctx,
     session,
+    action: 'rollback',
     overrides: [],
     adopt: options.adopt ?? environment.adopt,
     overwrite: true,
     timeoutMs:
       options.timeoutMs ?? parseDuration(environment.timeout, `environments.${environment.name}.timeout`),
   };
-  await runSteps(
-    ctx,
-    [
-      getEnvRepoStep(options),
-      verifySignaturesStep(async () => (await session.readInventory())?.verifiedRevision),
-      checkTargetStep(options),
-      ...restoreSteps(false, Boolean(options.includeShared)),
-    ],
-    state,
-    recordFailure('rollback'),
-  );
+  try {
+    await runSteps(
+      ctx,
+      [
+        getEnvRepoStep(options),
+        verifySignaturesStep(async () => (await session.readInventory())?.verifiedRevision),
+        checkTargetStep(options),
+        ...restoreSteps(false, Boolean(options.includeShared)),
+      ],
+      state,
+      recordFailure('rollback'),
+    );
+  } catch (error) {
+    throw state.revision && !state.applying ? nothingApplied(state, error) : error;
+  }
   const target = state.request!.target;
   if (ctx.dryRun) {
     const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
@@ -405,8 +424,14 @@ export async function runRollback(ctx: Context, options: RollbackOptions): Promi
     };
   }
   const restored = state.restored!;
+  const superseded = await supersededError(
+    state,
+    () => rollbackCarried(state),
+    'changes the environment again',
+  );
+  if (superseded) throw superseded;
   ctx.reporter.success(
-    `${environment.name} rolled back to ${target.slice(0, 12)} (commit ${restored.head.slice(0, 12)})`,
+    `${environment.name} rolled back to ${target.slice(0, 12)} (commit ${restored.head.slice(0, 12)}${state.revision !== restored.head ? `, live in the branch head ${state.revision!.slice(0, 12)}` : ''})`,
   );
   const { revision: _revision, ...outcome } = applyOutcome(state);
   return {

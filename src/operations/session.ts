@@ -7,10 +7,13 @@ import {
   writeInventory,
 } from '../cluster/inventory.js';
 import { Kubectl } from '../cluster/kubectl.js';
+import { ApplyLease, type LeaseHolder, type LeaseRecord, readLease } from '../cluster/lease.js';
+import { parseDuration } from '../config/duration.js';
 import { derivedEnvironmentId, normaliseRepoUrl } from '../config/identity.js';
 import { findConfigFile, getEnvironment, readConfig } from '../config/load.js';
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
+import { Exec } from '../core/exec.js';
 import {
   compareLive,
   type DriftReport,
@@ -51,6 +54,8 @@ export interface FailureRecord {
 export class EnvironmentSession {
   /** Where the inventory ConfigMap lives: the environment's namespace, else the kube context's. */
   readonly inventoryNamespace: string;
+  /** This run's apply lease of the environment, once a step asked for it (shared by an auto-rollback). */
+  private applyLease: ApplyLease | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -142,6 +147,48 @@ export class EnvironmentSession {
       failure: record.reason,
       updatedAt: new Date().toISOString(),
     }).catch(() => undefined);
+  }
+
+  /** This run's apply lease, once a step asked for it. */
+  get currentLease(): ApplyLease | undefined {
+    return this.applyLease;
+  }
+
+  readLease(): Promise<LeaseRecord | undefined> {
+    return readLease(this.kubectl, this.environment, this.inventoryNamespace);
+  }
+
+  /**
+   * This run's apply lease (environments.<env>.lease), created on first use; its release is a
+   * clean-up of the context, and runs after SIGINT/SIGTERM too (on its own kubectl, which an
+   * interrupt does not stop), so the next run does not wait for it to expire.
+   */
+  lease(holder: Omit<LeaseHolder, 'identity'>): ApplyLease {
+    if (this.applyLease) return this.applyLease;
+    const { name, lease } = this.environment;
+    const settings = {
+      durationMs: parseDuration(lease.duration, `environments.${name}.lease.duration`),
+      waitMs: parseDuration(lease.wait, `environments.${name}.lease.wait`),
+      ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
+    };
+    const { signal: _signal, ...uninterruptible } = this.ctx.exec.settings;
+    const cleanupKubectl = new Kubectl(
+      { ...this.ctx, exec: new Exec({ ...uninterruptible, defaultTimeoutMs: 20_000 }) },
+      this.config,
+      this.environment,
+    );
+    const applyLease = new ApplyLease(
+      this.kubectl,
+      cleanupKubectl,
+      this.environment,
+      this.inventoryNamespace,
+      settings,
+      holder,
+      (line) => this.ctx.reporter.debug(line),
+    );
+    this.ctx.cleanup.add(() => applyLease.release());
+    this.applyLease = applyLease;
+    return applyLease;
   }
 
   /**

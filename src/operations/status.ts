@@ -1,3 +1,4 @@
+import { type LeaseRecord, leaseExpiry } from '../cluster/lease.js';
 import { workloadHealth } from '../cluster/rollout.js';
 import { findConfigFile, readConfig } from '../config/load.js';
 import type { Context } from '../core/context.js';
@@ -26,16 +27,59 @@ export interface EnvironmentStatus {
   freezes?: string[];
   /** With phase `failed`: what was running and why it failed, as recorded in the inventory. */
   failure?: { action: string; reason: string };
+  /** The apply lease while a run holds it: who applies what, since when, until when unless renewed. */
+  lease?: LeaseStatus | null;
   note?: string;
   error?: string;
+}
+
+export interface LeaseStatus {
+  holder: string;
+  action?: string;
+  revision?: string;
+  actor?: string;
+  acquireTime?: string;
+  renewTime?: string;
+  /** renewTime + duration, by the holder's clock. */
+  expires?: string;
+  /** By this machine's clock: the holder did not renew it in time (it crashed or lost the cluster). */
+  expired: boolean;
+}
+
+function leaseStatus(record: LeaseRecord | undefined, now: Date): LeaseStatus | null {
+  if (!record?.holderIdentity) return null;
+  const expires = leaseExpiry(record);
+  return {
+    holder: record.holderIdentity,
+    ...(record.holder
+      ? {
+          action: record.holder.action,
+          revision: record.holder.revision,
+          ...(record.holder.actor ? { actor: record.holder.actor } : {}),
+        }
+      : {}),
+    ...(record.acquireTime ? { acquireTime: record.acquireTime } : {}),
+    ...(record.renewTime ? { renewTime: record.renewTime } : {}),
+    ...(expires ? { expires: expires.toISOString() } : {}),
+    expired: expires !== undefined && expires.getTime() < now.getTime(),
+  };
+}
+
+/** What a held lease says about the deploy state: a run at work, or one that stopped holding it. */
+function leaseNote(lease: LeaseStatus, envName: string): string {
+  const run = `the ${lease.action ?? 'run'}${lease.revision ? ` of ${lease.revision.slice(0, 12)}` : ''}${lease.actor ? ` by ${lease.actor}` : ''} (${lease.holder})`;
+  return lease.expired
+    ? `${run} holds the apply lease but stopped renewing it at ${lease.renewTime ?? '?'} (it crashed or lost the cluster); the lease expired at ${lease.expires ?? '?'}: the next gitops deploy --env ${envName} takes it over and completes the deploy`
+    : `${run} holds the apply lease since ${lease.acquireTime ?? '?'} (renewed ${lease.renewTime ?? '?'}): it is applying now`;
 }
 
 async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatus> {
   const session = await openSession(ctx, envName);
   const checkout = await session.openEnvRepo();
   const head = await checkout.git.output(['rev-parse', 'HEAD']);
-  const current = await session.drift([], checkout);
+  const [current, record] = await Promise.all([session.drift([], checkout), session.readLease()]);
   const inventory = current.inventory;
+  const lease = leaseStatus(record, new Date());
   const lock = (await readLock(checkout, envName)) ?? null;
   const freezes = activeFreezes(session.config, session.environment, new Date()).map(describeFreeze);
   const base = {
@@ -44,6 +88,7 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
     phase: inventory?.phase ?? null,
     lock,
     freezes,
+    lease,
   };
   if (!inventory?.revision) {
     return {
@@ -52,7 +97,7 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
       git: 'not-deployed',
       drift: null,
       rollouts: [],
-      note: 'nothing deployed yet: run gitops deploy',
+      note: `nothing deployed yet: gitops deploy --env ${envName} deploys the branch head`,
     };
   }
   const live = await resolveRevision(ctx, checkout, inventory.revision).catch(() => undefined);
@@ -90,7 +135,13 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
     failed,
     applied: `${inventory.revision.slice(0, 12)} was applied but not verified: run gitops deploy --env ${envName} --skip-build`,
   };
-  const note = inventory.phase ? notes[inventory.phase] : undefined;
+  const note = lease
+    ? leaseNote(lease, envName)
+    : git === 'pending-apply' && inventory.phase === 'verified'
+      ? `the branch head ${head.slice(0, 12)} is not applied yet: run gitops deploy --env ${envName} --skip-build`
+      : inventory.phase
+        ? notes[inventory.phase]
+        : undefined;
   return {
     ...base,
     liveRevision: inventory.revision,
@@ -142,9 +193,12 @@ export async function runStatus(
       });
     }
   }
+  // Live behind the branch head (or off it) is not well either: what git says is not what runs.
   const unhealthy = statuses.some(
     (status) =>
       status.error ||
+      status.git === 'pending-apply' ||
+      status.git === 'diverged' ||
       status.phase === 'failed' ||
       status.phase === 'applying' ||
       status.drift?.inSync === false ||

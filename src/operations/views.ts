@@ -9,7 +9,7 @@ export interface ImageRecord {
 }
 
 /** How a deploy ended, for its summary. */
-export type DeployEnding = 'deployed' | 'rolled-back' | 'rollback-unhealthy' | 'failed';
+export type DeployEnding = 'deployed' | 'superseded' | 'rolled-back' | 'rollback-unhealthy' | 'failed';
 
 declare module '../core/reporter.js' {
   interface ViewKinds {

@@ -82,7 +82,8 @@ export function parseDocuments(
         cause,
       });
     }
-    const comment = document.commentBefore ?? undefined;
+    // A comment right above the first key belongs to the document's root node, not the document.
+    const comment = document.commentBefore ?? document.contents?.commentBefore ?? undefined;
     for (const object of asObjects(value, { file, line }))
       out.push({ object, line, ...(comment ? { comment } : {}) });
   }

@@ -37,6 +37,13 @@ export interface FaultRule {
   latencyMs?: number;
   /** Destroy the connection without an answer. */
   reset?: boolean;
+  /**
+   * Hold the request until this settles (then forward it, or apply the other effects): a window
+   * that stays open until the test closes it, however slow the machine is.
+   */
+  hold?: Promise<unknown>;
+  /** Match only dry-run requests (`true`) or only real ones (`false`); unset matches both. */
+  dryRun?: boolean;
   times?: number;
 }
 
@@ -55,8 +62,9 @@ const REASONS: Record<number, string> = {
   504: 'Timeout',
 };
 
-function matches(rule: FaultRule, method: string, path: string): boolean {
+function matches(rule: FaultRule, method: string, path: string, dryRun: boolean): boolean {
   if (rule.method && rule.method.toUpperCase() !== method) return false;
+  if (rule.dryRun !== undefined && rule.dryRun !== dryRun) return false;
   return typeof rule.pathPattern === 'string' ? path.includes(rule.pathPattern) : rule.pathPattern.test(path);
 }
 
@@ -116,7 +124,8 @@ export async function startApiProxy(
       entry.durationMs = Date.now() - started;
     };
     const rule = rules.find(
-      (candidate) => candidate.remaining !== 0 && matches(candidate, method, url.pathname),
+      (candidate) =>
+        candidate.remaining !== 0 && matches(candidate, method, url.pathname, Boolean(query.dryRun)),
     );
     if (rule && rule.remaining > 0) rule.remaining--;
 
@@ -180,10 +189,14 @@ export async function startApiProxy(
       res.on('close', () => outgoing.destroy());
       req.pipe(outgoing);
     };
-    if (rule?.latencyMs) {
-      const timer = setTimeout(forward, rule.latencyMs);
-      res.on('close', () => clearTimeout(timer));
-    } else forward();
+    const delayed = () => {
+      if (rule?.latencyMs) {
+        const timer = setTimeout(forward, rule.latencyMs);
+        res.on('close', () => clearTimeout(timer));
+      } else forward();
+    };
+    if (rule?.hold) rule.hold.then(delayed, delayed);
+    else delayed();
   };
 
   const server: Server = createServer({ cert: tls.cert, key: tls.key }, handle);

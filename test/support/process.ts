@@ -156,3 +156,50 @@ exec ${realGit} "$@"
   chmodSync(file, 0o755);
   return dir;
 }
+
+/**
+ * A directory with a `git` wrapper for races around a push:
+ * - GITOPS_TEST_PUSH_GATE=<file>: the first real `git push` (not `--dry-run`) creates
+ *   `<file>.waiting` and blocks until `<file>` exists, so a test can change the remote between a
+ *   run's gates and its push, at a moment it chose (no sleeps).
+ * - GITOPS_TEST_PUSH_HANGUP=1: every real `git push` runs, then reports the connection broken
+ *   ("the remote end hung up unexpectedly") although the remote updated the ref; `git ls-remote`
+ *   fails, as when the network is gone right after.
+ */
+export function pushShimDir(dir: string): string {
+  const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  const file = join(dir, 'git');
+  writeFileSync(
+    file,
+    `#!/bin/sh
+case " $* " in *" --dry-run "*) dry=1 ;; *) dry= ;; esac
+if [ "$1" = "push" ] && [ -z "$dry" ] && [ -n "$GITOPS_TEST_PUSH_GATE" ] && [ ! -e "$GITOPS_TEST_PUSH_GATE.passed" ]; then
+  : > "$GITOPS_TEST_PUSH_GATE.waiting"
+  while [ ! -e "$GITOPS_TEST_PUSH_GATE" ]; do sleep 0.05; done
+  : > "$GITOPS_TEST_PUSH_GATE.passed"
+fi
+if [ -n "$GITOPS_TEST_PUSH_HANGUP" ]; then
+  if [ "$1" = "ls-remote" ]; then
+    echo "fatal: Could not read from remote repository." >&2
+    exit 128
+  fi
+  if [ "$1" = "push" ] && [ -z "$dry" ]; then
+    ${realGit} "$@" >/dev/null 2>&1
+    echo "fatal: the remote end hung up unexpectedly" >&2
+    exit 128
+  fi
+fi
+exec ${realGit} "$@"
+`,
+  );
+  chmodSync(file, 0o755);
+  return dir;
+}
+
+/** A process that keeps one core busy until the test ends (a loaded CI machine). */
+export function cpuLoad(t: { after(fn: () => void): void }): void {
+  const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+}

@@ -54,7 +54,7 @@ function builtin(
   };
 }
 
-/** The built-in kinds issue 5 asks for. Versions are the ones a 1.32 server prefers. */
+/** The built-in kinds the embedded server serves. Versions are the ones a 1.32 server prefers. */
 export const BUILTIN_RESOURCES: ResourceType[] = [
   builtin('', 'v1', 'Namespace', 'namespaces', false, ['ns'], ['status']),
   builtin('', 'v1', 'ConfigMap', 'configmaps', true, ['cm']),
@@ -71,6 +71,8 @@ export const BUILTIN_RESOURCES: ResourceType[] = [
   builtin('batch', 'v1', 'CronJob', 'cronjobs', true, ['cj'], ['status'], ['all']),
   builtin('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, ['ing'], ['status']),
   builtin('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
+  // gitops' apply lease, as leader election uses it.
+  builtin('coordination.k8s.io', 'v1', 'Lease', 'leases', true),
   builtin('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
   builtin(
     'autoscaling',

@@ -77,6 +77,10 @@ export interface FaultRule {
   latencyMs?: number;
   /** Destroy the connection without an answer. */
   reset?: boolean;
+  /** Hold the request until this settles, then go on with the other effects. */
+  hold?: Promise<unknown>;
+  /** Match only dry-run requests (`true`) or only real ones (`false`); unset matches both. */
+  dryRun?: boolean;
   times?: number;
 }
 
@@ -531,12 +535,14 @@ export class ApiServer {
         (f) =>
           f.remaining !== 0 &&
           (!f.method || f.method.toUpperCase() === entry.method) &&
+          (f.dryRun === undefined || f.dryRun === url.searchParams.has('dryRun')) &&
           (typeof f.pathPattern === 'string'
             ? url.pathname.includes(f.pathPattern)
             : f.pathPattern.test(url.pathname)),
       );
       if (fault) {
         if (fault.remaining > 0) fault.remaining -= 1;
+        if (fault.hold) await fault.hold.catch(() => undefined);
         if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
         if (fault.reset) {
           finish(0);

@@ -34,7 +34,7 @@ export function defineBump(program: Command, action: ActionFactory): void {
       '\nFinds references in workload manifests, kustomization images:, the Helm values files of\n' +
         'environments.<env>.helmValues and values marked `# gitops:image <name>`, matched by repository,\n' +
         'and changes only those tokens. The commit is pushed without force; when the branch moved,\n' +
-        'the edit is re-applied on the new head and pushed again (envRepo.pushAttempts times).\n\n' +
+        'the edit is re-applied on the new head and pushed again (for up to envRepo.pushTimeout).\n\n' +
         'Examples:\n' +
         '  gitops bump --env staging --image web=ghcr.io/acme/web:1.4.2\n' +
         '  gitops --dry-run bump --env staging --image ghcr.io/acme/web@sha256:…\n' +

@@ -47,10 +47,12 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
     .addHelpText(
       'after',
       '\nSteps: preflight → build → drift check → bump → policy gate → server dry run → commit and push\n' +
-        '→ apply and prune → wait for the rollout → verify → record. Exit 4 when the rollout fails (with\n' +
+        '→ wait for the apply lease → apply and prune → wait for the rollout → verify → record. The run\n' +
+        'applies the branch head. Exit 3 with nothing applied (re-run), 4 when the rollout fails (with\n' +
         'the rollback command, or after an automatic rollback), 5 when a gate blocks (drift, policy,\n' +
-        'the API server refusing an object in the dry run, lock, freeze, signature). With --on-drift\n' +
-        'overwrite, fields git does not declare are removed too, whoever added them.\n\n' +
+        'the API server refusing an object in the dry run, lock, freeze, signature), 6 when a newer\n' +
+        "revision superseded this run's change. With --on-drift overwrite, fields git does not declare\n" +
+        'are removed too, whoever added them.\n\n' +
         'Example: gitops deploy --env staging --skip-build --image web=ghcr.io/acme/web:1.4.2',
     )
     .action(

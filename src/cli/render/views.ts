@@ -12,6 +12,7 @@ export interface RenderedView {
 
 const ENDINGS: Record<Exclude<DeployEnding, 'failed'>, string> = {
   deployed: '✓ deployed',
+  superseded: 'superseded by a newer revision',
   'rolled-back': 'rolled back',
   'rollback-unhealthy': '✗ rollback did not become healthy',
 };

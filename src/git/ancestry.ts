@@ -1,0 +1,53 @@
+import type { EnvCheckout } from './checkout.js';
+import { deepenUntil } from './revision.js';
+
+/**
+ * Fetches the branch head from the remote (the commits since what the clone has, not a new
+ * shallow tip) and returns its sha; without a remote, the checkout's HEAD.
+ */
+export async function fetchBranchHead(checkout: EnvCheckout, remote = 'origin'): Promise<string> {
+  if (!checkout.remote) return checkout.git.output(['rev-parse', 'HEAD']);
+  const ref = `refs/remotes/${remote}/${checkout.branch}`;
+  await checkout.git.read(['fetch', '--quiet', remote, `+refs/heads/${checkout.branch}:${ref}`]);
+  return checkout.git.output(['rev-parse', ref]);
+}
+
+/**
+ * Whether `ancestor` is `descendant` or in its history. A shallow clone is deepened until it can
+ * tell (CI clones are shallow: the answer must not depend on the depth).
+ */
+export async function isAncestor(
+  checkout: EnvCheckout,
+  ancestor: string,
+  descendant: string,
+): Promise<boolean> {
+  if (ancestor === descendant) return true;
+  const test = async () =>
+    (await checkout.git.read(['merge-base', '--is-ancestor', ancestor, descendant], { allowFailure: true }))
+      .exitCode === 0;
+  return deepenUntil(checkout, test);
+}
+
+/** Whether the environment's directory is the same at two revisions (one changes nothing the other has). */
+export async function sameEnvironment(checkout: EnvCheckout, a: string, b: string): Promise<boolean> {
+  if (a === b) return true;
+  const diff = await checkout.git.read(['diff', '--quiet', a, b, '--', checkout.envPath], {
+    allowFailure: true,
+  });
+  return diff.exitCode === 0;
+}
+
+/**
+ * Whether `commit` is `descendant` or in its history, when `descendant` is at most as old as the
+ * fetched branch head: every commit after `commit` is in the clone then, so nothing is deepened
+ * (a revision the clone does not have is older than `commit`, or from elsewhere: not a descendant).
+ */
+export async function contains(checkout: EnvCheckout, descendant: string, commit: string): Promise<boolean> {
+  if (descendant === commit) return true;
+  const known = await checkout.git.read(['cat-file', '-e', `${descendant}^{commit}`], { allowFailure: true });
+  if (known.exitCode !== 0) return false;
+  const test = await checkout.git.read(['merge-base', '--is-ancestor', commit, descendant], {
+    allowFailure: true,
+  });
+  return test.exitCode === 0;
+}
