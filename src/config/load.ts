@@ -3,7 +3,14 @@ import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { type SourceLocation, usageError } from '../core/errors.js';
 import { refNameProblem } from '../core/git-refs.js';
-import { bytePosition, findAliasBomb, invalidUtf8Offset, MAX_ALIAS_EXPANSION } from '../core/input-guards.js';
+import {
+  bytePosition,
+  controlProblem,
+  documentProblem,
+  findAliasBomb,
+  invalidUtf8Offset,
+  MAX_ALIAS_EXPANSION,
+} from '../core/input-guards.js';
 import { derivedEnvironmentId, normaliseRepoUrl } from './identity.js';
 import { configSchema, NAME_PATTERN } from './schema.js';
 import type { Spec } from './spec.js';
@@ -133,6 +140,15 @@ export function readConfig(
     );
   }
   const source = bytes.toString('utf8');
+  // The same guard as for env-repo YAML (core/input-guards.ts): no control characters, raw or
+  // escaped, and no absurd nesting.
+  const control = controlProblem(source);
+  if (control) {
+    throw usageError('CONFIG_ENCODING', `${file} is refused: ${control.reason}`, {
+      location: { file, ...(control.line ? { line: control.line } : {}) },
+      hint: 'remove the character; write it out in words if a value needs it',
+    });
+  }
   const lines = new LineCounter();
   // uniqueKeys: duplicate keys are an error, never "last one wins".
   const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
@@ -161,6 +177,17 @@ export function readConfig(
         hint: 'write the values out, or use fewer nested anchors and aliases',
       },
     );
+  }
+  const guarded = documentProblem(doc, {
+    text: source,
+    offset: 0,
+    lineOf: (offset) => lines.linePos(offset).line,
+  });
+  if (guarded) {
+    throw usageError('CONFIG_YAML', `${file} is refused: ${guarded.reason}`, {
+      location: { file, ...(guarded.line ? { line: guarded.line } : {}) },
+      hint: 'fix gitops.yaml at that line',
+    });
   }
   const { value, problems } = validateDocument(schemaFor(needs), doc, { file, lines, env });
   const config = value as Omit<GitopsConfig, 'file' | 'dir'> | undefined;

@@ -43,8 +43,10 @@ export const ERROR_CODES = {
   // Configuration
   CONFIG_NOT_FOUND: usage('No gitops.yaml was found, or `--config` names a file that does not exist.'),
   CONFIG_INVALID: usage('gitops.yaml does not match the schema (docs/config.md); the location is given.'),
-  CONFIG_ENCODING: usage('gitops.yaml is not UTF-8 text.'),
-  CONFIG_YAML: usage('gitops.yaml is not valid YAML, or is too large or too deeply aliased.'),
+  CONFIG_ENCODING: usage('gitops.yaml is not UTF-8 text, or holds a control character (raw).'),
+  CONFIG_YAML: usage(
+    'gitops.yaml is not valid YAML, or is too large, too deeply aliased or nested, or holds an escaped control character.',
+  ),
   UNKNOWN_ENVIRONMENT: usage('The environment named is not in gitops.yaml.'),
   ENVIRONMENT_NAME_INVALID: usage('The environment name is not a DNS-1123 label.'),
   FREEZE_INVALID: usage('A freeze window has bad times (not HH:MM, no zone, `to` not after `from`).'),
