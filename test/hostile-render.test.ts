@@ -103,6 +103,24 @@ const corpus: HostileCase[] = [
     message: /envs\/staging\/base: a symlink to .*, outside the env repo/,
   },
   {
+    name: 'a directory symlink looping back to the environment',
+    files: { 'envs/staging/ok.yaml': CONFIG_MAP('ok') },
+    links: { 'envs/staging/nested/loop': '../..' },
+    exitCode: 2,
+    message: /envs\/staging\/nested\/loop: a symlink to \.\.\/\.\., a directory that holds the link itself/,
+  },
+  {
+    name: 'a chart directory symlink looping back to the chart',
+    files: {
+      ...helmChart('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\ndata:\n  a: b\n'),
+      'envs/staging/.keep': '',
+    },
+    links: { 'charts/leak/files/self': '..' },
+    environment: HELM,
+    exitCode: 2,
+    message: /charts\/leak\/files\/self: a symlink to \.\., a directory that holds the link itself/,
+  },
+  {
     name: 'a kustomize remote resource (the runner would fetch any URL)',
     files: {
       'envs/staging/kustomization.yaml': 'resources:\n  - ok.yaml\n  - https://example.invalid/leak.yaml\n',

@@ -103,6 +103,18 @@ function collect(root: string, realRoot: string, paths: readonly string[]): Inpu
     if (real === undefined) continue;
     const stat = statSync(real);
     if (stat.isDirectory()) {
+      const full = join(root, path);
+      if (path !== '.' && lstatSync(full).isSymbolicLink()) {
+        // A link to a directory above itself: the plain reader and Helm would walk it forever.
+        const parent = realpathSync(dirname(full));
+        if (parent === real || parent.startsWith(`${real}${sep}`)) {
+          throw usageError(
+            'MANIFEST_SYMLINK',
+            `a symlink to ${readlinkSync(full)}, a directory that holds the link itself: reading it would never end`,
+            { location: { file: path }, hint: 'remove the link, or point it at a directory beside it' },
+          );
+        }
+      }
       if (seenDirs.has(real)) continue;
       seenDirs.add(real);
       const names = readdirSync(real)
