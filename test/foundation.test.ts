@@ -130,6 +130,27 @@ test('the config is found from a subdirectory, up to the repository root', async
   assert.throws(() => findConfigFile(join(dir, 'a', 'b')), /no gitops\.yaml found/);
 });
 
+test("outside any git repository only the working directory is searched: a parent's gitops.yaml is not used", async (t) => {
+  const { findConfigFile } = await import('../src/config/load.js');
+  const { mkdirSync } = await import('node:fs');
+  const dir = tempDir(t);
+  // A gitops.yaml planted above the working directory (a shared runner's /tmp, a home directory).
+  writeFileSync(join(dir, 'gitops.yaml'), VALID_CONFIG);
+  mkdirSync(join(dir, 'work'));
+  assert.throws(
+    () => findConfigFile(join(dir, 'work')),
+    (error: Error & { code?: string }) =>
+      error.code === 'CONFIG_NOT_FOUND' && /not inside a git repository/.test(error.message),
+  );
+  const result = await runCli(['--json', 'status', '--env', 'staging'], { cwd: join(dir, 'work') });
+  assert.equal(result.code, 2, result.stderr);
+  assert.equal((JSON.parse(result.stdout) as { error: { code: string } }).error.code, 'CONFIG_NOT_FOUND');
+  assert.match(result.stderr, /no gitops\.yaml found in .*work \(not inside a git repository/);
+  // The working directory's own file is found.
+  writeFileSync(join(dir, 'work', 'gitops.yaml'), VALID_CONFIG);
+  assert.equal(findConfigFile(join(dir, 'work')), join(dir, 'work', 'gitops.yaml'));
+});
+
 test('--json on a failing command prints exactly one JSON document on stdout; the message is on stderr', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'gitops.yaml'), VALID_CONFIG);

@@ -102,7 +102,7 @@ test('deploy in GitHub Actions: a group per step, the summary table, masking, an
   assert.equal(broken.code, 2, broken.stderr);
   assert.match(
     broken.stderr,
-    /^::error title=MANIFEST_YAML,file=envs\/staging\/broken\.yaml,line=\d+,col=\d+::invalid YAML/m,
+    /^::error title=MANIFEST_YAML,file=envs\/staging\/broken\.yaml,line=7,col=3::not valid YAML at line 7/m,
   );
   assert.match(readFileSync(summary, 'utf8'), /\| staging \| .* \| ✗ MANIFEST_YAML \|/);
   for (const text of [

@@ -116,6 +116,12 @@ const configCases: Array<{ fixture: string; message: RegExp }> = [
   },
   { fixture: 'alias-bomb.yaml', message: /gitops\.yaml:\d+(:\d+)?: .*alias/ },
   { fixture: 'non-utf8.yaml', message: /gitops\.yaml:11:\d+: .*not valid UTF-8/ },
+  { fixture: 'control-characters.yaml', message: /gitops\.yaml:11: .*control character U\+0007 at line 11/ },
+  {
+    fixture: 'escaped-nul.yaml',
+    message: /gitops\.yaml:11: .*control character U\+0000 in a value at line 11/,
+  },
+  { fixture: 'deep-nesting.yaml', message: /gitops\.yaml:11: .*nested more than 256 levels deep at line 11/ },
   { fixture: 'path-escape.yaml', message: /gitops\.yaml:11:\d+: .*must stay inside the env repo/ },
   { fixture: 'helm-values-escape.yaml', message: /gitops\.yaml:13:\d+: .*helmValues.*must stay inside/ },
   { fixture: 'chart-escape.yaml', message: /gitops\.yaml:12:\d+: .*chart.*must stay inside/ },
@@ -173,7 +179,7 @@ const manifestCases: Array<{ fixture: string; message: RegExp }> = [
   { fixture: 'deep-nesting.yaml', message: /envs\/staging\/deployment\.yaml:\d+: / },
   {
     fixture: 'control-characters.yaml',
-    message: /envs\/staging\/deployment\.yaml:\d+: the file does not re-parse \(null byte is not allowed/,
+    message: /envs\/staging\/deployment\.yaml:6: control character U\+0007 at line 6: /,
   },
   { fixture: 'image-shell.yaml', message: /no reference to web was found in envs\/staging/ },
 ];

@@ -3,7 +3,14 @@ import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { type SourceLocation, usageError } from '../core/errors.js';
 import { refNameProblem } from '../core/git-refs.js';
-import { bytePosition, findAliasBomb, invalidUtf8Offset, MAX_ALIAS_EXPANSION } from '../core/input-guards.js';
+import {
+  bytePosition,
+  controlProblem,
+  documentProblem,
+  findAliasBomb,
+  invalidUtf8Offset,
+  MAX_ALIAS_EXPANSION,
+} from '../core/input-guards.js';
 import { derivedEnvironmentId, normaliseRepoUrl } from './identity.js';
 import { configSchema, NAME_PATTERN } from './schema.js';
 import type { Spec } from './spec.js';
@@ -30,23 +37,37 @@ export function findConfigFile(cwd: string, explicit?: string): string {
     }
     return file;
   }
-  let dir = resolve(cwd);
+  // Up to the repository root (the directory holding .git), or only the working directory when
+  // there is no repository: a gitops.yaml of some parent directory (a shared runner's home, /tmp)
+  // is nobody's config for this checkout.
+  const start = resolve(cwd);
+  const root = repositoryRootOf(start);
+  let dir = start;
   for (;;) {
     for (const name of CONFIG_FILE_NAMES) {
       const candidate = join(dir, name);
       if (existsSync(candidate)) return candidate;
     }
-    const parent = dirname(dir);
-    if (existsSync(join(dir, '.git')) || parent === dir) break;
-    dir = parent;
+    if (root === undefined || dir === root) break;
+    dir = dirname(dir);
   }
   throw usageError(
     'CONFIG_NOT_FOUND',
-    `no gitops.yaml found in ${cwd} or its parents up to the repository root`,
+    root === undefined
+      ? `no gitops.yaml found in ${cwd} (not inside a git repository, so no parent directory is searched)`
+      : `no gitops.yaml found in ${cwd} or its parents up to the repository root ${root}`,
     {
       hint: 'run `gitops init` to write one, or pass --config <path>',
     },
   );
+}
+
+/** The nearest directory at or above `dir` holding `.git` (a directory or a worktree's file). */
+function repositoryRootOf(dir: string): string | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, '.git'))) return at;
+    if (dirname(at) === at) return undefined;
+  }
 }
 
 function problemsError(problems: ConfigProblem[]) {
@@ -119,6 +140,15 @@ export function readConfig(
     );
   }
   const source = bytes.toString('utf8');
+  // The same guard as for env-repo YAML (core/input-guards.ts): no control characters, raw or
+  // escaped, and no absurd nesting.
+  const control = controlProblem(source);
+  if (control) {
+    throw usageError('CONFIG_ENCODING', `${file} is refused: ${control.reason}`, {
+      location: { file, ...(control.line ? { line: control.line } : {}) },
+      hint: 'remove the character; write it out in words if a value needs it',
+    });
+  }
   const lines = new LineCounter();
   // uniqueKeys: duplicate keys are an error, never "last one wins".
   const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
@@ -147,6 +177,17 @@ export function readConfig(
         hint: 'write the values out, or use fewer nested anchors and aliases',
       },
     );
+  }
+  const guarded = documentProblem(doc, {
+    text: source,
+    offset: 0,
+    lineOf: (offset) => lines.linePos(offset).line,
+  });
+  if (guarded) {
+    throw usageError('CONFIG_YAML', `${file} is refused: ${guarded.reason}`, {
+      location: { file, ...(guarded.line ? { line: guarded.line } : {}) },
+      hint: 'fix gitops.yaml at that line',
+    });
   }
   const { value, problems } = validateDocument(schemaFor(needs), doc, { file, lines, env });
   const config = value as Omit<GitopsConfig, 'file' | 'dir'> | undefined;
@@ -179,6 +220,28 @@ function crossChecks(
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const { envRepo } = config;
+  if (envRepo?.verifyCommits) {
+    const { allowedSigners, allowedKeys } = envRepo.verifyCommits;
+    if (!allowedSigners && !allowedKeys?.length) {
+      problems.push({
+        path: 'envRepo.verifyCommits',
+        message:
+          'envRepo.verifyCommits names no allowed key: set allowedSigners (SSH) or allowedKeys (GPG fingerprints)',
+        location: locateKey(['envRepo', 'verifyCommits']),
+      });
+    }
+    // gitops' own commit would be unsigned, pushed, then refused by the next run: the environment
+    // would be blocked for good, and no revert gitops pushes could help.
+    if (envRepo.sign !== true) {
+      problems.push({
+        path: 'envRepo.sign',
+        message:
+          'envRepo.verifyCommits is set but envRepo.sign is not true: gitops would push unsigned commits that verification then refuses',
+        suggestion: 'set envRepo.sign: true, with a signing key (user.signingkey) that verifyCommits allows',
+        location: locateKey(envRepo.sign === undefined ? ['envRepo', 'verifyCommits'] : ['envRepo', 'sign']),
+      });
+    }
+  }
   if (needs === 'all' && envRepo && !envRepo.url && !envRepo.sameRepo) {
     problems.push({
       path: 'envRepo.url',

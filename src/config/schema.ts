@@ -331,13 +331,23 @@ export const configSchema: Spec = {
         sign: { type: 'boolean', doc: 'Sign commits. Default: follow the repo’s `commit.gpgsign`.' },
         verifyCommits: {
           type: 'object',
-          doc: 'Refuse (exit 5) to deploy or roll back unless every env-repo commit since the deployed revision is signed by an allowed key. Set `sign: true` too, so that gitops’ own commits are signed.',
+          doc: 'Refuse (exit 5) to deploy or roll back unless every env-repo commit since the deployed revision (and a rollback’s target) is signed by an allowed key. Needs `sign: true`, so that gitops’ own commits are signed: without it the config is refused. Give `allowedSigners`, `allowedKeys` or both.',
           fields: {
             allowedSigners: {
               type: 'string',
-              required: true,
-              doc: 'SSH allowed-signers file (the format of `ssh-keygen -Y verify`, git’s `gpg.ssh.allowedSignersFile`), relative to the config file.',
+              doc: 'SSH allowed-signers file (the format of `ssh-keygen -Y verify`, git’s `gpg.ssh.allowedSignersFile`), relative to the config file. SSH signatures are accepted only for its keys.',
               example: '.gitops/allowed_signers',
+            },
+            allowedKeys: {
+              type: 'array',
+              items: {
+                type: 'string',
+                doc: 'fingerprint',
+                pattern: /^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/,
+                patternHint: 'a full OpenPGP fingerprint: 40 hex digits (64 for a v5 key), no spaces',
+              },
+              doc: 'OpenPGP fingerprints (primary key or signing subkey) whose GPG signatures are accepted; a GPG signature by any other key is refused, however much the runner’s GnuPG trusts it. The public keys must be in the runner’s keyring (GNUPGHOME).',
+              example: '["3AA5C34371567BD2A1F5B8E1D0E6C4A8F0B1C2D3"]',
             },
           },
         },

@@ -74,7 +74,7 @@ export interface EnvRepoConfig {
   pushBackoff: string;
   pushAttempts?: number;
   sign?: boolean;
-  verifyCommits?: { allowedSigners: string };
+  verifyCommits?: { allowedSigners?: string; allowedKeys?: string[] };
   author?: { name: string; email: string };
 }
 

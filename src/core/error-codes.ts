@@ -43,8 +43,10 @@ export const ERROR_CODES = {
   // Configuration
   CONFIG_NOT_FOUND: usage('No gitops.yaml was found, or `--config` names a file that does not exist.'),
   CONFIG_INVALID: usage('gitops.yaml does not match the schema (docs/config.md); the location is given.'),
-  CONFIG_ENCODING: usage('gitops.yaml is not UTF-8 text.'),
-  CONFIG_YAML: usage('gitops.yaml is not valid YAML, or is too large or too deeply aliased.'),
+  CONFIG_ENCODING: usage('gitops.yaml is not UTF-8 text, or holds a control character (raw).'),
+  CONFIG_YAML: usage(
+    'gitops.yaml is not valid YAML, or is too large, too deeply aliased or nested, or holds an escaped control character.',
+  ),
   UNKNOWN_ENVIRONMENT: usage('The environment named is not in gitops.yaml.'),
   ENVIRONMENT_NAME_INVALID: usage('The environment name is not a DNS-1123 label.'),
   FREEZE_INVALID: usage('A freeze window has bad times (not HH:MM, no zone, `to` not after `from`).'),
@@ -96,11 +98,20 @@ export const ERROR_CODES = {
   ),
 
   // Manifests and images
-  MANIFEST_YAML: usage('A manifest is not valid YAML; file and line are given.'),
+  MANIFEST_YAML: usage(
+    "A manifest (or a values file, a kustomization, a renderer's output) is not valid YAML, has a duplicate key, nests too deeply or expands aliases too far; file and line are given.",
+  ),
+  MANIFEST_ENCODING: usage(
+    'A YAML file the render reads is not UTF-8, or holds a control character (NUL, ESC, …); file and line are given.',
+  ),
   MANIFEST_INVALID: usage('A YAML document of the environment is not a Kubernetes object.'),
   MANIFEST_DUPLICATE: usage('The same object is declared twice in the environment.'),
-  MANIFEST_SYMLINK: usage('A manifest is a symbolic link leading out of the env repo.'),
-  MANIFEST_TOO_LARGE: usage('A manifest is larger than gitops reads.'),
+  MANIFEST_SYMLINK: usage(
+    "A file the render reads (a manifest, a chart file, a values file, a generator's file) is, or lies below, a symbolic link leading out of the env repo; nothing was read through it.",
+  ),
+  MANIFEST_TOO_LARGE: usage(
+    'A file the render reads is larger than gitops reads from one file, or all of them together are more than it reads for one environment.',
+  ),
   KUSTOMIZE_FAILED: usage('`kubectl kustomize` could not build the environment.'),
   HELM_FAILED: usage('`helm template` failed for the environment.'),
   KUSTOMIZE_REMOTE_RESOURCE: usage(

@@ -10,13 +10,11 @@ import {
   statSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { invalidUtf8Offset } from '../core/input-guards.js';
+import { decodeText, MAX_FILE_BYTES } from '../core/input-guards.js';
 import type { FileSource } from './kustomize-build.js';
 import { YamlFile } from './yaml-file.js';
 
 const YAML_FILE = /\.ya?ml$/;
-/** Files larger than this are not manifests anyone edits by hand; they are skipped. */
-export const MAX_FILE_BYTES = 8 * 1024 * 1024;
 
 /** A symlink met while listing, relative to the listed directory, with where it leads. */
 export interface SymlinkEntry {
@@ -142,27 +140,12 @@ export function fileContains(path: string, needles: readonly Buffer[]): boolean 
   }
 }
 
-export function megabytes(bytes: number): string {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-/**
- * Finds every reference to the updated images under `envDir` (workload manifests, kustomizations,
- * the Helm values files named in `options.helmValues`, marker comments) and plans a byte-minimal
- * rewrite of each: only the value's token changes. Each edited file is re-parsed with js-yaml
- * and must show exactly the intended changes; if any file is refused, nothing is written.
- * With `write: false` nothing is written either way (the `files` list holds the would-be text).
-
-/** Why a file could not be decoded as UTF-8 text, or undefined. */
+/** Why a file's bytes cannot be read as YAML text (not UTF-8, a control character), or undefined. */
 export function undecodable(bytes: Buffer): { line: number; reason: string } | undefined {
-  const invalid = invalidUtf8Offset(bytes);
-  if (invalid === undefined) return undefined;
-  // Decoding would turn the bytes into U+FFFD, and writing back would change them.
-  const line = bytes.subarray(0, invalid).filter((byte) => byte === 0x0a).length + 1;
-  return {
-    line,
-    reason: `not valid UTF-8 at line ${line} (byte 0x${bytes[invalid]!.toString(16).padStart(2, '0')}); gitops edits UTF-8 text only and would corrupt it`,
-  };
+  const decoded = decodeText(bytes);
+  return 'problem' in decoded
+    ? { line: decoded.problem.line ?? 1, reason: decoded.problem.reason }
+    : undefined;
 }
 
 /** Files a kustomization may name: manifests, patches (YAML or JSON) and kustomizations. */

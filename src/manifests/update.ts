@@ -2,14 +2,13 @@ import { realpathSync, writeFileSync } from 'node:fs';
 import { join, posix, sep } from 'node:path';
 import { isMap, isSeq } from 'yaml';
 import { usageError } from '../core/errors.js';
+import { MAX_FILE_BYTES, megabytes, ReadBudget } from '../core/input-guards.js';
 import { tryParseImageReference } from '../images/reference.js';
 import {
   EnvFiles,
   fileContains,
   isWithin,
   listYamlFiles,
-  MAX_FILE_BYTES,
-  megabytes,
   readCapped,
   repositoryRoot,
   type SymlinkEntry,
@@ -220,7 +219,8 @@ export async function updateImages(
 /**
  * The environment's YAML files, and the text of those that can matter: kustomizations, values
  * files, and files holding a needle or a marker (tested on the raw bytes, before any UTF-8
- * decoding). Refusals for symlinks leaving the repo, files too large to read, and invalid UTF-8.
+ * decoding). Refusals for symlinks leaving the repo, files too large to read, text that is not
+ * UTF-8 or holds control characters, and more text in all than the read budget allows.
  */
 function readTree(
   envDir: string,
@@ -240,6 +240,7 @@ function readTree(
   }
   const byteNeedles = [...needles, MARKER_NEEDLE].map((needle) => Buffer.from(needle, 'utf8'));
   const texts = new Map<string, YamlFile>();
+  const budget = new ReadBudget();
   for (const path of paths) {
     const outcome = readCapped(join(envDir, path));
     if (!outcome) continue;
@@ -249,16 +250,16 @@ function readTree(
       if (special || fileContains(join(envDir, path), byteNeedles)) {
         refused.push({
           file: path,
-          reason: `the file is ${megabytes(outcome.tooLarge)}, larger than the ${megabytes(MAX_FILE_BYTES)} gitops reads, and may hold an image to change; split it`,
+          reason: `the file is ${megabytes(outcome.tooLarge)}, larger than the ${megabytes(MAX_FILE_BYTES)} gitops reads from one file, and may hold an image to change; split it`,
         });
       }
       continue;
     }
     const { bytes } = outcome;
     if (!special && !byteNeedles.some((needle) => bytes.includes(needle))) continue;
-    const bad = undecodable(bytes);
+    const bad = undecodable(bytes) ?? budget.take(bytes.length);
     if (bad) {
-      refused.push({ file: path, line: bad.line, reason: bad.reason });
+      refused.push({ file: path, ...(bad.line ? { line: bad.line } : {}), reason: bad.reason });
       continue;
     }
     texts.set(path, new YamlFile(path, bytes.toString('utf8')));

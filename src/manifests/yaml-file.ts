@@ -12,7 +12,7 @@ import {
   type YAMLMap,
   type YAMLSeq,
 } from 'yaml';
-import { findAliasBomb, MAX_ALIAS_EXPANSION } from '../core/input-guards.js';
+import { documentProblem } from '../core/input-guards.js';
 
 /** A key or index on the way from a document's root to a node. */
 export type YamlPath = Array<string | number>;
@@ -131,37 +131,21 @@ function parseDocuments(text: string, offset: number): ParsedDocument[] {
   return docs.map((doc) => ({ doc, offset }));
 }
 
-/** The first error of a document, as a one-line reason with its line, or undefined. */
+/**
+ * Why a document of the file is refused (a YAML error, a duplicate key, nesting, a control
+ * character in a value, an alias bomb), with its line, or undefined: the input guard the render
+ * path applies too (core/input-guards.ts), so both refuse the same input with the same words.
+ */
 export function documentError(
   file: YamlFile,
   parsed: ParsedDocument,
 ): { line: number; reason: string } | undefined {
-  const error = parsed.doc.errors[0];
-  if (!error) {
-    // Aliases need a "*"; most manifests have none, so most documents skip the walk.
-    if (!file.text.includes('*')) return undefined;
-    const bomb = findAliasBomb(parsed.doc);
-    if (!bomb) return undefined;
-    const line = file.lineOf(parsed.offset + bomb.offset);
-    return {
-      line,
-      reason: `aliases expand this document by more than ${MAX_ALIAS_EXPANSION} nodes (the alias at line ${line}; an alias bomb?), so the file is left alone`,
-    };
-  }
-  const at = parsed.offset + (error.pos[0] ?? 0);
-  const line = file.lineOf(at);
-  if (error.code === 'DUPLICATE_KEY') {
-    const key = /^[^\s:#]+/.exec(file.text.slice(at))?.[0] ?? '';
-    return {
-      line,
-      reason: `duplicate key${key ? ` "${key}"` : ''} at line ${line}: which value counts is ambiguous, so the file is left alone`,
-    };
-  }
-  const first = error.message.split('\n')[0] ?? error.message;
-  return {
-    line,
-    reason: `not valid YAML at line ${line}: ${first.replace(/ at line \d+, column \d+:?$/, '')}`,
-  };
+  const problem = documentProblem(parsed.doc, {
+    text: file.text,
+    offset: parsed.offset,
+    lineOf: (offset) => file.lineOf(offset),
+  });
+  return problem ? { line: problem.line ?? 1, reason: problem.reason } : undefined;
 }
 
 export function scalarText(node: unknown): string | undefined {

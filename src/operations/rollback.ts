@@ -8,6 +8,7 @@ import { commitMessage, TRAILER } from '../git/message.js';
 import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
 import { deepenUntil, inputsAt, resolveRevision } from '../git/revision.js';
 import { filesAt } from '../git/tree.js';
+import { allowedKeys, verifyRollbackTarget } from '../git/verify.js';
 import { type EditOutcome, writeAndPush } from '../git/write.js';
 import type { DesiredObject } from '../kube/objects.js';
 import { isCoveredBy } from '../manifests/inputs.js';
@@ -360,6 +361,11 @@ function checkTargetStep(options: RollbackOptions): Step<RollbackState> {
         step.log(`previous deployed revision: ${ref.slice(0, 12)}`);
       }
       const target = await validateTarget(state.ctx, state.checkout!, ref);
+      const keys = allowedKeys(state.session.config);
+      if (keys) {
+        const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
+        await verifyRollbackTarget(state.checkout!, keys, target, head, state.verifiedRevision);
+      }
       // The run is this one (actor, build URL); the source is what built the revision restored.
       const provenance = {
         ...(await readProvenance(state.ctx, state.session.config.dir)),

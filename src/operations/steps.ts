@@ -16,7 +16,7 @@ import { ownershipGate } from '../gates/ownership.js';
 import { serverDryRunGate } from '../gates/server-dry-run.js';
 import { contains, fetchBranchHead, isAncestor } from '../git/ancestry.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
-import { allowedSignersFile, verifyCommitRange } from '../git/verify.js';
+import { allowedKeys, verifyCommitRange } from '../git/verify.js';
 import { checkPushAccess } from '../git/write.js';
 import { type DesiredObject, objectKey } from '../kube/objects.js';
 import type { FailurePlan, Step } from '../pipeline/step.js';
@@ -236,16 +236,10 @@ export function verifySignaturesStep<S extends ReleaseState>(
     when: (state) => Boolean(state.session.config.envRepo.verifyCommits),
     async run(state, step) {
       const checkout = state.checkout!;
-      const allowedSigners = allowedSignersFile(state.session.config)!;
+      const keys = allowedKeys(state.session.config)!;
       state.verifiedRevision = await trusted(state);
       const head = await checkout.git.output(['rev-parse', 'HEAD']);
-      const checked = await verifyCommitRange(
-        state.ctx,
-        checkout,
-        allowedSigners,
-        head,
-        state.verifiedRevision,
-      );
+      const checked = await verifyCommitRange(state.ctx, checkout, keys, head, state.verifiedRevision);
       step.detail(
         `${checked.commits.length} commit(s) since ${state.verifiedRevision?.slice(0, 12) ?? 'the start'} signed by allowed keys`,
       );
@@ -255,10 +249,8 @@ export function verifySignaturesStep<S extends ReleaseState>(
 
 /** After a push: the commits it landed on, and gitops' own, are checked too. */
 export async function verifyPushedSignatures(state: ReleaseState, head: string): Promise<void> {
-  const allowedSigners = allowedSignersFile(state.session.config);
-  if (allowedSigners) {
-    await verifyCommitRange(state.ctx, state.checkout!, allowedSigners, head, state.verifiedRevision);
-  }
+  const keys = allowedKeys(state.session.config);
+  if (keys) await verifyCommitRange(state.ctx, state.checkout!, keys, head, state.verifiedRevision);
 }
 
 /** Whether two reads of the inventory are the same record (no run applied in between). */

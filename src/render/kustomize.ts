@@ -15,7 +15,7 @@ import type { Context } from '../core/context.js';
 import { usageError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
 import type { DesiredObject, KubeObject, SourceRef } from '../kube/objects.js';
-import { renderInputs, workingTreeFiles } from '../manifests/inputs.js';
+import type { RenderInputs } from '../manifests/inputs.js';
 import { parseDocuments } from './parse.js';
 
 /** kustomize's own record of where an object came from (`buildMetadata: [originAnnotations]`). */
@@ -37,11 +37,8 @@ export async function renderKustomize(
   checkout: { dir: string; envDir: string },
   envPath: string,
   kubectl: Kubectl,
+  inputs: RenderInputs,
 ): Promise<DesiredObject[]> {
-  const inputs = await renderInputs(workingTreeFiles(checkout.dir), {
-    envPath,
-    helmValues: [],
-  });
   const remote = inputs.remote[0];
   if (remote && !environment.allowRemoteResources) {
     throw usageError(

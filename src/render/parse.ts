@@ -1,5 +1,12 @@
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { usageError } from '../core/errors.js';
+import {
+  controlProblem,
+  documentProblem,
+  type InputProblem,
+  MAX_TOTAL_BYTES,
+  megabytes,
+} from '../core/input-guards.js';
 import type { DesiredObject, KubeObject } from '../kube/objects.js';
 
 function asObjects(value: unknown, where: { file: string; line?: number }): KubeObject[] {
@@ -24,6 +31,17 @@ function asObjects(value: unknown, where: { file: string; line?: number }): Kube
   return [object as KubeObject];
 }
 
+function guardError(code: 'MANIFEST_YAML' | 'MANIFEST_ENCODING', file: string, problem: InputProblem) {
+  return usageError(code, problem.reason, {
+    location: {
+      file,
+      ...(problem.line ? { line: problem.line } : {}),
+      ...(problem.line && problem.column ? { column: problem.column } : {}),
+    },
+    hint: 'fix the file at that line; gitops refuses the same input when it edits',
+  });
+}
+
 /** Parses a multi-document YAML text into objects with their starting line. */
 export function parseManifests(text: string, file: string): DesiredObject[] {
   return parseDocuments(text, file).map(({ object, line }) => ({ object, source: { file, line } }));
@@ -34,18 +52,24 @@ export function parseDocuments(
   text: string,
   file: string,
 ): Array<{ object: KubeObject; line: number; comment?: string }> {
+  // The input guard of the edit path (core/input-guards.ts), with the same words: for a file of
+  // the environment and for what a renderer printed.
+  if (text.length > MAX_TOTAL_BYTES) {
+    throw usageError(
+      'MANIFEST_TOO_LARGE',
+      `${file} is ${megabytes(text.length)}, more than the ${megabytes(MAX_TOTAL_BYTES)} gitops reads for one environment`,
+      { location: { file }, hint: 'split the environment, or keep large data out of the env repo' },
+    );
+  }
+  const control = controlProblem(text);
+  if (control) throw guardError('MANIFEST_ENCODING', file, control);
   const lines = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  const source = { text, offset: 0, lineOf: (offset: number) => lines.linePos(offset).line };
   const out: Array<{ object: KubeObject; line: number; comment?: string }> = [];
   for (const document of Array.isArray(documents) ? documents : [documents]) {
-    const error = document.errors[0];
-    if (error) {
-      const position = error.linePos?.[0];
-      throw usageError('MANIFEST_YAML', `invalid YAML: ${error.message.split('\n')[0]}`, {
-        location: { file, ...(position ? { line: position.line, column: position.col } : {}) },
-        hint: 'fix the YAML at that position',
-      });
-    }
+    const problem = documentProblem(document, source);
+    if (problem) throw guardError('MANIFEST_YAML', file, problem);
     const start = document.contents?.range?.[0];
     const line = start === undefined ? 1 : lines.linePos(start).line;
     let value: unknown;

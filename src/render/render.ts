@@ -1,19 +1,18 @@
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import type { Kubectl } from '../cluster/kubectl.js';
 import type { EnvironmentConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
 import { usageError } from '../core/errors.js';
 import { crdScopes, type DesiredObject, groupKind, isNamespaced, objectKey } from '../kube/objects.js';
+import { renderInputs } from '../manifests/inputs.js';
 import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
 import { renderHelm } from './helm.js';
+import { checkRenderInputs, confinedTreeFiles } from './input-check.js';
 import { renderKustomize } from './kustomize.js';
 import { parseManifests } from './parse.js';
 
 export { parseManifests };
-
-/** A manifest larger than this is refused: env repos hold hand-written YAML, not data dumps. */
-export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 export type Layout = 'kustomize' | 'helm' | 'plain';
 
@@ -23,9 +22,11 @@ export function detectLayout(envDir: string, environment: Pick<EnvironmentConfig
   return 'plain';
 }
 
-/** Plain layout: every YAML file under the environment, recursively, in a stable order. */
+/**
+ * Plain layout: every YAML file under the environment, recursively, in a stable order. The files
+ * were checked (confined to the repo, guarded) by checkRenderInputs before.
+ */
 function readPlain(root: string, envDir: string, skip: ReadonlySet<string>): DesiredObject[] {
-  const realRoot = realpathSync(root);
   const out: DesiredObject[] = [];
   const walk = (dir: string) => {
     const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
@@ -35,30 +36,12 @@ function readPlain(root: string, envDir: string, skip: ReadonlySet<string>): Des
       if (entry.name.startsWith('.')) continue;
       const path = join(dir, entry.name);
       const display = relative(root, path).split(sep).join('/');
-      if (lstatSync(path).isSymbolicLink()) {
-        const target = realpathSync(path);
-        if (target !== realRoot && !target.startsWith(`${realRoot}/`)) {
-          throw usageError('MANIFEST_SYMLINK', `${display} is a symbolic link leading out of the env repo`, {
-            location: { file: display },
-            hint: 'replace the link with the file itself',
-          });
-        }
-      }
       const stat = statSync(path);
       if (stat.isDirectory()) {
         walk(path);
         continue;
       }
       if (!/\.ya?ml$/.test(entry.name) || isKustomizationFile(entry.name) || skip.has(display)) continue;
-      if (stat.size > MAX_MANIFEST_BYTES) {
-        throw usageError(
-          'MANIFEST_TOO_LARGE',
-          `${display} is ${stat.size} bytes; manifests are limited to ${MAX_MANIFEST_BYTES}`,
-          {
-            location: { file: display },
-          },
-        );
-      }
       out.push(...parseManifests(readFileSync(path, 'utf8'), display));
     }
   };
@@ -82,13 +65,25 @@ export async function renderEnvironment(
 ): Promise<DesiredObject[]> {
   const layout = detectLayout(checkout.envDir, environment);
   const envPath = relative(checkout.dir, checkout.envDir).split(sep).join('/') || '.';
+  const inputs = await renderInputs(confinedTreeFiles(checkout.dir), {
+    envPath,
+    chart: environment.chart,
+    helmValues: environment.helmValues,
+  });
+  const skip = new Set(environment.helmValues.map((file) => posix.join(envPath, file)));
+  checkRenderInputs(checkout.dir, {
+    layout,
+    paths: inputs.paths,
+    // kustomize loads any file below a kustomization's directory, named in the closure or not.
+    roots: inputs.paths.filter((path) => isKustomizationFile(posix.basename(path))).map(posix.dirname),
+    ...(layout === 'plain' ? { skip } : {}),
+  });
   let objects: DesiredObject[];
   if (layout === 'kustomize') {
-    objects = await renderKustomize(ctx, environment, checkout, envPath, kubectl);
+    objects = await renderKustomize(ctx, environment, checkout, envPath, kubectl, inputs);
   } else if (layout === 'helm') {
     objects = await renderHelm(ctx, environment, checkout, envPath, kubectl, defaultNamespace, tools.helm);
   } else {
-    const skip = new Set(environment.helmValues.map((file) => posix.join(environment.path, file)));
     objects = readPlain(checkout.dir, checkout.envDir, skip);
   }
 
