@@ -113,7 +113,13 @@ test('deploy in GitHub Actions: a group per step, the summary table, masking, an
     readFileSync(summary, 'utf8'),
   ]) {
     assert.ok(!text.includes(token), 'the planted token is masked everywhere');
+    // action.yml says gitops masks by itself and writes no ::add-mask:: (which would print the
+    // secret to hide it): both halves hold.
+    assert.doesNotMatch(text, /::add-mask::/);
   }
+  const action = readFileSync(new URL('../action.yml', import.meta.url), 'utf8');
+  assert.match(action, /masks secrets itself in everything it prints \(no `::add-mask::`/);
+  assert.doesNotMatch(action, /(writes|prints|emits) `?::add-mask::/);
 });
 
 test('a misspelt config key or malformed YAML: exit 2 through the CLI, file:line, a suggestion, no stack trace', async (t) => {
