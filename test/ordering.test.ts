@@ -47,8 +47,8 @@ interface Outcome {
   stderr: string;
 }
 
-async function run(cluster: Fixture, args: string[]): Promise<Outcome> {
-  const result = await cluster.gitops(['--json', ...args]);
+async function run(cluster: Fixture, args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  const result = await runCli(['--json', ...args], { cwd: cluster.app, env: { ...cluster.env, ...env } });
   return { code: result.code, doc: JSON.parse(result.stdout) as Outcome['doc'], stderr: result.stderr };
 }
 
@@ -95,16 +95,22 @@ function gate() {
 const isDeploymentApply = (r: { method: string; path: string; query: Record<string, string> }) =>
   r.method === 'PATCH' && DEPLOYMENT_PATCH.test(r.path) && !r.query.dryRun;
 
+/** Holds the next apply of the Deployment (not its dry run) in the proxy until `open()`. */
+function holdDeploymentApply(cluster: Fixture) {
+  const apply = gate();
+  cluster.server.faults.add({
+    method: 'PATCH',
+    pathPattern: DEPLOYMENT_PATCH,
+    dryRun: false,
+    hold: apply.closed,
+    times: 1,
+  });
+  return apply;
+}
+
 /** A held request must outlast kubectl's request timeout, however long the test holds it. */
 const PATIENT = { GITOPS_KUBECTL_REQUEST_TIMEOUT: '10m' };
 
-async function patientRun(cluster: Fixture, args: string[]): Promise<Outcome> {
-  const result = await runCli(['--json', ...args], {
-    cwd: cluster.app,
-    env: { ...cluster.env, ...PATIENT },
-  });
-  return { code: result.code, doc: JSON.parse(result.stdout) as Outcome['doc'], stderr: result.stderr };
-}
 const LEASE = /\/leases\/gitops-lease-staging-[0-9a-f]+$/;
 
 describe('ordering', { concurrency: true }, () => {
@@ -112,16 +118,9 @@ describe('ordering', { concurrency: true }, () => {
     const cluster = await fixture(t);
     assert.equal((await run(cluster, deployWeb('staging', '3.0.0'))).code, 0);
     // The first job's apply of the Deployment is held in the proxy until the test has looked.
-    const apply = gate();
-    cluster.server.faults.add({
-      method: 'PATCH',
-      pathPattern: DEPLOYMENT_PATCH,
-      dryRun: false,
-      hold: apply.closed,
-      times: 1,
-    });
+    const apply = holdDeploymentApply(cluster);
     cluster.server.clearRequests();
-    const first = patientRun(cluster, deployWeb('staging', '3.0.1'));
+    const first = run(cluster, deployWeb('staging', '3.0.1'), PATIENT);
     await until(() => cluster.server.requests.some(isDeploymentApply), "the first job's apply");
     const before = cluster.remote.head();
     const second = run(cluster, deployWeb('staging', '3.0.2'));
@@ -153,7 +152,7 @@ describe('ordering', { concurrency: true }, () => {
     cluster.server.faults.add({ method: 'GET', pathPattern: LEASE, hold: lease.closed, times: 1 });
     cluster.server.clearRequests();
     const before = cluster.remote.head();
-    const first = patientRun(cluster, deployWeb('staging', '3.0.1'));
+    const first = run(cluster, deployWeb('staging', '3.0.1'), PATIENT);
     await until(
       () => cluster.server.requests.some((r) => r.method === 'GET' && LEASE.test(r.path)),
       "the first job's lease read",
@@ -277,15 +276,8 @@ describe('ordering', { concurrency: true }, () => {
     const cluster = await fixture(t, '    lease:\n      duration: 3s\n');
     assert.equal((await run(cluster, deployWeb('staging', '1.0.0'))).code, 0);
     // The apply is held until the run is killed: it dies inside the apply, holding the lease.
-    const apply = gate();
+    const apply = holdDeploymentApply(cluster);
     t.after(() => apply.open());
-    cluster.server.faults.add({
-      method: 'PATCH',
-      pathPattern: DEPLOYMENT_PATCH,
-      dryRun: false,
-      hold: apply.closed,
-      times: 1,
-    });
     cluster.server.clearRequests();
     const crashing = startBin(deployWeb('staging', '2.0.0'), {
       cwd: cluster.app,

@@ -11,6 +11,7 @@ import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 import { runCli, tempDir } from './support/cli.js';
 import { type ClusterFixture, clusterFixture } from './support/cluster.js';
 import { createRemote, git } from './support/git.js';
+import { deployWeb } from './support/live.js';
 import { REGISTRY, WEB_IMAGE_CONFIG } from './support/manifests.js';
 import { uniqueName } from './support/test-cluster.js';
 
@@ -221,14 +222,7 @@ describe('ownership', { concurrency: true }, () => {
       'staging reaches into production',
     );
     let head = cluster.remote.head();
-    const intruding = await cluster.gitops([
-      'deploy',
-      '--env',
-      'staging',
-      '--skip-build',
-      '--image',
-      `web=${REGISTRY}/web:2.0.0`,
-    ]);
+    const intruding = await cluster.gitops(deployWeb('staging', '2.0.0'));
     assert.equal(intruding.code, 5, intruding.stderr);
     assert.match(
       intruding.stderr,
@@ -248,28 +242,14 @@ describe('ownership', { concurrency: true }, () => {
       "staging declares production's Namespace",
     );
     head = cluster.remote.head();
-    const stealing = await cluster.gitops([
-      'deploy',
-      '--env',
-      'staging',
-      '--skip-build',
-      '--image',
-      `web=${REGISTRY}/web:2.0.0`,
-    ]);
+    const stealing = await cluster.gitops(deployWeb('staging', '2.0.0'));
     assert.equal(stealing.code, 5, stealing.stderr);
     assert.match(stealing.stderr, new RegExp(`Namespace/${production} is owned by environment production`));
     assert.match(stealing.stderr, /--adopt/);
     assert.equal(cluster.remote.head(), head, 'nothing pushed');
 
     commit(cluster, (seed) => rmSync(join(seed, 'envs/staging/steal.yaml')), 'staging stays in its lane');
-    const fine = await cluster.gitops([
-      'deploy',
-      '--env',
-      'staging',
-      '--skip-build',
-      '--image',
-      `web=${REGISTRY}/web:2.0.0`,
-    ]);
+    const fine = await cluster.gitops(deployWeb('staging', '2.0.0'));
     assert.equal(fine.code, 0, fine.stderr);
     assert.ok(await get(cluster, 'Namespace', production), "production's Namespace is intact");
     assert.ok(await get(cluster, 'Deployment', 'web', production), "production's Deployment is intact");
@@ -480,14 +460,7 @@ describe('ownership', { concurrency: true }, () => {
         writeFileSync(join(seed, 'envs/staging/app.yaml'), `${namespaceYaml(ns)}---\n${deployment('web')}`),
       'old-settings leaves git',
     );
-    const deploy = await cluster.gitops([
-      'deploy',
-      '--env',
-      'staging',
-      '--skip-build',
-      '--image',
-      `web=${REGISTRY}/web:2.0.0`,
-    ]);
+    const deploy = await cluster.gitops(deployWeb('staging', '2.0.0'));
     assert.equal(deploy.code, 0, deploy.stderr);
     assert.match(deploy.stderr, /pruned ConfigMap\/[^ ]+\/old-settings/);
     const web = await get(cluster, 'Deployment', 'web', ns);

@@ -11,6 +11,7 @@ import {
   invalidUtf8Offset,
   MAX_ALIAS_EXPANSION,
 } from '../core/input-guards.js';
+import { enclosingRepository } from '../core/repository.js';
 import { derivedEnvironmentId, normaliseRepoUrl } from './identity.js';
 import { configSchema, NAME_PATTERN } from './schema.js';
 import type { Spec } from './spec.js';
@@ -41,7 +42,7 @@ export function findConfigFile(cwd: string, explicit?: string): string {
   // there is no repository: a gitops.yaml of some parent directory (a shared runner's home, /tmp)
   // is nobody's config for this checkout.
   const start = resolve(cwd);
-  const root = repositoryRootOf(start);
+  const root = enclosingRepository(start);
   let dir = start;
   for (;;) {
     for (const name of CONFIG_FILE_NAMES) {
@@ -60,14 +61,6 @@ export function findConfigFile(cwd: string, explicit?: string): string {
       hint: 'run `gitops init` to write one, or pass --config <path>',
     },
   );
-}
-
-/** The nearest directory at or above `dir` holding `.git` (a directory or a worktree's file). */
-function repositoryRootOf(dir: string): string | undefined {
-  for (let at = dir; ; at = dirname(at)) {
-    if (existsSync(join(at, '.git'))) return at;
-    if (dirname(at) === at) return undefined;
-  }
 }
 
 function problemsError(problems: ConfigProblem[]) {

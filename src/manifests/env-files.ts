@@ -1,6 +1,5 @@
 import {
   closeSync,
-  existsSync,
   fstatSync,
   openSync,
   readdirSync,
@@ -11,6 +10,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { decodeText, MAX_FILE_BYTES } from '../core/input-guards.js';
+import { enclosingRepository } from '../core/repository.js';
 import type { FileSource } from './kustomize-build.js';
 import { YamlFile } from './yaml-file.js';
 
@@ -72,13 +72,7 @@ export function isWithin(root: string, path: string): boolean {
  * that holds `.git`, else `envDir` itself. Symlinks may lead anywhere inside it, nowhere outside.
  */
 export function repositoryRoot(envDir: string): string {
-  let dir = resolve(envDir);
-  for (;;) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return resolve(envDir);
-    dir = parent;
-  }
+  return enclosingRepository(envDir) ?? resolve(envDir);
 }
 
 export type ReadOutcome = { bytes: Buffer } | { tooLarge: number } | undefined;

@@ -6,6 +6,7 @@ import { NAME_PATTERN } from '../config/schema.js';
 import { starterConfig } from '../config/starter.js';
 import type { Context } from '../core/context.js';
 import { usageError } from '../core/errors.js';
+import { enclosingRepository } from '../core/repository.js';
 
 /** What `gitops init` uses for whatever neither a flag nor an answer gave. */
 export const INIT_DEFAULTS = {
@@ -71,13 +72,7 @@ export function parseImagePair(pair: string): { name: string; repository: string
 
 /** The repository root above `cwd` (the first directory holding `.git`), or `cwd` itself outside a repository. */
 function repositoryRoot(cwd: string): string {
-  let dir = cwd;
-  for (;;) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return cwd;
-    dir = parent;
-  }
+  return enclosingRepository(cwd) ?? cwd;
 }
 
 /**

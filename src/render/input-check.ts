@@ -8,10 +8,11 @@
  * the cluster and into `gitops diff`.
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, posix, resolve, sep } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { usageError } from '../core/errors.js';
 import { decodeText, documentProblem, type InputProblem, ReadBudget } from '../core/input-guards.js';
+import { isWithin } from '../manifests/env-files.js';
 import type { RepoFiles } from '../manifests/inputs.js';
 import { isKustomizationFile } from '../manifests/kustomize.js';
 
@@ -34,10 +35,6 @@ export interface InputCheckOptions {
   roots?: readonly string[];
   /** Repo-relative files the plain reader skips (Helm values files of a plain layout). */
   skip?: ReadonlySet<string>;
-}
-
-function inside(realRoot: string, real: string): boolean {
-  return real === realRoot || real.startsWith(`${realRoot}${sep}`);
 }
 
 function symlinkError(link: string, target: string) {
@@ -63,7 +60,7 @@ function confined(root: string, realRoot: string, path: string): string | undefi
   } catch {
     real = undefined;
   }
-  if (real !== undefined && inside(realRoot, real)) return real;
+  if (real !== undefined && isWithin(realRoot, real)) return real;
   // Outside, or dangling: name the first link on the way that leads out (or nowhere inside).
   const parts = path.split('/');
   for (let i = 1; i <= parts.length; i++) {
@@ -83,7 +80,7 @@ function confined(root: string, realRoot: string, path: string): string | undefi
     } catch {
       leadsTo = resolve(dirname(at), target);
     }
-    if (!inside(realRoot, leadsTo)) throw symlinkError(prefix, target);
+    if (!isWithin(realRoot, leadsTo)) throw symlinkError(prefix, target);
   }
   return undefined;
 }
@@ -107,7 +104,7 @@ function collect(root: string, realRoot: string, paths: readonly string[]): Inpu
       if (path !== '.' && lstatSync(full).isSymbolicLink()) {
         // A link to a directory above itself: the plain reader and Helm would walk it forever.
         const parent = realpathSync(dirname(full));
-        if (parent === real || parent.startsWith(`${real}${sep}`)) {
+        if (isWithin(real, parent)) {
           throw usageError(
             'MANIFEST_SYMLINK',
             `a symlink to ${readlinkSync(full)}, a directory that holds the link itself: reading it would never end`,
