@@ -136,6 +136,26 @@ export const ERROR_CODES = {
   DIGEST_UNKNOWN: failed('An image was pushed and its digest could not be learnt (build.pin: digest).'),
   REGISTRY_LOGIN_FAILED: failed('Logging into a registry failed.'),
 
+  // Kubeconfig and credentials
+  KUBECONFIG_NOT_FOUND: usage(
+    'No kubeconfig was found (`environments.<env>.kubeconfig`, `KUBECONFIG`, `~/.kube/config`) and gitops does not run in a pod with a service account token.',
+  ),
+  KUBECONFIG_INVALID: usage(
+    'The kubeconfig cannot be used: not YAML, a field of the wrong type, a context naming a missing cluster or user, a file it names that cannot be read; the file is given.',
+  ),
+  KUBE_CONTEXT_NOT_FOUND: usage(
+    'The kubeconfig has no context of the name asked for (`environments.<env>.kubeContext`), or no current-context.',
+  ),
+  KUBE_AUTH_UNSUPPORTED: usage(
+    'The kubeconfig user signs in a way gitops cannot use: an exec plugin that needs a terminal, an auth-provider client-go removed (gcp, azure), impersonation.',
+  ),
+  KUBE_EXEC_PLUGIN_MISSING: usage(
+    "The credential plugin the kubeconfig user runs (`users[].user.exec.command`) is not installed; the plugin's install hint is given.",
+  ),
+  KUBE_CREDENTIALS_FAILED: failed(
+    'Getting credentials for the cluster failed: the exec plugin failed or printed no valid ExecCredential, the OIDC token refresh failed, or the token file could not be read.',
+  ),
+
   // Cluster and deploys
   CLUSTER_UNREACHABLE: failed('The cluster did not report a version.'),
   CLUSTER_FAILED: failed('A kubectl call failed; kubectl’s message is given.'),
