@@ -508,7 +508,7 @@ function jwt(expiresInSeconds: number, tag: string): string {
 
 /** An OIDC issuer on 127.0.0.1: discovery and a token endpoint that renews `old-refresh`. */
 async function issuer(t: { after(fn: () => void): void }, tls?: { cert: string; key: string }) {
-  const requests: Array<{ path: string; form?: URLSearchParams }> = [];
+  const requests: Array<{ path: string; form?: URLSearchParams; authorization?: string }> = [];
   const newIdToken = jwt(3600, 'renewed');
   let base = '';
   const handle = (request: IncomingMessage, response: ServerResponse) => {
@@ -518,10 +518,20 @@ async function issuer(t: { after(fn: () => void): void }, tls?: { cert: string; 
     });
     request.on('end', () => {
       const form = request.method === 'POST' ? new URLSearchParams(body) : undefined;
-      requests.push({ path: request.url ?? '', ...(form ? { form } : {}) });
+      const { authorization } = request.headers;
+      requests.push({
+        path: request.url ?? '',
+        ...(form ? { form } : {}),
+        ...(authorization ? { authorization } : {}),
+      });
       response.setHeader('content-type', 'application/json');
       if (request.url === '/realm/.well-known/openid-configuration')
         return response.end(JSON.stringify({ issuer: `${base}/realm`, token_endpoint: `${base}/token` }));
+      // Like many providers, this one takes client credentials in the form only (client_secret_post).
+      if (request.url === '/token' && authorization) {
+        response.statusCode = 401;
+        return response.end(JSON.stringify({ error: 'invalid_client' }));
+      }
       if (request.url === '/token' && form?.get('refresh_token') === 'old-refresh')
         return response.end(
           JSON.stringify({ id_token: newIdToken, refresh_token: 'new-refresh', token_type: 'Bearer' }),
@@ -585,11 +595,20 @@ test('OIDC: a valid id-token is used as it is; an expired one is renewed at the 
   const { ctx, masker } = credentialContext();
   const source = new CredentialSource(loadKubeconfig({ env: { KUBECONFIG }, cwd: dir }), ctx);
   assert.deepEqual(await source.get(), { headers: { Authorization: `Bearer ${idp.newIdToken}` } });
+  // As golang.org/x/oauth2: the client secret in a Basic header first, then in the form.
   assert.deepEqual(
     idp.requests.map((request) => request.path),
-    ['/realm/.well-known/openid-configuration', '/token'],
+    ['/realm/.well-known/openid-configuration', '/token', '/token'],
+  );
+  assert.equal(
+    idp.requests[1]!.authorization,
+    `Basic ${Buffer.from('gitops:client-secret-value').toString('base64')}`,
   );
   assert.deepEqual(Object.fromEntries(idp.requests[1]!.form!), {
+    grant_type: 'refresh_token',
+    refresh_token: 'old-refresh',
+  });
+  assert.deepEqual(Object.fromEntries(idp.requests[2]!.form!), {
     grant_type: 'refresh_token',
     refresh_token: 'old-refresh',
     client_id: 'gitops',
@@ -606,7 +625,7 @@ test('OIDC: a valid id-token is used as it is; an expired one is renewed at the 
     '*** *** *** *** ***',
   );
   await source.get();
-  assert.equal(idp.requests.length, 2, 'the renewed token is cached');
+  assert.equal(idp.requests.length, 3, 'the renewed token is cached');
 
   // A fresh run reads the renewed id-token from the file and asks the issuer nothing.
   const next = new CredentialSource(
@@ -614,7 +633,7 @@ test('OIDC: a valid id-token is used as it is; an expired one is renewed at the 
     credentialContext().ctx,
   );
   assert.equal((await next.get()).headers.Authorization, `Bearer ${idp.newIdToken}`);
-  assert.equal(idp.requests.length, 2);
+  assert.equal(idp.requests.length, 3);
   // After a 401 it renews even a token that looks valid; the issuer refuses the spent refresh-token.
   next.invalidate();
   await assert.rejects(
@@ -638,7 +657,12 @@ test('OIDC over https honours idp-certificate-authority-data, and adds an id-tok
     credentialContext().ctx,
   );
   assert.equal((await source.get()).headers.Authorization, `Bearer ${idp.newIdToken}`);
-  assert.equal(idp.requests[1]?.form?.has('client_secret'), false);
+  assert.deepEqual(Object.fromEntries(idp.requests[1]!.form!), {
+    grant_type: 'refresh_token',
+    refresh_token: 'old-refresh',
+    client_id: 'gitops',
+  });
+  assert.equal(idp.requests[1]!.authorization, undefined, 'a public client sends no secret');
   type Users = { users: Array<{ user: { 'auth-provider': { config: Record<string, string> } } }> };
   const users = (load(readFileSync(usersFile, 'utf8')) as Users).users;
   assert.equal(users[1]!.user['auth-provider'].config['id-token'], idp.newIdToken);

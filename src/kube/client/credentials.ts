@@ -12,7 +12,6 @@ import { isDeepStrictEqual } from 'node:util';
 import { load } from 'js-yaml';
 import type { Context } from '../../core/context.js';
 import { GitopsError, isGitopsError, usageError } from '../../core/errors.js';
-import { ExecError } from '../../core/exec.js';
 import type { ClusterEndpoint, ExecPluginConfig, UserAuth } from './kubeconfig.js';
 
 export interface RequestCredentials {
@@ -195,7 +194,7 @@ export class CredentialSource {
           hint: exec.installHint ?? `install ${exec.command}, or put it on PATH`,
           cause: error,
         });
-      if (error instanceof ExecError)
+      if (isGitopsError(error) && (error.code === 'EXEC_FAILED' || error.code === 'EXEC_TIMEOUT'))
         throw new GitopsError('KUBE_CREDENTIALS_FAILED', `${who} failed: ${error.message}`, { cause: error });
       throw error;
     }
@@ -278,18 +277,27 @@ export class CredentialSource {
         `${discoveryUrl} answered ${discovery.status} without a token_endpoint: ${discovery.text.slice(0, 80)}`,
         'check idp-issuer-url',
       );
-    const form = new URLSearchParams({
-      grant_type: 'refresh_token',
-      refresh_token: refreshToken,
-      client_id: clientId,
-    });
-    if (config['client-secret']) form.set('client_secret', config['client-secret']);
-    const answer = await requestJson(tokenEndpoint, { ca, form }).catch((error) => {
-      throw fail(
-        `cannot reach the token endpoint ${tokenEndpoint}: ${reason(error)}`,
-        'try again; check the network',
-      );
-    });
+    const secret = config['client-secret'];
+    // As golang.org/x/oauth2 under client-go: a confidential client's credentials go in a Basic
+    // header first, and in the form when the endpoint refuses that; a public client sends its id.
+    const styles = secret ? (['header', 'form'] as const) : (['form'] as const);
+    let answer: Awaited<ReturnType<typeof requestJson>> | undefined;
+    for (const style of styles) {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
+      if (style === 'form') form.set('client_id', clientId);
+      if (style === 'form' && secret) form.set('client_secret', secret);
+      const basic = `${encodeURIComponent(clientId)}:${encodeURIComponent(secret ?? '')}`;
+      const headers: Record<string, string> =
+        style === 'header' ? { authorization: `Basic ${Buffer.from(basic).toString('base64')}` } : {};
+      answer = await requestJson(tokenEndpoint, { ca, form, headers }).catch((error) => {
+        throw fail(
+          `cannot reach the token endpoint ${tokenEndpoint}: ${reason(error)}`,
+          'try again; check the network',
+        );
+      });
+      if (answer.status === 200) break;
+    }
+    if (!answer) throw fail('no token request was made');
     const body = (answer.body ?? {}) as Record<string, unknown>;
     if (answer.status !== 200) {
       const description = [body.error, body.error_description]
@@ -348,7 +356,7 @@ function idpCertificateAuthority(config: Record<string, string>, cwd: string): B
 /** One HTTP(S) exchange with the identity provider; the body parsed as JSON when it is JSON. */
 function requestJson(
   url: string,
-  options: { ca?: Buffer | undefined; form?: URLSearchParams },
+  options: { ca?: Buffer | undefined; form?: URLSearchParams; headers?: Record<string, string> },
 ): Promise<{ status: number; body: unknown; text: string }> {
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
@@ -361,6 +369,7 @@ function requestJson(
         method: payload === undefined ? 'GET' : 'POST',
         headers: {
           accept: 'application/json',
+          ...options.headers,
           ...(payload === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
         },
         timeout: OIDC_REQUEST_TIMEOUT_MS,

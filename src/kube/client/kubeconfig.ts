@@ -115,7 +115,7 @@ export function loadKubeconfig(options: LoadKubeconfigOptions): ClusterEndpoint 
       if (errorCode(error) === 'ENOENT' && !explicit) continue;
       if (errorCode(error) === 'ENOENT')
         throw usageError('KUBECONFIG_NOT_FOUND', `the kubeconfig ${file} does not exist`, {
-          hint: 'fix environments.<env>.kubeconfig (a relative path is read from the working directory)',
+          hint: 'fix environments.<env>.kubeconfig',
         });
       throw invalid(file, `cannot be read (${errorCode(error) ?? String(error)})`);
     }
@@ -136,11 +136,12 @@ export function loadKubeconfig(options: LoadKubeconfigOptions): ClusterEndpoint 
     if (inCluster) return inCluster;
   }
   if (files.length === 0) {
-    const inPod = env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT;
     const looked = candidates.length > 0 ? candidates.join(', ') : 'KUBECONFIG and HOME are unset';
+    const tokenFile = join(options.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR, 'token');
+    const inPod = env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && options.context === undefined;
     throw usageError(
       'KUBECONFIG_NOT_FOUND',
-      `no kubeconfig was found (looked at: ${looked})${inPod && options.context === undefined ? `, and the service account token ${join(options.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR, 'token')} does not exist` : ''}`,
+      `no kubeconfig was found (looked at: ${looked})${inPod ? `, and the service account token ${tokenFile} does not exist` : ''}`,
       { hint: 'set KUBECONFIG or environments.<env>.kubeconfig to the cluster’s kubeconfig' },
     );
   }
@@ -308,7 +309,11 @@ function execPlugin(exec: unknown, where: string, file: string, base: string, cw
       throw invalid(file, `an exec env entry of ${where} is not a name and a string value`);
     env[item.name] = item.value;
   }
-  const installHint = text(exec, 'installHint', file);
+  // client-go escapes control characters too: a hint must not be able to drive the terminal.
+  const installHint = text(exec, 'installHint', file)?.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    '',
+  );
   return {
     // Only a command with a slash is a path (relative to the kubeconfig); a bare name is found on PATH.
     command: command.includes('/') && !isAbsolute(command) ? join(base, command) : command,
