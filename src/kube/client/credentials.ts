@@ -4,7 +4,7 @@
  * (plugin/pkg/client/auth/exec); an OIDC auth-provider (plugin/pkg/client/auth/oidc) when no
  * Authorization header is set by then. Every secret goes to the masker before it can be printed.
  */
-import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { isAbsolute, resolve } from 'node:path';
@@ -266,7 +266,12 @@ export class CredentialSource {
     }
     if (!refreshToken) throw fail('no valid id-token, and no refresh-token to renew it');
 
-    const ca = idpCertificateAuthority(config, provider.cwd);
+    let ca: Buffer | undefined;
+    try {
+      ca = idpCertificateAuthority(config, provider.cwd);
+    } catch (error) {
+      throw fail(`cannot read idp-certificate-authority: ${reason(error)}`, 'fix the kubeconfig');
+    }
     const discoveryUrl = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
     const discovery = await requestJson(discoveryUrl, { ca }).catch((error) => {
       throw fail(`cannot read ${discoveryUrl}: ${reason(error)}`, 'check idp-issuer-url');
@@ -443,9 +448,14 @@ async function persistAuthProviderConfig(
   Object.assign(expected.users[index]!.user['auth-provider'].config, changes);
   if (!isDeepStrictEqual(load(updated), expected))
     throw new Error('the edit would have changed more than the tokens');
+  // A new file renamed into place: a parallel gitops run never reads a half-written kubeconfig.
   const temporary = `${target}.gitops-${process.pid}.tmp`;
-  writeFileSync(temporary, updated, { mode: statSync(target).mode & 0o777 });
-  renameSync(temporary, target);
+  try {
+    writeFileSync(temporary, updated, { mode: statSync(target).mode & 0o777 });
+    renameSync(temporary, target);
+  } finally {
+    rmSync(temporary, { force: true });
+  }
 }
 
 function reason(error: unknown): string {

@@ -10,7 +10,7 @@ import { closest } from '../../config/suggest.js';
 import { usageError } from '../../core/errors.js';
 
 export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-export const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
+const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
 /** The cluster extension client-go hands to exec plugins as `spec.cluster.config`. */
 const EXEC_CLUSTER_EXTENSION = 'client.authentication.k8s.io/exec';
 
