@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rolloutReadiness, workloadHealth } from '../src/cluster/readiness.js';
+import { workloadHealth as workloadHealthFromRollout } from '../src/cluster/rollout.js';
 import type { KubeObject } from '../src/kube/objects.js';
 
 function object(
@@ -432,6 +433,7 @@ for (const item of cases) {
 }
 
 test('workloadHealth: ready by the rollout rules, with the count people look for', () => {
+  assert.equal(workloadHealthFromRollout, workloadHealth, 'rollout.ts re-exports the same function');
   assert.deepEqual(
     workloadHealth(
       deployment(
