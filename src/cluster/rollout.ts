@@ -38,6 +38,8 @@ export interface RolloutSource {
   /**
    * A watch from resourceVersion; ends when the server closes it or signal aborts. Throws on errors
    * (an error with `transient: true` property means retry with a fresh list). A 410 Gone ⇒ transient.
+   * Any event, a BOOKMARK too, shows the watch alive and resets the count of failed attempts in a
+   * row: a client should ask for bookmarks (allowWatchBookmarks), or quiet watches cannot show it.
    */
   watch(
     kind: KindRef,
