@@ -3,7 +3,7 @@ import type { Inventory } from '../cluster/inventory.js';
 import { describeHolder, LeaseNamespaceMissing, type LeaseRecord } from '../cluster/lease.js';
 import { applyNamespace } from '../cluster/namespace.js';
 import { jsonPatch } from '../cluster/patch.js';
-import { type RolloutOutcome, waitables, waitForRollouts } from '../cluster/rollout.js';
+import { kubectlRolloutSource, type RolloutOutcome, waitables, waitForRollouts } from '../cluster/rollout.js';
 import type { Context } from '../core/context.js';
 import type { ErrorCode } from '../core/error-codes.js';
 import { blockedError, GitopsError, isGitopsError } from '../core/errors.js';
@@ -527,13 +527,14 @@ const waitForTheRollout: Step<ReleaseState> = {
     }
     ctx.reporter.progress?.(`0/${workloads.length} workload(s) ready`);
     const outcomes = await waitForRollouts(
-      session.kubectl,
+      kubectlRolloutSource(session.kubectl, { deadline: Date.now() + state.timeoutMs }),
       workloads,
       state.timeoutMs,
       (done, total, failed) =>
         ctx.reporter.progress?.(
           `${done - failed}/${total} workload(s) ready${failed ? `, ${failed} failed` : ''}`,
         ),
+      ctx.signal,
     );
     state.rollouts = outcomes;
     for (const outcome of outcomes)
