@@ -1,4 +1,7 @@
 import type { EnvironmentConfig } from '../config/types.js';
+import { GitopsError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
+import { KubeApiError, refOf } from '../kube/client/client.js';
 import {
   ANNOTATION_REVISION,
   displayName,
@@ -10,8 +13,8 @@ import {
   ownerId,
 } from '../kube/objects.js';
 import { ANNOTATION_OWNER, foreignOwner, OWNER_MARKS } from '../kube/ownership.js';
+import { type Cluster, inParallel, printedName } from './cluster.js';
 import { type Inventory, inventoryManifest } from './inventory.js';
-import type { Kubectl } from './kubectl.js';
 
 export interface ApplyRequest {
   /** Env-repo commit the objects come from: recorded on every object and in the inventory. */
@@ -31,6 +34,8 @@ export interface ApplyRequest {
   inventoryNamespace: string;
   previous?: Inventory;
   actor?: string;
+  /** Where each object was declared, for per-object errors. */
+  sourceOf?: SourceOf;
 }
 
 export interface ApplyResult {
@@ -74,19 +79,92 @@ function isFoundation(object: KubeObject): boolean {
   return object.kind === 'Namespace' || object.kind === 'CustomResourceDefinition';
 }
 
-async function applyBatch(kubectl: Kubectl, objects: readonly KubeObject[]): Promise<string[]> {
-  if (objects.length === 0) return [];
-  try {
-    const result = await kubectl.run(
-      ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
+/**
+ * Server-side applies at once: enough to hide the round trips of a large environment, few
+ * enough that an API server's default max-inflight (400 mutating) is never near.
+ */
+export const APPLY_PARALLELISM = 16;
+/** How many failures an apply error lists before "and N more". */
+const LISTED_FAILURES = 5;
+const CRD_ESTABLISHED_TIMEOUT_MS = 60_000;
+
+/** Where in the env repo an object was declared (`file:line`), to name it in errors. */
+export type SourceOf = (object: KubeObject) => { file: string; line?: number } | undefined;
+
+/**
+ * Server-side apply of a set (field manager gitops, conflicts forced: git is right), up to
+ * APPLY_PARALLELISM at once. Every object is tried; the failures are reported together, each
+ * with the server's words and the manifest it came from.
+ */
+async function applyBatch(
+  cluster: Cluster,
+  objects: readonly KubeObject[],
+  sourceOf?: SourceOf,
+): Promise<string[]> {
+  const outcomes = await inParallel(objects, APPLY_PARALLELISM, async (object) => {
+    try {
+      await cluster.client.apply(object, { fieldManager: FIELD_MANAGER, force: true });
+      return { line: `${printedName(object)} serverside-applied` };
+    } catch (error) {
+      if (!(error instanceof KubeApiError)) throw error;
+      return { object, error };
+    }
+  });
+  const failures = outcomes.filter((outcome) => 'error' in outcome);
+  if (failures.length > 0) {
+    const described = failures.map(({ object, error }) => {
+      const source = sourceOf?.(object!);
+      const where = source ? ` (${source.file}${source.line ? `:${source.line}` : ''})` : '';
+      return `${displayName(object!)}${where}: ${error!.message}`;
+    });
+    const first = sourceOf?.(failures[0]!.object!);
+    const more = described.length > LISTED_FAILURES ? `; and ${described.length - LISTED_FAILURES} more` : '';
+    throw new GitopsError(
+      'CLUSTER_FAILED',
+      `applying ${objects.length} object(s) failed for ${failures.length}: ${described.slice(0, LISTED_FAILURES).join('; ')}${more}`,
       {
-        input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
-        timeoutMs: 300_000,
+        exitCode: ExitCode.OperationFailed,
+        hint: 'fix the manifest the server refused (its file and line are given) and deploy again',
+        ...(first ? { location: first } : {}),
+        cause: failures[0]!.error,
+        details: { failed: failures.map(({ object }) => displayName(object!)) },
       },
     );
-    return result.stdout.split('\n').filter(Boolean);
-  } catch (error) {
-    throw kubectl.clusterError(error, `applying ${objects.length} object(s)`);
+  }
+  return outcomes.flatMap((outcome) => ('line' in outcome && outcome.line ? [outcome.line] : []));
+}
+
+/** Waits until every CRD reports Established, as `kubectl wait --for=condition=Established` would. */
+async function waitEstablished(cluster: Cluster, crds: readonly KubeObject[]): Promise<void> {
+  const deadline = Date.now() + CRD_ESTABLISHED_TIMEOUT_MS;
+  const pending = new Set(crds.map((crd) => crd.metadata.name));
+  while (pending.size > 0) {
+    for (const name of [...pending]) {
+      const live = await cluster.call(`reading CustomResourceDefinition/${name}`, (client) =>
+        client.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name }),
+      );
+      const conditions =
+        (live?.status as { conditions?: Array<{ type: string; status: string }> })?.conditions ?? [];
+      if (conditions.some((condition) => condition.type === 'Established' && condition.status === 'True'))
+        pending.delete(name);
+    }
+    if (pending.size === 0) break;
+    if (Date.now() > deadline)
+      throw new GitopsError(
+        'CLUSTER_FAILED',
+        `waiting for CRDs to be established failed: ${[...pending].join(', ')} not Established after ${CRD_ESTABLISHED_TIMEOUT_MS / 1000}s`,
+        {
+          exitCode: ExitCode.OperationFailed,
+          hint: "check the CRD's status conditions (kubectl describe crd)",
+        },
+      );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  // Their kinds are served now: what discovery said before the apply is out of date.
+  cluster.rediscover();
+  for (const crd of crds) {
+    const spec = crd.spec as { group?: string; versions?: Array<{ name: string }> } | undefined;
+    for (const version of spec?.versions ?? []) cluster.client.forget(`${spec?.group}/${version.name}`);
   }
 }
 
@@ -94,12 +172,12 @@ async function applyBatch(kubectl: Kubectl, objects: readonly KubeObject[]): Pro
  * Server-side apply of an environment (field manager `gitops`, conflicts forced: git is right),
  * then deletion of what left git. Order inside the apply: Namespaces and CRDs, then the
  * inventory (phase `applying`, kinds of old and new, so an interrupted run can still find and
- * prune everything), then the rest. Without CRDs that is one kubectl call (kubectl applies a
- * List in order); with CRDs the rest waits until they are Established. The inventory stays
+ * prune everything), then the rest. Each group is applied at once (up to APPLY_PARALLELISM
+ * requests); with CRDs the rest waits until they are Established. The inventory stays
  * `applying` until the caller records the outcome (`verified` or `failed`).
  */
 export async function applyEnvironment(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   request: ApplyRequest,
 ): Promise<ApplyResult> {
@@ -140,8 +218,7 @@ export async function applyEnvironment(
     phase: 'applying',
     updatedAt: new Date().toISOString(),
   }) as KubeObject;
-  for (const object of request.takeOver ?? []) await stripOwnerMarks(kubectl, object, ownerId(environment));
-  // Namespaces, then CRDs: kubectl applies a List in order.
+  for (const object of request.takeOver ?? []) await stripOwnerMarks(cluster, object, ownerId(environment));
   const foundations = [
     ...objects.filter((object) => object.kind === 'Namespace'),
     ...objects.filter((object) => object.kind === 'CustomResourceDefinition'),
@@ -149,26 +226,19 @@ export async function applyEnvironment(
   const rest = objects.filter((object) => !isFoundation(object));
   const crds = foundations.filter((object) => object.kind === 'CustomResourceDefinition');
   const lines: string[] = [];
-  if (crds.length === 0) {
-    lines.push(...(await applyBatch(kubectl, [...foundations, applying, ...rest])));
-  } else {
-    lines.push(...(await applyBatch(kubectl, [...foundations, applying])));
-    try {
-      // Not declared a read: it waits on what the apply above wrote, and is skipped with it.
-      await kubectl.run(
-        [
-          'wait',
-          '--for=condition=Established',
-          '--timeout=60s',
-          ...crds.map((crd) => `crd/${crd.metadata.name}`),
-        ],
-        { timeoutMs: 90_000 },
-      );
-    } catch (error) {
-      throw kubectl.clusterError(error, 'waiting for CRDs to be established');
-    }
-    lines.push(...(await applyBatch(kubectl, rest)));
-  }
+  const sourceOf = request.sourceOf;
+  // Namespaces first, then CRDs, then the inventory (it lives in a namespace the set may create).
+  lines.push(
+    ...(await applyBatch(
+      cluster,
+      foundations.filter((object) => object.kind === 'Namespace'),
+      sourceOf,
+    )),
+  );
+  lines.push(...(await applyBatch(cluster, crds, sourceOf)));
+  lines.push(...(await applyBatch(cluster, [applying])));
+  if (crds.length > 0) await waitEstablished(cluster, crds);
+  lines.push(...(await applyBatch(cluster, rest, sourceOf)));
 
   const pruned: string[] = [];
   const kept: string[] = [];
@@ -178,34 +248,21 @@ export async function applyEnvironment(
     // Kept, and released: it is no longer this environment's, whoever's the rest is.
     if (
       object.kind === 'Namespace' &&
-      (await holdsOthers(kubectl, object.metadata.name, ownerId(environment)))
+      (await holdsOthers(cluster, object.metadata.name, ownerId(environment)))
     ) {
       kept.push(object.metadata.name);
       release.push(object);
     } else doomed.push(object);
   }
   if (doomed.length > 0) {
-    const targets = doomed.map((object) => ({
-      apiVersion: object.apiVersion,
-      kind: object.kind,
-      metadata: {
-        name: object.metadata.name,
-        ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}),
-      },
-    }));
-    try {
-      await kubectl.run(['delete', '--ignore-not-found', '--wait=false', '-f', '-'], {
-        input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: targets }),
-        timeoutMs: 120_000,
-      });
-    } catch (error) {
-      throw kubectl.clusterError(error, 'deleting objects that left git');
-    }
+    await cluster.call('deleting objects that left git', (client) =>
+      inParallel(doomed, APPLY_PARALLELISM, (object) => client.delete(refOf(object))),
+    );
     pruned.push(...doomed.map(displayName));
   }
   const released: string[] = [];
   for (const object of release) {
-    await releaseObject(kubectl, object);
+    await releaseObject(cluster, object);
     released.push(displayName(object));
   }
 
@@ -228,29 +285,24 @@ function belongsToTheNamespace(object: KubeObject, owner: string): boolean {
  * Whether a namespace holds objects that are not this environment's (nor derived from them): then
  * deleting it would delete what gitops never created. Lists every namespaced kind once.
  */
-async function holdsOthers(kubectl: Kubectl, namespace: string, owner: string): Promise<boolean> {
-  const resources = (
-    await kubectl.read(
-      ['api-resources', '--namespaced=true', '--verbs=list,delete', '-o', 'name'],
-      'listing kinds',
-    )
-  )
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((name) => name && !name.startsWith('events'));
-  if (resources.length === 0) return false;
-  const live = await kubectl.read(
-    ['get', resources.join(','), '-n', namespace, '-o', 'json', '--ignore-not-found'],
-    `listing what namespace ${namespace} holds`,
+async function holdsOthers(cluster: Cluster, namespace: string, owner: string): Promise<boolean> {
+  const kinds = (await cluster.call('listing kinds', (client) => client.allResources())).filter(
+    (info) =>
+      info.namespaced &&
+      info.verbs.includes('list') &&
+      info.verbs.includes('delete') &&
+      info.resource !== 'events',
   );
-  const items = (JSON.parse(live || '{"items":[]}') as { items?: KubeObject[] }).items ?? [];
-  return items.some((object) => !belongsToTheNamespace(object, owner));
+  const lists = await cluster.call(`listing what namespace ${namespace} holds`, (client) =>
+    inParallel(kinds, 16, (info) => client.list(info, { namespace })),
+  );
+  return lists.some((list) => list.items.some((object) => !belongsToTheNamespace(object, owner)));
 }
 
 /** Removes gitops' label and annotations from an adopted object that left git: it is someone else's again. */
-function releaseObject(kubectl: Kubectl, object: KubeObject): Promise<void> {
+function releaseObject(cluster: Cluster, object: KubeObject): Promise<void> {
   return removeMarks(
-    kubectl,
+    cluster,
     object,
     [LABEL_ENVIRONMENT],
     [ANNOTATION_REVISION, ANNOTATION_OWNER],
@@ -259,16 +311,16 @@ function releaseObject(kubectl: Kubectl, object: KubeObject): Promise<void> {
 }
 
 /** Removes the marks by which another tool claims an object this environment takes over. */
-function stripOwnerMarks(kubectl: Kubectl, object: KubeObject, id: string): Promise<void> {
+function stripOwnerMarks(cluster: Cluster, object: KubeObject, id: string): Promise<void> {
   const owner = foreignOwner(object, id);
   if (!owner) return Promise.resolve();
   const marks = OWNER_MARKS[owner.tool];
-  return removeMarks(kubectl, object, marks.labels, marks.annotations, 'taking over');
+  return removeMarks(cluster, object, marks.labels, marks.annotations, 'taking over');
 }
 
 /** A merge patch deleting labels and annotations (null removes a key). */
 async function removeMarks(
-  kubectl: Kubectl,
+  cluster: Cluster,
   object: KubeObject,
   labels: readonly string[],
   annotations: readonly string[],
@@ -287,20 +339,7 @@ async function removeMarks(
         : {}),
     },
   };
-  const target = `${groupKind(object)}/${object.metadata.name}`;
-  try {
-    await kubectl.run(
-      [
-        'patch',
-        target,
-        ...(object.metadata.namespace ? ['-n', object.metadata.namespace] : []),
-        '--type=merge',
-        '-p',
-        JSON.stringify(patch),
-      ],
-      { timeoutMs: 60_000 },
-    );
-  } catch (error) {
-    throw kubectl.clusterError(error, `${what} ${displayName(object)}`);
-  }
+  await cluster.call(`${what} ${displayName(object)}`, (client) =>
+    client.patch(refOf(object), 'merge', patch),
+  );
 }

@@ -1,7 +1,8 @@
 import type { EnvironmentConfig } from '../config/types.js';
-import { crdScopes, FIELD_MANAGER, groupKind, groupOf, type KubeObject } from '../kube/objects.js';
+import { KubeApiError } from '../kube/client/client.js';
+import { crdScopes, displayName, FIELD_MANAGER, groupKind, type KubeObject } from '../kube/objects.js';
 import { decorate } from './apply.js';
-import type { Kubectl } from './kubectl.js';
+import { type Cluster, inParallel } from './cluster.js';
 
 /** What the API server said about one object of the set. */
 export type DryRunVerdict =
@@ -20,73 +21,30 @@ export interface DryRunResult {
  * in every cluster, and only the server's validation of the object is trusted from that run.
  */
 const STAND_IN_NAMESPACE = 'default';
-const PARALLEL = 4;
-
-/** `kubectl -o name` of an object: `deployment.apps/web`, `configmap/ok`. */
-function printedName(object: KubeObject): string {
-  const group = groupOf(object.apiVersion);
-  return `${object.kind.toLowerCase()}${group ? `.${group}` : ''}/${object.metadata.name}`;
-}
-
-/** One line of everything kubectl said on stderr (server messages can span lines). */
-function oneLine(stderr: string): string {
-  return stderr
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .join(' ');
-}
-
-async function inParallel<T, R>(items: readonly T[], run: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      out[index] = await run(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
-  return out;
-}
+/** Dry runs at once: like an apply, they are one request per object. */
+const PARALLEL = 16;
 
 /**
- * A server-side dry run (`dryRun=All`) of a set of objects, one kubectl call for the whole set;
- * only when the server refuses something is each object not confirmed asked again on its own,
- * for its own message. `args` is the kubectl verb and its flags.
+ * A server-side dry run (`dryRun=All`) of each object of a set, at once: the API server's verdict
+ * for every object, in order. `write` is the request: an apply or a create.
  */
 async function dryRunSet(
-  kubectl: Kubectl,
+  cluster: Cluster,
   objects: readonly KubeObject[],
-  args: readonly string[],
+  write: 'apply' | 'create',
 ): Promise<Array<{ ok: true } | { ok: false; message: string }>> {
-  const run = (items: readonly KubeObject[]) =>
-    kubectl.run([...args, '--dry-run=server', '-o', 'name', '-f', '-'], {
-      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
-      // Nothing is written: a dry run is a read, and runs under gitops --dry-run too.
-      read: true,
-      allowFailure: true,
-      timeoutMs: 120_000,
-    });
-  if (objects.length === 0) return [];
-  const batch = await run(objects);
-  if (batch.exitCode === 0) return objects.map(() => ({ ok: true }));
-  const printed = new Map<string, number>();
-  for (const line of batch.stdout.split('\n').filter(Boolean)) {
-    const name = line.trim().split(/\s+/)[0]!;
-    printed.set(name, (printed.get(name) ?? 0) + 1);
-  }
-  const named = new Map<string, number>();
-  for (const object of objects) named.set(printedName(object), (named.get(printedName(object)) ?? 0) + 1);
-  // Printed as many times as the set names it: every object of that name passed.
-  const confirmed = (object: KubeObject) =>
-    (printed.get(printedName(object)) ?? 0) === named.get(printedName(object));
-  return inParallel(objects, async (object) => {
-    if (confirmed(object)) return { ok: true } as const;
-    const alone = await run([object]);
-    return alone.exitCode === 0
-      ? ({ ok: true } as const)
-      : ({ ok: false, message: oneLine(alone.stderr) || `kubectl exited with ${alone.exitCode}` } as const);
+  return inParallel(objects, PARALLEL, async (object) => {
+    try {
+      if (write === 'apply')
+        await cluster.client.apply(object, { fieldManager: FIELD_MANAGER, force: true, dryRun: true });
+      else await cluster.client.create(object, { fieldManager: FIELD_MANAGER, dryRun: true });
+      return { ok: true } as const;
+    } catch (error) {
+      if (!(error instanceof KubeApiError)) throw error;
+      // A dry run the server could not answer (throttled, down) is not a verdict on the object.
+      if (error.transient) throw cluster.clusterError(error, `the server dry run of ${displayName(object)}`);
+      return { ok: false, message: error.message } as const;
+    }
   });
 }
 
@@ -99,7 +57,7 @@ const INVALID_OBJECT =
 
 /**
  * Asks the API server whether it would accept an environment's objects, without changing
- * anything: a server-side apply with `--dry-run=server` (the request's `dryRun=All`), as gitops'
+ * anything: a server-side apply with `dryRun=All`, as gitops'
  * field manager with conflicts forced, the same objects (labels and annotations included) the
  * apply will send. Objects whose namespace the set itself creates are checked in a stand-in
  * namespace with a dry-run create (only the object's own validity is taken from that: an object
@@ -107,7 +65,7 @@ const INVALID_OBJECT =
  * apply, which installs the CRD first. Everything else the server refuses is refused here.
  */
 export async function serverDryRun(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   objects: readonly KubeObject[],
   revision: string,
@@ -117,12 +75,7 @@ export async function serverDryRun(
     decorated.filter((object) => object.kind === 'Namespace').map((object) => object.metadata.name),
   );
   const createdKinds = crdScopes(decorated);
-  const applied = await dryRunSet(kubectl, decorated, [
-    'apply',
-    '--server-side',
-    `--field-manager=${FIELD_MANAGER}`,
-    '--force-conflicts',
-  ]);
+  const applied = await dryRunSet(cluster, decorated, 'apply');
   const verdicts: DryRunVerdict[] = applied.map((outcome, index) => {
     if (outcome.ok) return { status: 'accepted' };
     const object = decorated[index]!;
@@ -143,13 +96,13 @@ export async function serverDryRun(
     verdict.status === 'deferred' && verdict.why === 'namespace' ? [index] : [],
   );
   const created = await dryRunSet(
-    kubectl,
+    cluster,
     standIns.map((index) => {
       const copy = structuredClone(decorated[index]!);
       copy.metadata.namespace = STAND_IN_NAMESPACE;
       return copy;
     }),
-    ['create', `--field-manager=${FIELD_MANAGER}`],
+    'create',
   );
   for (const [position, outcome] of created.entries()) {
     if (outcome.ok || !INVALID_OBJECT.test(outcome.message)) continue;

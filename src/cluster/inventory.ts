@@ -1,6 +1,6 @@
 import type { EnvironmentConfig } from '../config/types.js';
-import { FIELD_MANAGER, ownerId } from '../kube/objects.js';
-import type { Kubectl } from './kubectl.js';
+import { FIELD_MANAGER, type KubeObject, ownerId } from '../kube/objects.js';
+import type { Cluster } from './cluster.js';
 
 /**
  * What gitops last did to an environment, kept in the cluster as a ConfigMap: the objects it owns
@@ -69,24 +69,23 @@ export function legacyInventoryName(environment: Pick<EnvironmentConfig, 'name' 
 }
 
 export function readInventory(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   namespace: string,
 ): Promise<Inventory | undefined> {
-  return readInventoryNamed(kubectl, inventoryName(environment), namespace);
+  return readInventoryNamed(cluster, inventoryName(environment), namespace);
 }
 
 export async function readInventoryNamed(
-  kubectl: Kubectl,
+  cluster: Cluster,
   name: string,
   namespace: string,
 ): Promise<Inventory | undefined> {
-  const text = await kubectl.read(
-    ['get', 'configmap', name, '-n', namespace, '-o', 'json', '--ignore-not-found'],
-    'reading the gitops inventory',
+  const live = await cluster.call('reading the gitops inventory', (client) =>
+    client.get({ apiVersion: 'v1', kind: 'ConfigMap', name, namespace }),
   );
-  if (!text.trim()) return undefined;
-  const data = ((JSON.parse(text) as { data?: Record<string, string> }).data ?? {}) as Record<string, string>;
+  if (!live) return undefined;
+  const data = ((live as { data?: Record<string, string> }).data ?? {}) as Record<string, string>;
   return {
     kinds: split(data.kinds),
     namespaces: split(data.namespaces),
@@ -142,18 +141,20 @@ export function inventoryManifest(
 
 /** Writes the inventory with server-side apply, as field manager gitops (like the apply that carries it). */
 export async function writeInventory(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   namespace: string,
   inventory: Inventory,
 ): Promise<void> {
-  const manifest = inventoryManifest(environment, namespace, inventory);
-  try {
-    await kubectl.run(
-      ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
-      { input: JSON.stringify(manifest), timeoutMs: 60_000 },
-    );
-  } catch (error) {
-    throw kubectl.clusterError(error, 'recording the deploy state in the cluster');
-  }
+  const manifest = inventoryManifest(environment, namespace, inventory) as KubeObject;
+  await cluster.call('recording the deploy state in the cluster', (client) =>
+    client.apply(manifest, { fieldManager: FIELD_MANAGER, force: true }),
+  );
+}
+
+/** Deletes an inventory ConfigMap by name (the name-keyed one of a migrated environment). */
+export async function deleteInventoryNamed(cluster: Cluster, name: string, namespace: string): Promise<void> {
+  await cluster.call(`deleting the migrated inventory ${name}`, (client) =>
+    client.delete({ apiVersion: 'v1', kind: 'ConfigMap', name, namespace }),
+  );
 }

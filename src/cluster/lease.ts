@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EnvironmentConfig } from '../config/types.js';
 import { GitopsError } from '../core/errors.js';
-import { ExecError } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { KubeApiError } from '../kube/client/client.js';
+import type { KubeObject } from '../kube/objects.js';
 import { ownerId } from '../kube/objects.js';
-import { isTransient, type Kubectl, kubectlMessage } from './kubectl.js';
+import type { Cluster } from './cluster.js';
 
 /**
  * The apply lease of an environment: a coordination.k8s.io/v1 Lease beside the inventory, held by
@@ -121,15 +122,19 @@ function toRecord(object: LeaseObject): LeaseRecord {
 
 /** Reads the apply lease of an environment; undefined when there is none. */
 export async function readLease(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   namespace: string,
 ): Promise<LeaseRecord | undefined> {
-  const text = await kubectl.read(
-    ['get', 'lease', leaseName(environment), '-n', namespace, '-o', 'json', '--ignore-not-found'],
-    'reading the apply lease',
+  const live = await cluster.call('reading the apply lease', (client) =>
+    client.get({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      name: leaseName(environment),
+      namespace,
+    }),
   );
-  return text.trim() ? toRecord(JSON.parse(text) as LeaseObject) : undefined;
+  return live ? toRecord(live as unknown as LeaseObject) : undefined;
 }
 
 /** Says who holds a lease and since when, in one line. */
@@ -181,7 +186,7 @@ export interface AcquireHooks {
 
 /**
  * This run's hold on an environment's apply lease: acquire (waiting up to `waitMs`), renew in the
- * background every third of the duration, release. `release` uses `cleanupKubectl`, which runs
+ * background every third of the duration, release. `release` uses `cleanupCluster`, whose requests run
  * even after SIGINT/SIGTERM: an interrupted run hands the lease on instead of leaving it to expire.
  */
 export class ApplyLease {
@@ -197,8 +202,8 @@ export class ApplyLease {
   tookOver: LeaseRecord | undefined;
 
   constructor(
-    private readonly kubectl: Kubectl,
-    private readonly cleanupKubectl: Kubectl,
+    private readonly cluster: Cluster,
+    private readonly cleanupCluster: Cluster,
     private readonly environment: EnvironmentConfig,
     private readonly namespace: string,
     private readonly settings: LeaseSettings,
@@ -216,7 +221,7 @@ export class ApplyLease {
   }
 
   read(): Promise<LeaseRecord | undefined> {
-    return readLease(this.kubectl, this.environment, this.namespace);
+    return readLease(this.cluster, this.environment, this.namespace);
   }
 
   private body(previous: LeaseRecord | undefined, now: number, release = false): Record<string, unknown> {
@@ -258,23 +263,25 @@ export class ApplyLease {
   private async write(
     verb: 'create' | 'replace',
     body: Record<string, unknown>,
-    kubectl = this.kubectl,
+    cluster = this.cluster,
   ): Promise<WriteOutcome> {
     try {
-      const result = await kubectl.run([verb, '-f', '-', '-o', 'json'], {
-        input: JSON.stringify(body),
-        timeoutMs: 30_000,
-      });
-      return { ok: true, record: toRecord(JSON.parse(result.stdout) as LeaseObject) };
+      const object = body as unknown as KubeObject;
+      const written =
+        verb === 'create'
+          ? await cluster.client.create(object, { fieldManager: 'gitops' })
+          : await cluster.client.replace(object, { fieldManager: 'gitops' });
+      // Under --dry-run no write is sent: the lease is as good as held for a run that applies nothing.
+      return { ok: true, record: toRecord((written ?? object) as unknown as LeaseObject) };
     } catch (error) {
-      if (!(error instanceof ExecError)) throw error;
-      const message = kubectlMessage(error.stderrTail);
-      if (/\(AlreadyExists\)/.test(message)) return { ok: false, reason: 'exists', message };
-      if (/\(Conflict\)|has been modified/.test(message)) return { ok: false, reason: 'conflict', message };
+      if (!(error instanceof KubeApiError)) throw error;
+      const { message } = error;
+      if (error.reason === 'AlreadyExists') return { ok: false, reason: 'exists', message };
+      if (error.reason === 'Conflict') return { ok: false, reason: 'conflict', message };
       if (/namespaces? "[^"]*" not found/.test(message)) return { ok: false, reason: 'namespace', message };
-      if (/\(NotFound\)/.test(message)) return { ok: false, reason: 'gone', message };
-      if (isTransient(error)) return { ok: false, reason: 'transient', message };
-      throw kubectl.clusterError(error, 'writing the apply lease');
+      if (error.status === 404) return { ok: false, reason: 'gone', message };
+      if (error.transient) return { ok: false, reason: 'transient', message };
+      throw cluster.clusterError(error, 'writing the apply lease');
     }
   }
 
@@ -445,7 +452,7 @@ export class ApplyLease {
     const outcome = await this.write(
       'replace',
       this.body(this.record, Date.now(), true),
-      this.cleanupKubectl,
+      this.cleanupCluster,
     ).catch((error: Error) => ({ ok: false as const, reason: 'transient' as const, message: error.message }));
     if (!outcome.ok)
       this.debug(`releasing the apply lease failed (it expires by itself): ${outcome.message}`);

@@ -1,7 +1,7 @@
 import type { EnvironmentConfig } from '../config/types.js';
 import { FIELD_MANAGER, type KubeObject } from '../kube/objects.js';
 import { decorate } from './apply.js';
-import type { Kubectl } from './kubectl.js';
+import type { Cluster } from './cluster.js';
 
 /**
  * Applies one Namespace of the environment ahead of its apply, decorated exactly as the apply
@@ -10,17 +10,12 @@ import type { Kubectl } from './kubectl.js';
  * nothing the two disagree on.
  */
 export async function applyNamespace(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   namespace: KubeObject,
   revision: string,
 ): Promise<void> {
-  try {
-    await kubectl.run(
-      ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
-      { input: JSON.stringify(decorate(namespace, environment, revision)), timeoutMs: 60_000 },
-    );
-  } catch (error) {
-    throw kubectl.clusterError(error, `creating the namespace ${namespace.metadata.name}`);
-  }
+  await cluster.call(`creating the namespace ${namespace.metadata.name}`, (client) =>
+    client.apply(decorate(namespace, environment, revision), { fieldManager: FIELD_MANAGER, force: true }),
+  );
 }

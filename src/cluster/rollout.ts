@@ -1,9 +1,7 @@
 import { GitopsError } from '../core/errors.js';
-import { ExecError } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
-import { displayName, groupKind, type KubeObject, WORKLOAD_KINDS } from '../kube/objects.js';
-import type { Kubectl } from './kubectl.js';
-import { isTransient, kubectlMessage, READ_ATTEMPTS } from './kubectl.js';
+import { READ_ATTEMPTS } from '../kube/client/client.js';
+import { displayName, type KubeObject, WORKLOAD_KINDS } from '../kube/objects.js';
 import { rolloutReadiness } from './readiness.js';
 
 export { workloadHealth } from './readiness.js';
@@ -314,79 +312,4 @@ async function follow(
       await pause(250 * failedRounds, signal);
     }
   }
-}
-
-/**
- * A RolloutSource made of `kubectl get`, while gitops reaches the cluster through kubectl: a
- * "watch" lists its kind again every intervalMs and reports what changed since the last list.
- * That is one request per kind and namespace per interval, whatever the number of workloads,
- * where `kubectl rollout status` cost one process per workload. An API client with real watches
- * implements RolloutSource directly and replaces it.
- *
- * RolloutSource.list takes no signal, so a hung `kubectl get` could outlive the wait (and keep
- * gitops from exiting): with `deadline` (epoch ms) no call may run much past it.
- */
-export function kubectlRolloutSource(
-  kubectl: Kubectl,
-  options: { deadline?: number; intervalMs?: number } = {},
-): RolloutSource {
-  const intervalMs = options.intervalMs ?? 1000;
-  const timeoutMs = () =>
-    options.deadline === undefined
-      ? 120_000
-      : Math.min(120_000, Math.max(1000, options.deadline - Date.now() + 1000));
-  const snapshots = new Map<string, Map<string, KubeObject>>();
-  const snapshotKey = (kind: KindRef, namespace: string | undefined) =>
-    `${kind.apiVersion}|${kind.kind}|${namespace ?? ''}`;
-  const byKey = (items: readonly KubeObject[]) =>
-    new Map(items.flatMap((item) => (keyOf(item) ? [[keyOf(item)!, item] as const] : [])));
-  const get = async (kind: KindRef, namespace: string | undefined) => {
-    const args = [
-      'get',
-      groupKind(kind),
-      '-o',
-      'json',
-      ...(namespace ? ['-n', namespace] : ['--all-namespaces']),
-    ];
-    try {
-      const result = await kubectl.run(args, { read: true, timeoutMs: timeoutMs() });
-      return JSON.parse(result.stdout) as { items?: KubeObject[]; metadata?: { resourceVersion?: string } };
-    } catch (error) {
-      if (!(error instanceof ExecError)) throw error;
-      throw Object.assign(new Error(kubectlMessage(error.stderrTail) || error.message, { cause: error }), {
-        transient: isTransient(error),
-      });
-    }
-  };
-  return {
-    async list(kind, namespace) {
-      const listed = await get(kind, namespace);
-      const items = listed.items ?? [];
-      snapshots.set(snapshotKey(kind, namespace), byKey(items));
-      return { items, resourceVersion: listed.metadata?.resourceVersion ?? '' };
-    },
-    async *watch(kind, namespace, _resourceVersion, signal) {
-      const key = snapshotKey(kind, namespace);
-      let previous = snapshots.get(key) ?? new Map<string, KubeObject>();
-      for (;;) {
-        await pause(intervalMs, signal);
-        if (signal.aborted) return;
-        const current = byKey((await get(kind, namespace)).items ?? []);
-        snapshots.set(key, current);
-        for (const [name, object] of current) {
-          const before = previous.get(name);
-          if (!before) yield { type: 'ADDED', object };
-          else if (before.metadata.resourceVersion !== object.metadata.resourceVersion)
-            yield { type: 'MODIFIED', object };
-        }
-        for (const [name, object] of previous) if (!current.has(name)) yield { type: 'DELETED', object };
-        previous = current;
-        // As a server's bookmark does: the watch is alive, even when nothing changed.
-        yield {
-          type: 'BOOKMARK',
-          object: { apiVersion: kind.apiVersion, kind: kind.kind, metadata: { name: '' } },
-        };
-      }
-    },
-  };
 }

@@ -158,7 +158,7 @@ export const ERROR_CODES = {
 
   // Cluster and deploys
   CLUSTER_UNREACHABLE: failed('The cluster did not report a version.'),
-  CLUSTER_FAILED: failed('A kubectl call failed; kubectl’s message is given.'),
+  CLUSTER_FAILED: failed('A request to the API server failed; the server’s own message is given.'),
   DEPLOY_FAILED: failed('A deploy failed after the push for a reason that was not a rollout.'),
   NOTHING_APPLIED: failed(
     'The revision is on the branch, but the run failed before anything reached the cluster; re-running applies it.',

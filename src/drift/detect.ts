@@ -1,5 +1,5 @@
+import type { Cluster } from '../cluster/cluster.js';
 import { type Inventory, readInventory } from '../cluster/inventory.js';
-import type { Kubectl } from '../cluster/kubectl.js';
 import type { EnvironmentConfig } from '../config/types.js';
 import {
   ANNOTATION_REVISION,
@@ -128,13 +128,13 @@ export interface LegacyClaim {
 
 /**
  * Reads the live state of an environment in a batch: the inventory (unless given), one
- * `kubectl get` of every kind labelled as this environment's, one of the HorizontalPodAutoscalers
- * when workloads are involved, and one `kubectl get` by name of the objects git declares that
+ * LIST of every kind labelled as this environment's (at once), one of the HorizontalPodAutoscalers
+ * when workloads are involved, and a read by name of the objects git declares that
  * carry no such label (to tell unmanaged and others' objects from missing ones) — never one call
  * per object.
  */
 export async function readLive(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   desired: readonly DesiredObject[],
   inventoryNamespace: string,
@@ -142,7 +142,7 @@ export async function readLive(
 ): Promise<LiveState> {
   const inventory =
     options.inventory === undefined
-      ? await readInventory(kubectl, environment, inventoryNamespace)
+      ? await readInventory(cluster, environment, inventoryNamespace)
       : (options.inventory ?? undefined);
   const kinds = new Set<string>([
     ...desired.map((item) => groupKind(item.object)),
@@ -161,9 +161,9 @@ export async function readLive(
     : `${LABEL_ENVIRONMENT}=${id}`;
   // Two independent lists: read at once.
   const [labelled, hpas] = await Promise.all([
-    kubectl.list([...kinds].sort(), { ...(namespace ? { namespace } : {}), labelSelector: selector }),
+    cluster.list([...kinds].sort(), { ...(namespace ? { namespace } : {}), labelSelector: selector }),
     hasWorkloads
-      ? kubectl.list(['horizontalpodautoscalers.autoscaling'], namespace ? { namespace } : {})
+      ? cluster.list(['HorizontalPodAutoscaler.autoscaling'], namespace ? { namespace } : {})
       : Promise.resolve([]),
   ]);
   const objects: KubeObject[] = [];
@@ -176,7 +176,7 @@ export async function readLive(
   const scopes = crdScopes(desired.map((item) => item.object));
   const found = new Set(objects.map((object) => normalisedKey(object, scopes)));
   const unlabelled = desired.map((item) => item.object).filter((object) => !found.has(objectKey(object)));
-  const unowned = await kubectl.getByName(unlabelled);
+  const unowned = await cluster.getByName(unlabelled);
   return { ...(inventory ? { inventory } : {}), objects, unowned, hpas };
 }
 
@@ -188,12 +188,12 @@ function normalisedKey(object: KubeObject, scopes: ReadonlyMap<string, boolean>)
 
 /** Compares the live state of an environment with the cluster (see detectDrift). */
 export async function detectDrift(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   desired: readonly DesiredObject[],
   inventoryNamespace: string,
 ): Promise<DriftReport> {
-  return compareLive(environment, desired, await readLive(kubectl, environment, desired, inventoryNamespace));
+  return compareLive(environment, desired, await readLive(cluster, environment, desired, inventoryNamespace));
 }
 
 /**

@@ -1,5 +1,5 @@
+import type { Cluster } from '../cluster/cluster.js';
 import { serverDryRun } from '../cluster/dry-run.js';
-import type { Kubectl } from '../cluster/kubectl.js';
 import type { EnvironmentConfig } from '../config/types.js';
 import { blockedError } from '../core/errors.js';
 import { type DesiredObject, displayName } from '../kube/objects.js';
@@ -24,13 +24,13 @@ export interface DryRunSummary {
  * run with the server's words, the object and its file:line (exit 5, nothing pushed).
  */
 export async function serverDryRunGate(
-  kubectl: Kubectl,
+  cluster: Cluster,
   environment: EnvironmentConfig,
   objects: readonly DesiredObject[],
   revision: string,
 ): Promise<DryRunSummary> {
   const { verdicts } = await serverDryRun(
-    kubectl,
+    cluster,
     environment,
     objects.map((item) => item.object),
     revision,

@@ -111,19 +111,18 @@ const preflight: Step<DeployState> = {
   async run(state, step) {
     const { ctx, session } = state;
     // Independent probes, at once: tool versions, the cluster, and the last deploy's record.
-    const [git, versions, inventory] = await Promise.all([
+    const [git, server, inventory] = await Promise.all([
       new Git(ctx, session.config.dir).output(['--version']),
-      session.kubectl.version(),
+      session.cluster.serverVersion(),
       session.readInventory(),
     ]);
-    if (!versions.server)
-      throw new GitopsError('CLUSTER_UNREACHABLE', 'the cluster did not report a version');
+    if (!server) throw new GitopsError('CLUSTER_UNREACHABLE', 'the cluster did not report a version');
     // A freeze needs no env repo: refuse before a build, not after it.
     checkFreeze(ctx, session.config, session.environment, state.plan);
     // (An `applying` or `failed` record is explained once the apply lease is held: before that
     // it may be another run at work.)
     remember(state, inventory);
-    step.detail(`${git}, kubectl ${versions.client ?? '?'} → server ${versions.server}`);
+    step.detail(`${git}, cluster ${server} (context ${session.cluster.client.endpoint.contextName})`);
   },
 };
 

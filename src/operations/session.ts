@@ -1,4 +1,6 @@
+import { Cluster } from '../cluster/cluster.js';
 import {
+  deleteInventoryNamed,
   type Inventory,
   inventoryNamespace,
   legacyInventoryName,
@@ -47,7 +49,7 @@ export interface FailureRecord {
 }
 
 /**
- * Everything a cluster-facing operation needs for one environment: config, kubectl, the default
+ * Everything a cluster-facing operation needs for one environment: config, the cluster, the default
  * namespace, the inventory (read, write, fail) and the one way to get the desired state at a
  * revision.
  */
@@ -61,7 +63,7 @@ export class EnvironmentSession {
     private readonly ctx: Context,
     readonly config: GitopsConfig,
     readonly environment: EnvironmentConfig,
-    readonly kubectl: Kubectl,
+    readonly cluster: Cluster,
     /** Namespace for objects that name none: the environment's, else the kube context's, else `default`. */
     readonly namespace: string,
   ) {
@@ -74,7 +76,7 @@ export class EnvironmentSession {
    * that the old name-keyed state is this environment's and not another app's of the same name.
    */
   async readInventory(checkout?: EnvCheckout): Promise<Inventory | undefined> {
-    const current = await readInventory(this.kubectl, this.environment, this.inventoryNamespace);
+    const current = await readInventory(this.cluster, this.environment, this.inventoryNamespace);
     if (current || !checkout) return current;
     return (await this.legacyState(checkout))?.inventory;
   }
@@ -88,7 +90,7 @@ export class EnvironmentSession {
     this.legacy ??= (async () => {
       const name = legacyInventoryName(this.environment);
       if (!name) return undefined;
-      const inventory = await readInventoryNamed(this.kubectl, name, this.inventoryNamespace);
+      const inventory = await readInventoryNamed(this.cluster, name, this.inventoryNamespace);
       const verdicts = new Map<string, Promise<boolean>>();
       const isOurCommit = (sha: string | undefined) => {
         if (!sha || !/^[0-9a-f]{40}$/.test(sha)) return Promise.resolve(false);
@@ -115,21 +117,12 @@ export class EnvironmentSession {
   }
 
   writeInventory(inventory: Inventory): Promise<void> {
-    return writeInventory(this.kubectl, this.environment, this.inventoryNamespace, inventory);
+    return writeInventory(this.cluster, this.environment, this.inventoryNamespace, inventory);
   }
 
   /** Deletes an inventory ConfigMap by name (the name-keyed one of a migrated environment). */
-  async deleteInventoryNamed(name: string): Promise<void> {
-    try {
-      await this.kubectl.run(
-        ['delete', 'configmap', name, '-n', this.inventoryNamespace, '--ignore-not-found'],
-        {
-          timeoutMs: 60_000,
-        },
-      );
-    } catch (error) {
-      throw this.kubectl.clusterError(error, `deleting the migrated inventory ${name}`);
-    }
+  deleteInventoryNamed(name: string): Promise<void> {
+    return deleteInventoryNamed(this.cluster, name, this.inventoryNamespace);
   }
 
   /**
@@ -155,13 +148,13 @@ export class EnvironmentSession {
   }
 
   readLease(): Promise<LeaseRecord | undefined> {
-    return readLease(this.kubectl, this.environment, this.inventoryNamespace);
+    return readLease(this.cluster, this.environment, this.inventoryNamespace);
   }
 
   /**
    * This run's apply lease (environments.<env>.lease), created on first use; its release is a
-   * clean-up of the context, and runs after SIGINT/SIGTERM too (on its own kubectl, which an
-   * interrupt does not stop), so the next run does not wait for it to expire.
+   * clean-up of the context, and runs after SIGINT/SIGTERM too (through a client of its own,
+   * which an interrupt does not stop), so the next run does not wait for it to expire.
    */
   lease(holder: Omit<LeaseHolder, 'identity'>): ApplyLease {
     if (this.applyLease) return this.applyLease;
@@ -172,14 +165,14 @@ export class EnvironmentSession {
       ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
     };
     const { signal: _signal, ...uninterruptible } = this.ctx.exec.settings;
-    const cleanupKubectl = new Kubectl(
-      { ...this.ctx, exec: new Exec({ ...uninterruptible, defaultTimeoutMs: 20_000 }) },
-      this.config,
-      this.environment,
-    );
+    const { signal: _interrupt, ...context } = this.ctx;
+    const cleanupCluster = this.cluster.withContext({
+      ...context,
+      exec: new Exec({ ...uninterruptible, defaultTimeoutMs: 20_000 }),
+    });
     const applyLease = new ApplyLease(
-      this.kubectl,
-      cleanupKubectl,
+      this.cluster,
+      cleanupCluster,
       this.environment,
       this.inventoryNamespace,
       settings,
@@ -203,7 +196,7 @@ export class EnvironmentSession {
   ): Promise<LiveState> {
     let known =
       inventory === undefined
-        ? await readInventory(this.kubectl, this.environment, this.inventoryNamespace)
+        ? await readInventory(this.cluster, this.environment, this.inventoryNamespace)
         : inventory;
     let claim: LegacyClaim | undefined;
     if (checkout && (!known || known.legacyName)) {
@@ -213,7 +206,7 @@ export class EnvironmentSession {
         claim = legacy.claim;
       }
     }
-    return readLive(this.kubectl, this.environment, objects, this.inventoryNamespace, {
+    return readLive(this.cluster, this.environment, objects, this.inventoryNamespace, {
       inventory: known ?? null,
       ...(claim ? { legacy: claim } : {}),
     });
@@ -242,7 +235,8 @@ export class EnvironmentSession {
 
   /** Renders a tree of the env repo (a checkout, or a revision exported by materializeRevision). */
   render(tree: { dir: string; envDir: string }): Promise<DesiredObject[]> {
-    return renderEnvironment(this.ctx, this.environment, tree, this.kubectl, this.namespace, {
+    const kubectl = new Kubectl(this.ctx, this.config, this.environment, () => this.cluster.serverVersion());
+    return renderEnvironment(this.ctx, this.environment, tree, kubectl, this.namespace, {
       helm: this.config.helm.path,
     });
   }
@@ -272,17 +266,10 @@ export async function openSession(ctx: Context, envName: string): Promise<Enviro
   const config = readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env);
   const environment = getEnvironment(config, envName);
   await resolveSameRepoIdentities(ctx, config);
-  const kubectl = new Kubectl(ctx, config, environment);
-  let namespace = environment.namespace;
-  if (!namespace) {
-    // Reads the kubeconfig only; no request reaches the cluster.
-    const result = await kubectl.run(['config', 'view', '--minify', '-o', 'jsonpath={..namespace}'], {
-      allowFailure: true,
-      read: true,
-    });
-    namespace = result.exitCode === 0 && result.stdout.trim() ? result.stdout.trim() : 'default';
-  }
-  return new EnvironmentSession(ctx, config, environment, kubectl, namespace);
+  const cluster = new Cluster(ctx, config, environment);
+  // The kubeconfig context's namespace: read from the kubeconfig, no request reaches the cluster.
+  const namespace = environment.namespace || cluster.contextNamespace() || 'default';
+  return new EnvironmentSession(ctx, config, environment, cluster, namespace);
 }
 
 /**

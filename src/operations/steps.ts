@@ -1,9 +1,9 @@
-import { applyEnvironment } from '../cluster/apply.js';
+import { applyEnvironment, type SourceOf } from '../cluster/apply.js';
 import type { Inventory } from '../cluster/inventory.js';
 import { describeHolder, LeaseNamespaceMissing, type LeaseRecord } from '../cluster/lease.js';
 import { applyNamespace } from '../cluster/namespace.js';
 import { jsonPatch } from '../cluster/patch.js';
-import { kubectlRolloutSource, type RolloutOutcome, waitables, waitForRollouts } from '../cluster/rollout.js';
+import { type RolloutOutcome, waitables, waitForRollouts } from '../cluster/rollout.js';
 import type { Context } from '../core/context.js';
 import type { ErrorCode } from '../core/error-codes.js';
 import { blockedError, GitopsError, isGitopsError } from '../core/errors.js';
@@ -301,7 +301,7 @@ async function acquireLease(state: ReleaseState, commit: string, step: StepContr
       (item) => item.object.kind === 'Namespace' && item.object.metadata.name === error.namespace,
     );
     if (!namespace) throw error;
-    await applyNamespace(session.kubectl, session.environment, namespace.object, commit);
+    await applyNamespace(session.cluster, session.environment, namespace.object, commit);
     step.log(`created the namespace ${error.namespace}, where the lease lives (first deploy)`);
     return (await lease.acquire(hooks)) === 'settled';
   }
@@ -424,12 +424,18 @@ export function serverDryRunStep<S extends ReleaseState>(
       const { session } = state;
       const rendered = await objects(state);
       const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
-      const summary = await serverDryRunGate(session.kubectl, session.environment, rendered, head);
+      const summary = await serverDryRunGate(session.cluster, session.environment, rendered, head);
       step.detail(
         `${summary.accepted} object(s) accepted by the API server${summary.awaitingCrd ? `; ${summary.awaitingCrd} wait for the CRD this apply installs` : ''}`,
       );
     },
   };
+}
+
+/** Where each desired object was declared, by object key: an apply error names file:line. */
+function sourceLookup(objects: readonly DesiredObject[]): SourceOf {
+  const sources = new Map(objects.map((item) => [objectKey(item.object), item.source]));
+  return (object) => sources.get(objectKey(object));
 }
 
 const applyAndPrune: Step<ReleaseState> = {
@@ -463,7 +469,7 @@ const applyAndPrune: Step<ReleaseState> = {
       if (!state.overwrite && !adopting.has(object.key)) continue;
       const operations = undeclaredFieldsPatch(object);
       if (operations.length === 0) continue;
-      await jsonPatch(session.kubectl, object.live!, operations, ctx.env.TMPDIR || undefined);
+      await jsonPatch(session.cluster, object.live!, operations);
       step.log(`${object.display}: removed ${operations.length / 2} field(s) git does not declare`);
     }
     ctx.reporter.progress?.(
@@ -471,7 +477,7 @@ const applyAndPrune: Step<ReleaseState> = {
     );
     session.currentLease?.assertHeld();
     state.applying = true;
-    const result = await applyEnvironment(session.kubectl, session.environment, {
+    const result = await applyEnvironment(session.cluster, session.environment, {
       revision: desired.revision,
       objects: desired.objects.map((item) => item.object),
       prune,
@@ -481,6 +487,7 @@ const applyAndPrune: Step<ReleaseState> = {
       inventoryNamespace: session.inventoryNamespace,
       ...(before.inventory ? { previous: before.inventory } : {}),
       ...(state.actor ? { actor: state.actor } : {}),
+      sourceOf: sourceLookup(desired.objects),
     });
     state.applied = result;
     for (const namespace of result.kept)
@@ -527,7 +534,7 @@ const waitForTheRollout: Step<ReleaseState> = {
     }
     ctx.reporter.progress?.(`0/${workloads.length} workload(s) ready`);
     const outcomes = await waitForRollouts(
-      kubectlRolloutSource(session.kubectl, { deadline: Date.now() + state.timeoutMs }),
+      session.cluster.rolloutSource(),
       workloads,
       state.timeoutMs,
       (done, total, failed) =>

@@ -65,8 +65,8 @@ export async function clusterFixture(
         const session = await openSession(ctx, envName);
         const desired = await session.desiredState(await session.openEnvRepo());
         const namespace = inventoryNamespace(session.environment, session.namespace);
-        const drift = await detectDrift(session.kubectl, session.environment, desired.objects, namespace);
-        await applyEnvironment(session.kubectl, session.environment, {
+        const drift = await detectDrift(session.cluster, session.environment, desired.objects, namespace);
+        await applyEnvironment(session.cluster, session.environment, {
           revision: desired.revision,
           objects: desired.objects.map((item) => item.object),
           prune: drift.objects
