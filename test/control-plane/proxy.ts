@@ -31,9 +31,10 @@ const REASONS: Record<number, string> = {
   504: 'Timeout',
 };
 
-function matches(rule: FaultRule, method: string, path: string, dryRun: boolean): boolean {
+function matches(rule: FaultRule, method: string, path: string, dryRun: boolean, watch: boolean): boolean {
   if (rule.method && rule.method.toUpperCase() !== method) return false;
   if (rule.dryRun !== undefined && rule.dryRun !== dryRun) return false;
+  if (rule.watch !== undefined && rule.watch !== watch) return false;
   return typeof rule.pathPattern === 'string' ? path.includes(rule.pathPattern) : rule.pathPattern.test(path);
 }
 
@@ -94,7 +95,8 @@ export async function startApiProxy(
     };
     const rule = rules.find(
       (candidate) =>
-        candidate.remaining !== 0 && matches(candidate, method, url.pathname, Boolean(query.dryRun)),
+        candidate.remaining !== 0 &&
+        matches(candidate, method, url.pathname, Boolean(query.dryRun), entry.verb === 'watch'),
     );
     if (rule && rule.remaining > 0) rule.remaining--;
 

@@ -83,6 +83,8 @@ export interface FaultRule {
   hold?: Promise<unknown>;
   /** Match only dry-run requests (`true`) or only real ones (`false`); unset matches both. */
   dryRun?: boolean;
+  /** Match only watch requests (`true`) or only others (`false`); unset matches both. */
+  watch?: boolean;
   times?: number;
 }
 
@@ -538,6 +540,7 @@ export class ApiServer {
           f.remaining !== 0 &&
           (!f.method || f.method.toUpperCase() === entry.method) &&
           (f.dryRun === undefined || f.dryRun === url.searchParams.has('dryRun')) &&
+          (f.watch === undefined || f.watch === (entry.verb === 'watch')) &&
           (typeof f.pathPattern === 'string'
             ? url.pathname.includes(f.pathPattern)
             : f.pathPattern.test(url.pathname)),
