@@ -2,6 +2,7 @@ import { type LeaseRecord, leaseExpiry } from '../cluster/lease.js';
 import { workloadHealth } from '../cluster/rollout.js';
 import { findConfigFile, readConfig } from '../config/load.js';
 import type { Context } from '../core/context.js';
+import { compareLive } from '../drift/detect.js';
 import { activeFreezes, describeFreeze } from '../gates/freeze.js';
 import { type LockRecord, readLock } from '../gates/lock.js';
 import { resolveRevision } from '../git/revision.js';
@@ -77,8 +78,8 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
   const session = await openSession(ctx, envName);
   const checkout = await session.openEnvRepo();
   const head = await checkout.git.output(['rev-parse', 'HEAD']);
-  const [current, record] = await Promise.all([session.drift([], checkout), session.readLease()]);
-  const inventory = current.inventory;
+  // The inventory alone first: the live objects are read once, for the revision it names.
+  const [inventory, record] = await Promise.all([session.readInventory(checkout), session.readLease()]);
   const lease = leaseStatus(record, new Date());
   const lock = (await readLock(checkout, envName)) ?? null;
   const freezes = activeFreezes(session.config, session.environment, new Date()).map(describeFreeze);
@@ -121,8 +122,9 @@ async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatu
           : 'diverged';
     }
   }
-  const drift = live
-    ? await session.drift((await session.desiredState(checkout, live)).objects, checkout)
+  const desired = live ? (await session.desiredState(checkout, live)).objects : undefined;
+  const drift = desired
+    ? compareLive(session.environment, desired, await session.readLive(desired, inventory, checkout))
     : undefined;
   const rollouts = (drift?.objects ?? [])
     .filter((object) => object.live && WORKLOAD_KINDS.has(object.kind))
