@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import type { RepoFiles } from '../manifests/inputs.js';
 import type { Git } from './runner.js';
 
@@ -6,27 +7,33 @@ import type { Git } from './runner.js';
  * fetches the blobs it lacks on demand). Lookups are cached: a closure reads a handful of paths.
  */
 export function filesAt(git: Git, sha: string): RepoFiles {
-  const kinds = new Map<string, Promise<'file' | 'dir' | undefined>>();
-  const lookup = async (path: string): Promise<'file' | 'dir' | undefined> => {
-    if (path === '.' || path === '') return 'dir';
-    const result = await git.read(['ls-tree', '-z', sha, '--', path], { allowFailure: true });
-    if (result.exitCode !== 0) return undefined;
-    // `<mode> <type> <object>\t<path>`; only the entry for `path` itself counts.
-    const entry = result.stdout
-      .split('\0')
-      .map((line) => /^\d+ (\w+) [0-9a-f]+\t(.*)$/s.exec(line))
-      .find((match) => match?.[2] === path);
-    if (!entry) return undefined;
-    return entry[1] === 'tree' ? 'dir' : entry[1] === 'blob' ? 'file' : undefined;
+  // One `ls-tree` per directory, not per path: a closure asks about several names in one
+  // directory (the three spellings of a kustomization, a chart's files), each a git process.
+  const listings = new Map<string, Promise<Map<string, 'file' | 'dir'>>>();
+  const listing = (dir: string) => {
+    let known = listings.get(dir);
+    if (!known) {
+      known = git
+        .read(['ls-tree', '-z', sha, ...(dir === '.' ? [] : ['--', `${dir}/`])], { allowFailure: true })
+        .then((result) => {
+          const entries = new Map<string, 'file' | 'dir'>();
+          if (result.exitCode !== 0) return entries;
+          // `<mode> <type> <object>\t<path>`: trees are directories, blobs files (submodules neither).
+          for (const line of result.stdout.split('\0')) {
+            const match = /^\d+ (\w+) [0-9a-f]+\t(.*)$/s.exec(line);
+            if (match?.[1] === 'tree') entries.set(match[2]!, 'dir');
+            else if (match?.[1] === 'blob') entries.set(match[2]!, 'file');
+          }
+          return entries;
+        });
+      listings.set(dir, known);
+    }
+    return known;
   };
   return {
-    kind(path) {
-      let known = kinds.get(path);
-      if (!known) {
-        known = lookup(path);
-        kinds.set(path, known);
-      }
-      return known;
+    async kind(path) {
+      if (path === '.' || path === '') return 'dir';
+      return (await listing(posix.dirname(path))).get(path);
     },
     async read(path) {
       if ((await this.kind(path)) !== 'file') return undefined;
