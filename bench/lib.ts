@@ -53,6 +53,8 @@ export interface BenchRow {
   /** Why the row failed or was skipped: the first line of the error. */
   error?: string;
   notes?: string;
+  /** Medians of the figures the subject's runs reported (e.g. gitops' steps), to see where its time goes. */
+  subjectFigures?: Record<string, number>;
 }
 
 /** Named figures (milliseconds) a run measured inside itself, e.g. the duration of one step. */
@@ -269,15 +271,23 @@ export async function measureSet(
       }
       progress(`${bench} ${round + 1}/${runs} — ${line.join(', ')}`);
     }
-    return comparisons.map((comparison) =>
-      compare(
+    return comparisons.map((comparison) => {
+      const row = compare(
         comparison.bench ?? bench,
         series(comparison.subject),
         series(comparison.baseline),
         comparison.target,
         comparison.notes,
-      ),
-    );
+      );
+      const subject =
+        typeof comparison.subject === 'string' ? comparison.subject : comparison.subject.contender;
+      const own = [...figures.get(subject)!.entries()];
+      if (own.length > 0)
+        row.subjectFigures = Object.fromEntries(
+          own.map(([name, samples]) => [name, stats(samples).medianMs]),
+        );
+      return row;
+    });
   } catch (error) {
     const where = current ? `${current}: ` : '';
     progress(`✗ ${bench}: ${where}${error instanceof Error ? error.stack : String(error)}`);

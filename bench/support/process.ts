@@ -21,6 +21,8 @@ export function runProcess(
     input?: string;
     okCodes?: readonly number[];
     timeoutMs?: number;
+    /** How errors name the command (default: the command and its first arguments). */
+    name?: string;
   },
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
@@ -43,11 +45,13 @@ export function runProcess(
       };
       if ((options.okCodes ?? [0]).includes(result.code)) resolve(result);
       else {
-        const tail =
-          result.stderr.trim().split('\n').slice(-5).join('\n') || result.stdout.trim().slice(-500);
+        const lines = (result.stderr.trim() || result.stdout.trim()).split('\n');
+        // gitops says what failed on its `error:` line; other tools on their last line.
+        const why = lines.find((line) => line.startsWith('error:')) ?? lines.at(-1) ?? '';
+        const name = options.name ?? `${command.split('/').at(-1)} ${args.slice(0, 3).join(' ')}`;
         reject(
           new Error(
-            `${command.split('/').at(-1)} ${args.slice(0, 3).join(' ')} exited ${result.code}${signal ? ` (${signal})` : ''}: ${tail}`,
+            `${name} exited ${result.code}${signal ? ` (${signal})` : ''}: ${why}\n${lines.slice(-8).join('\n')}`,
           ),
         );
       }
@@ -61,7 +65,11 @@ export function gitops(
   args: readonly string[],
   options: { cwd: string; env: Record<string, string | undefined>; okCodes?: readonly number[] },
 ): Promise<ProcessResult> {
-  return runProcess(process.execPath, [binPath, ...args], { ...options, timeoutMs: 600_000 });
+  const name = `gitops ${args
+    .filter((arg) => !arg.startsWith('-'))
+    .slice(0, 1)
+    .join(' ')}`;
+  return runProcess(process.execPath, [binPath, ...args], { ...options, timeoutMs: 600_000, name });
 }
 
 /** Clean-ups of a bench file, run in reverse order (the owner the test fixtures expect). */
@@ -83,4 +91,34 @@ export class Scope {
       }
     }
   }
+}
+
+/** gitops' `--json` document: the result, and how long each step took. */
+export interface GitopsDocument {
+  ok: boolean;
+  steps?: Array<{ title: string; status: string; durationMs: number }>;
+  [key: string]: unknown;
+}
+
+/** Runs gitops with `--json` and returns its document. */
+export async function gitopsJson(
+  args: readonly string[],
+  options: { cwd: string; env: Record<string, string | undefined>; okCodes?: readonly number[] },
+): Promise<{ result: ProcessResult; document: GitopsDocument }> {
+  const result = await gitops(['--json', ...args], options);
+  try {
+    return { result, document: JSON.parse(result.stdout) as GitopsDocument };
+  } catch {
+    throw new Error(`gitops ${args[0]} --json printed no JSON document: ${result.stdout.slice(0, 200)}`);
+  }
+}
+
+/** The steps of a `--json` document as figures named `step: <title>` (a step run twice adds up). */
+export function stepFigures(document: GitopsDocument): Record<string, number> {
+  const figures: Record<string, number> = {};
+  for (const step of document.steps ?? []) {
+    const name = `step: ${step.title}`;
+    figures[name] = (figures[name] ?? 0) + step.durationMs;
+  }
+  return figures;
 }
