@@ -5,7 +5,8 @@
  *
  * A row that throws is reported as failed and the others are kept; once every result is written,
  * the exit code is 1 if any row failed or missed its target. BENCH_RUNS=2 BENCH_SCALE=0.1 makes a
- * smoke run (fewer runs, fewer objects); such figures say nothing about the targets.
+ * smoke run (fewer runs, fewer objects), written to bench/results/smoke.{md,json} instead: its
+ * figures say nothing about the targets.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -21,6 +22,7 @@ const files = readdirSync(here)
   .filter((name) => filters.length === 0 || filters.some((filter) => name.includes(filter)))
   .sort();
 
+const startLoad = loadavg()[0]!;
 const rows: BenchRow[] = [];
 for (const file of files) {
   process.stderr.write(`▸ ${file}\n`);
@@ -48,20 +50,23 @@ const settings = {
 const smoke = process.env.BENCH_RUNS !== undefined || (process.env.BENCH_SCALE ?? '1') !== '1';
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`;
 const header = [
-  `Machine: ${machine}; load average at the end ${loadavg()[0]!.toFixed(2)}.`,
+  `Machine: ${machine}; load average ${startLoad.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end.`,
   `Cluster: ${settings.cluster}.`,
   smoke
     ? `SMOKE RUN (BENCH_RUNS=${settings.runs}, BENCH_SCALE=${settings.scale}): not the figures of record.`
     : '',
+  filters.length > 0 ? `Only ${files.join(', ')}.` : '',
 ]
   .filter(Boolean)
   .join(' ');
 const table = renderTable(header, rows);
 const resultsDir = join(here, 'results');
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'latest.md'), table);
+// A smoke run never replaces the figures of record.
+const name = smoke ? 'smoke' : 'latest';
+writeFileSync(join(resultsDir, `${name}.md`), table);
 writeFileSync(
-  join(resultsDir, 'latest.json'),
+  join(resultsDir, `${name}.json`),
   `${JSON.stringify({ machine, settings, date: new Date().toISOString(), rows }, null, 2)}\n`,
 );
 process.stdout.write(table);
