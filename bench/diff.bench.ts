@@ -59,18 +59,19 @@ export async function run(): Promise<BenchRow[]> {
         {
           label: labels.gitops,
           // Exit 0: in sync, as applied. Differences (exit 1) would mean it compared something else.
-          run: () =>
-            gitops(['diff', '--env', size.env, '--env-repo-dir', checkout], {
+          run: async () => {
+            await gitops(['diff', '--env', size.env, '--env-repo-dir', checkout], {
               cwd: cluster.app,
               env: cluster.env,
-            }),
+            });
+          },
         },
         {
           label: labels.kubectl,
           // As gitops' field manager, forcing conflicts: what gitops' next apply would change.
           // Another manager conflicts on every Secret (their stringData is gitops').
-          run: () =>
-            cluster.kubectl(
+          run: async () => {
+            await cluster.kubectl(
               [
                 'diff',
                 '--server-side',
@@ -82,7 +83,8 @@ export async function run(): Promise<BenchRow[]> {
                 dir,
               ],
               { okCodes: [0, 1] },
-            ),
+            );
+          },
         },
         {
           label: labels.floor,

@@ -233,6 +233,7 @@ export async function measureSet(
     wall.get(contender.label)!.push(elapsed);
     const own = figures.get(contender.label)!;
     for (const [name, value] of Object.entries(typeof reported === 'object' ? (reported ?? {}) : {})) {
+      if (typeof value !== 'number') continue;
       if (!own.has(name)) own.set(name, []);
       own.get(name)!.push(value);
     }
