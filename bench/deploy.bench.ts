@@ -5,7 +5,7 @@ import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 import { tempDir } from '../test/support/cli.js';
 import { git } from '../test/support/git.js';
 import { uniqueName } from '../test/support/test-cluster.js';
-import { type BenchRow, type Contender, measureSet, scaled, unmeasuredRow } from './lib.js';
+import { type BenchRow, type Contender, firstLine, measureSet, scaled, unmeasuredRow } from './lib.js';
 import { benchCluster } from './support/cluster.js';
 import { kappBinary } from './support/kapp.js';
 import { REGISTRY, SERVICE_POLICIES, serviceEnvironment } from './support/manifests.js';
@@ -170,7 +170,13 @@ export async function run(): Promise<BenchRow[]> {
         { runs: 5, warmup: 1 },
       )),
     );
-    git(remote.bare, ['fsck', '--no-progress']);
+    const fleetRow = rows.at(-1)!;
+    try {
+      git(remote.bare, ['fsck', '--no-progress']);
+    } catch (error) {
+      // Racing pushes must leave the env repo sound; a broken one fails the row that raced.
+      Object.assign(fleetRow, { status: 'failed', error: `git fsck of the env repo: ${firstLine(error)}` });
+    }
     return rows;
   } finally {
     await scope.close();

@@ -90,6 +90,8 @@ export interface RunOptions {
   runs?: number;
   /** Unmeasured runs of each contender before the first measured round. */
   warmup?: number;
+  /** Untimed preparation of the row (e.g. a first deploy); a throw fails this row, not the file. */
+  setup?: () => unknown;
 }
 
 export const DEFAULT_RUNS = 5;
@@ -252,6 +254,8 @@ export async function measureSet(
   };
   let current = '';
   try {
+    current = 'setup';
+    await options.setup?.();
     for (const ref of comparisons.flatMap((comparison) => [comparison.subject, comparison.baseline])) {
       const name = typeof ref === 'string' ? ref : ref.contender;
       if (!byLabel.has(name)) throw new Error(`no contender named ${name}`);
