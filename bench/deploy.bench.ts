@@ -1,155 +1,186 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
-import { runBin, tempDir } from '../test/support/cli.js';
-import { clusterFixture } from '../test/support/cluster.js';
+import { tempDir } from '../test/support/cli.js';
 import { git } from '../test/support/git.js';
-import { type BenchRow, measure, row } from './lib.js';
+import { uniqueName } from '../test/support/test-cluster.js';
+import { type BenchRow, type Contender, firstLine, measureSet, scaled, unmeasuredRow } from './lib.js';
+import { benchCluster } from './support/cluster.js';
+import { kappBinary } from './support/kapp.js';
+import { REGISTRY, SERVICE_POLICIES, serviceEnvironment } from './support/manifests.js';
+import { gitopsJson, runProcess, Scope, stepFigures } from './support/process.js';
 
-const REGISTRY = 'registry.example.com/acme';
-
-function environment(name: string): Record<string, string> {
-  return {
-    [`envs/${name}/web.yaml`]: `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: ${name}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${REGISTRY}/web:0.0.0
-`,
-    [`envs/${name}/namespace.yaml`]: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`,
-  };
-}
-
-/** The floor: what a hand-written CI script doing the same git and kubectl steps costs. */
-const BASELINE = `set -euo pipefail
+/**
+ * What a hand-written CI job doing the same as `gitops deploy --skip-build --image` costs: clone,
+ * set the image, commit, push, then `kubectl apply --server-side` and `kubectl rollout status`
+ * (APPLY=kubectl), or `kapp deploy`, which applies and waits (APPLY=kapp).
+ */
+const SCRIPT = `set -euo pipefail
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 git clone --quiet --depth 1 --single-branch --branch main "file://$REMOTE" "$dir"
-sed -i "s#image: $REGISTRY/web:.*#image: $REGISTRY/web:$TAG#" "$dir/envs/baseline/web.yaml"
+sed -i "s#image: $REGISTRY/web:.*#image: $REGISTRY/web:$TAG#" "$dir/$ENV_PATH/web.yaml"
 git -C "$dir" commit --quiet -am "deploy web $TAG"
 git -C "$dir" push --quiet origin HEAD:main
-"$KUBECTL" apply --server-side --field-manager=ci-script -f "$dir/envs/baseline"
-"$KUBECTL" rollout status deployment/web -n baseline --timeout=60s
+if [ "$APPLY" = kapp ]; then
+  "$KAPP" deploy --yes --tty=false --app "$APP" --namespace default --file "$dir/$ENV_PATH" >/dev/null
+else
+  "$KUBECTL" apply --server-side --field-manager=ci-script -f "$dir/$ENV_PATH" >/dev/null
+  "$KUBECTL" rollout status deployment/web -n "$NAMESPACE" --timeout=120s >/dev/null
+fi
 `;
 
+const OVERHEAD = 'deploy of 12 objects';
+const GITOPS = 'gitops deploy --skip-build --image';
+const BASH = 'bash: clone, sed, commit, push, kubectl apply --server-side, rollout status';
+const KAPP = 'bash: clone, sed, commit, push, kapp deploy (peer)';
+
 export async function run(): Promise<BenchRow[]> {
-  const cleanups: Array<() => unknown> = [];
-  const owner = { after: (fn: () => unknown) => cleanups.push(fn) };
+  const scope = new Scope();
   try {
-    const names = Array.from({ length: 20 }, (_, index) => `env-${index}`);
+    const namespaces = {
+      gitops: uniqueName('bench-deploy'),
+      bash: uniqueName('bench-bash'),
+      kapp: uniqueName('bench-kapp'),
+    };
+    const parallelEnvs = Array.from({ length: scaled(20, 2) }, (_, index) => `env-${index}`);
+    const envNamespaces = Object.fromEntries(parallelEnvs.map((name) => [name, uniqueName(`bench-${name}`)]));
     const files = Object.assign(
       {},
-      environment('staging'),
-      environment('baseline'),
-      ...names.map(environment),
+      serviceEnvironment('envs/staging', namespaces.gitops),
+      serviceEnvironment('envs/bash', namespaces.bash),
+      serviceEnvironment('envs/kapp', namespaces.kapp),
+      ...parallelEnvs.map((name) => serviceEnvironment(`envs/${name}`, envNamespaces[name]!)),
     ) as Record<string, string>;
     const environments = Object.fromEntries(
-      ['staging', ...names].map((name) => [name, `    namespace: ${name}\n    timeout: 60s\n`]),
+      [['staging', namespaces.gitops], ...Object.entries(envNamespaces)].map(([name, namespace]) => [
+        name,
+        `    namespace: ${namespace}\n    timeout: 120s\n${SERVICE_POLICIES}`,
+      ]),
     );
-    const cluster = await clusterFixture(
-      owner,
+    const cluster = await benchCluster(
+      scope,
       files,
       environments,
       `images:\n  - name: web\n    repository: ${REGISTRY}/web\n`,
     );
-    const script = join(tempDir(owner as never, 'gitops-bench-'), 'baseline.sh');
-    writeFileSync(script, BASELINE);
-    const namespace = await cluster.kubectl(
-      ['apply', '--server-side', '--field-manager=ci-script', '-f', '-'],
-      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: baseline\n',
+    scope.after(() =>
+      cluster.deleteNamespaces([...Object.values(namespaces), ...Object.values(envNamespaces)]),
     );
-    if (namespace.code !== 0) throw new Error(namespace.stderr);
+    const script = join(tempDir(scope, 'gitops-bench-'), 'deploy.sh');
+    writeFileSync(script, SCRIPT);
+    const { remote } = cluster.fixture;
 
     let version = 0;
-    const deploy = async (env: string) => {
-      version += 1;
-      const result = await runBin(
-        ['deploy', '--env', env, '--skip-build', '--image', `web=${REGISTRY}/web:1.0.${version}`],
+    const nextTag = () => `1.0.${++version}`;
+    const deploy = async (env: string, tag: string) => {
+      const { document } = await gitopsJson(
+        ['deploy', '--env', env, '--skip-build', '--image', `web=${REGISTRY}/web:${tag}`],
         { cwd: cluster.app, env: cluster.env },
       );
-      if (result.code !== 0) throw new Error(`gitops deploy exited ${result.code}: ${result.stderr}`);
+      return document;
     };
-    const options = { runs: 7, warmup: 2 };
-    const gitops = await measure(() => deploy('staging'), options);
-    // Async: the API server runs in this process, and a blocked event loop would stall kubectl.
-    const bash = await measure(
-      () =>
-        new Promise<void>((resolve, reject) => {
-          version += 1;
-          const child = spawn('bash', [script], {
-            env: {
-              ...cluster.env,
-              REMOTE: cluster.remote.bare,
-              REGISTRY,
-              TAG: `1.0.${version}`,
-              KUBECTL: kubeTools().kubectl,
-            } as NodeJS.ProcessEnv,
-            stdio: ['ignore', 'ignore', 'pipe'],
-          });
-          let stderr = '';
-          child.stderr.on('data', (chunk) => {
-            stderr += chunk;
-          });
-          child.on('error', reject);
-          child.on('close', (code) =>
-            code === 0 ? resolve() : reject(new Error(`baseline script failed: ${stderr}`)),
-          );
-        }),
-      options,
-    );
-
-    // 20 environments of one env repo: all at once against one after another.
-    const before = cluster.remote.log().length;
-    const parallel = await measure(() => Promise.all(names.map((name) => deploy(name))), {
-      runs: 1,
-      warmup: 0,
-    });
-    const sequential = await measure(
-      async () => {
-        for (const name of names) await deploy(name);
+    const bash = (label: string, envPath: string, extra: Record<string, string>): Contender => ({
+      label,
+      run: async () => {
+        await runProcess('bash', [script], {
+          env: {
+            ...cluster.env,
+            REMOTE: remote.bare,
+            REGISTRY,
+            TAG: nextTag(),
+            ENV_PATH: envPath,
+            KUBECTL: kubeTools().kubectl,
+            ...extra,
+          },
+        });
       },
-      { runs: 1, warmup: 0 },
-    );
-    const commits = cluster.remote.log().length - before;
-    const lost = 40 - commits;
-    const everyEnvOnItsImage = names.every((name) =>
-      cluster.remote.show(`envs/${name}/web.yaml`).includes(`${REGISTRY}/web:1.0.`),
-    );
-    git(cluster.remote.bare, ['fsck', '--no-progress']);
-    return [
-      row(
-        'deploy overhead',
-        { label: 'gitops deploy --skip-build --image', ...gitops },
-        { label: 'bash: clone, sed, commit, push, kubectl apply, rollout status', ...bash },
-        { text: '≤ 1.5×', maxRatio: 1.5 },
-      ),
-      row(
-        '20 deploys, 20 environments',
-        { label: '20 at once', ...parallel },
-        { label: '20 one after another', ...sequential },
-        undefined,
-        `${commits} commits for 40 deploys (${lost} lost); every environment holds a new image: ${everyEnvOnItsImage}`,
-      ),
+    });
+    const contenders: Contender[] = [
+      { label: GITOPS, run: async () => stepFigures(await deploy('staging', nextTag())) },
+      bash(BASH, 'envs/bash', { APPLY: 'kubectl', NAMESPACE: namespaces.bash }),
     ];
+    const kapp = await kappBinary();
+    if ('path' in kapp) {
+      contenders.push(bash(KAPP, 'envs/kapp', { APPLY: 'kapp', KAPP: kapp.path, APP: namespaces.kapp }));
+      scope.after(() =>
+        runProcess(
+          kapp.path,
+          ['delete', '--yes', '--tty=false', '--app', namespaces.kapp, '--namespace', 'default'],
+          {
+            env: cluster.env,
+          },
+        ),
+      );
+    } else process.stderr.write(`\n!!! the kapp peer row is SKIPPED: ${kapp.reason}\n\n`);
+    const rows = await measureSet(
+      OVERHEAD,
+      contenders,
+      [
+        { subject: GITOPS, baseline: BASH, target: { text: '≤ 1.5×', maxRatio: 1.5 } },
+        ...('path' in kapp ? [{ subject: GITOPS, baseline: KAPP }] : []),
+      ],
+      { runs: 7, warmup: 1 },
+    );
+    if ('reason' in kapp) rows.push(unmeasuredRow(OVERHEAD, GITOPS, KAPP, 'skipped', kapp.reason));
+
+    // Every environment of one env repo deployed at once (their pushes race on one branch),
+    // against the same deploys one after another.
+    const count = parallelEnvs.length;
+    const checkAllLanded = (before: number, tag: string) => {
+      const commits = remote.log().length - before;
+      const stale = parallelEnvs.filter(
+        (name) => !remote.show(`envs/${name}/web.yaml`).includes(`web:${tag}`),
+      );
+      if (commits !== count || stale.length > 0)
+        throw new Error(
+          `${commits} commits for ${count} deploys; not on ${tag}: ${stale.join(', ') || 'none'}`,
+        );
+    };
+    const fleet = (label: string, together: boolean): Contender => {
+      let before = 0;
+      let tag = '';
+      return {
+        label,
+        before: () => {
+          before = remote.log().length;
+          tag = nextTag();
+        },
+        run: async () => {
+          if (together) await Promise.all(parallelEnvs.map((name) => deploy(name, tag)));
+          else for (const name of parallelEnvs) await deploy(name, tag);
+        },
+        after: () => checkAllLanded(before, tag),
+      };
+    };
+    const together = `${count} at once`;
+    const sequential = `${count} one after another`;
+    rows.push(
+      ...(await measureSet(
+        `${count} deploys, ${count} environments of one env repo`,
+        [fleet(together, true), fleet(sequential, false)],
+        [
+          {
+            subject: together,
+            baseline: sequential,
+            notes: `each run checks that every environment got its own commit (${count} commits) with the run's image`,
+          },
+        ],
+        { runs: 5, warmup: 1 },
+      )),
+    );
+    const fleetRow = rows.at(-1)!;
+    try {
+      git(remote.bare, ['fsck', '--no-progress']);
+    } catch (error) {
+      // Racing pushes must leave the env repo sound; a broken one fails the row that raced.
+      Object.assign(fleetRow, { status: 'failed', error: `git fsck of the env repo: ${firstLine(error)}` });
+    }
+    return rows;
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    await scope.close();
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const r of await run())
-    console.log(r.bench, r.subject.medianMs, r.baseline.medianMs, r.ratio, r.notes ?? '');
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(JSON.stringify(await run(), null, 2));

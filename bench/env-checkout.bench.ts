@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { createContext } from '../src/cli/context.js';
 import { openEnvRepo } from '../src/git/checkout.js';
 import { testConfig, testEnvironment } from '../test/support/config.js';
-import { type BenchRow, measure, round, row } from './lib.js';
+import { type BenchRow, type Contender, measurePair, round, scaled } from './lib.js';
+import { runProcess } from './support/process.js';
 
-const ENVIRONMENTS = 100;
-const FILES_PER_ENV = 200; // 20,000 files
-const COMMITS = 10_000;
+// 20,000 files and 10,000 commits at full size; env-7 is the one checked out.
+const ENVIRONMENTS = scaled(100, 8);
+const FILES_PER_ENV = scaled(200, 10);
+const COMMITS = scaled(10_000, 10);
 
 const gitEnv = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C' };
 
@@ -77,6 +79,10 @@ function packStats(gitDir: string): { objects: number; bytes: number } {
   };
 }
 
+/**
+ * gitops' checkout of one environment of a 20,000-file, 10,000-commit env repo, in turn with
+ * what a person would type for the same: a shallow, blob-less, sparse clone of that environment.
+ */
 export async function run(): Promise<BenchRow[]> {
   const root = mkdtempSync(join(tmpdir(), 'gitops-bench-checkout-'));
   try {
@@ -84,48 +90,63 @@ export async function run(): Promise<BenchRow[]> {
     const bare = generateEnvRepo(root);
     const generation = round((performance.now() - started) / 1000);
     const url = `file://${bare}`;
+    const envPath = 'envs/env-7';
 
-    let fullStats = { objects: 0, bytes: 0 };
-    const full = await measure(
-      () => {
-        const dir = mkdtempSync(join(root, 'full-'));
-        git(root, ['clone', '--quiet', '--no-local', url, dir]);
-        fullStats = packStats(join(dir, '.git'));
-        rmSync(dir, { recursive: true, force: true });
+    let handStats = { objects: 0, bytes: 0 };
+    let handFiles = 0;
+    const byHand: Contender = {
+      label: 'git clone --filter=blob:none --depth 1 --sparse + sparse-checkout set',
+      run: async () => {
+        const dir = mkdtempSync(join(root, 'hand-'));
+        try {
+          const env = gitEnv as Record<string, string>;
+          await runProcess(
+            'git',
+            ['clone', '--quiet', '--filter=blob:none', '--depth', '1', '--sparse', url, join(dir, 'repo')],
+            { env, cwd: root },
+          );
+          await runProcess('git', ['sparse-checkout', 'set', envPath], { env, cwd: join(dir, 'repo') });
+          handStats = packStats(join(dir, 'repo', '.git'));
+          handFiles = readdirSync(join(dir, 'repo', envPath)).length;
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       },
-      { runs: 3, warmup: 1 },
-    );
+    };
 
     const config = testConfig(root, bare);
-    const environment = testEnvironment('envs/env-7', 'env-7');
-    let sparseStats = { objects: 0, bytes: 0 };
-    const sparse = await measure(
-      async () => {
+    const environment = testEnvironment(envPath, 'env-7');
+    let gitopsStats = { objects: 0, bytes: 0 };
+    let gitopsFiles = 0;
+    const gitops: Contender = {
+      label: 'gitops checkout of one environment (openEnvRepo)',
+      run: async () => {
         const ctx = createContext(
           { cwd: root, env: gitEnv, stdout: new PassThrough(), stderr: new PassThrough(), isTTY: false },
           {},
         );
-        const checkout = await openEnvRepo(ctx, config, environment);
-        sparseStats = packStats(join(checkout.dir, '.git'));
-        await ctx.cleanup.run();
+        try {
+          const checkout = await openEnvRepo(ctx, config, environment);
+          gitopsStats = packStats(join(checkout.dir, '.git'));
+          gitopsFiles = readdirSync(checkout.envDir).length;
+        } finally {
+          await ctx.cleanup.run();
+        }
       },
-      { runs: 3, warmup: 1 },
-    );
-    const fraction = (value: number, of: number) => `${((100 * value) / of).toFixed(2)}%`;
-    const notes =
-      `repo: ${ENVIRONMENTS * FILES_PER_ENV} files, ${COMMITS} commits (generated in ${generation}s); ` +
-      `full clone ${fullStats.objects} objects / ${(fullStats.bytes / 2 ** 20).toFixed(1)} MiB; ` +
-      `one-environment checkout ${sparseStats.objects} objects / ${(sparseStats.bytes / 2 ** 10).toFixed(0)} KiB ` +
-      `(${fraction(sparseStats.objects, fullStats.objects)} of the objects, ${fraction(sparseStats.bytes, fullStats.bytes)} of the bytes)`;
-    return [
-      row(
-        'env-repo checkout',
-        { label: 'gitops checkout of one environment (depth 1, blob:none, sparse)', ...sparse },
-        { label: 'git clone (full)', ...full },
-        undefined,
-        notes,
-      ),
-    ];
+    };
+    const row = await measurePair('env-repo checkout', gitops, byHand, { runs: 5, warmup: 1 });
+    if (row.status !== 'failed') {
+      if (gitopsFiles !== FILES_PER_ENV || handFiles !== FILES_PER_ENV) {
+        row.status = 'failed';
+        row.error = `expected ${FILES_PER_ENV} files of ${envPath}: gitops checked out ${gitopsFiles}, the sparse clone ${handFiles}`;
+      }
+      const kib = (bytes: number) => `${(bytes / 2 ** 10).toFixed(0)} KiB`;
+      row.notes =
+        `repo: ${ENVIRONMENTS * FILES_PER_ENV} files, ${COMMITS} commits (generated in ${generation}s); ` +
+        `gitops' checkout holds ${gitopsStats.objects} objects / ${kib(gitopsStats.bytes)}, ` +
+        `the sparse clone ${handStats.objects} objects / ${kib(handStats.bytes)}`;
+    }
+    return [row];
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -133,8 +154,5 @@ export async function run(): Promise<BenchRow[]> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const rows = await run();
-  console.table(
-    rows.map((r) => ({ subject: r.subject.medianMs, baseline: r.baseline.medianMs, ratio: r.ratio })),
-  );
-  console.log(rows[0]?.notes);
+  console.log(JSON.stringify(rows, null, 2));
 }
