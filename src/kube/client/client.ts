@@ -247,8 +247,20 @@ export class KubeClient {
           timeoutMs: options.timeoutMs ?? this.timeoutMs,
           ...(this.ctx.signal ? { signal: this.ctx.signal } : {}),
         });
-        if (response.status >= 200 && response.status < 300)
-          return response.body ? (JSON.parse(response.body) as T) : undefined;
+        if (response.status >= 200 && response.status < 300) {
+          if (!response.body) return undefined;
+          try {
+            return JSON.parse(response.body) as T;
+          } catch {
+            // Something in front of the API server (a proxy, a login page) answered instead.
+            throw new KubeApiError(
+              response.status,
+              'InvalidResponse',
+              `${method} ${url.pathname}: the answer is not JSON (${response.body.trim().slice(0, 80)}…): is ${url.host} a Kubernetes API server?`,
+              false,
+            );
+          }
+        }
         if (response.status === 404 && options.notFound === 'undefined') return undefined;
         failure = apiError(response);
         const after = Number(response.headers['retry-after']);
