@@ -133,6 +133,9 @@ test('shapes js-yaml reads differently from the document model are read as the d
     configMap('  {b: 1}: a\n'),
     configMap('  [b]: a\n'),
     configMap('  ? b\n  : a\n'),
+    configMap('  a: {[b, c]}\n  d: {{e: 1}}\n'),
+    // A template nobody rendered: a flow map whose key is a flow map.
+    configMap('  image: {{ .Values.image }}\n'),
     configMap('  1: a\n  "1": b\n'),
     // Tags.
     configMap('  a: !\n'),

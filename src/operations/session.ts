@@ -28,7 +28,7 @@ import { inputsAt, materializeRevision, resolveRevision } from '../git/revision.
 import { Git } from '../git/runner.js';
 import { ANNOTATION_REVISION, type DesiredObject } from '../kube/objects.js';
 import { coveringPaths, type RenderInputs } from '../manifests/inputs.js';
-import { renderEnvironment } from '../render/render.js';
+import { renderEnvironment, renderFingerprint } from '../render/render.js';
 
 /** The desired objects of an environment at one env-repo commit. */
 export interface DesiredState {
@@ -58,6 +58,8 @@ export class EnvironmentSession {
   readonly inventoryNamespace: string;
   /** This run's apply lease of the environment, once a step asked for it (shared by an auto-rollback). */
   private applyLease: ApplyLease | undefined;
+  /** This run's last render of each tree, with the fingerprint of what it read (see render). */
+  private readonly renders = new Map<string, { fingerprint: string; objects: DesiredObject[] }>();
 
   constructor(
     private readonly ctx: Context,
@@ -233,12 +235,24 @@ export class EnvironmentSession {
     return { revision: sha, objects: await this.render(tree), checkout };
   }
 
-  /** Renders a tree of the env repo (a checkout, or a revision exported by materializeRevision). */
-  render(tree: { dir: string; envDir: string }): Promise<DesiredObject[]> {
+  /**
+   * Renders a tree of the env repo (a checkout, or a revision exported by materializeRevision).
+   * A deploy renders its temp clone for the gates and again, once committed, to apply it: when
+   * the tree holds the same bytes as at this run's last render of it, that render is the answer
+   * (a copy: callers may change what they get). After a bump, or anything else that changed a
+   * file, the tree is rendered again.
+   */
+  async render(tree: { dir: string; envDir: string }): Promise<DesiredObject[]> {
+    const key = `${tree.dir}\0${tree.envDir}`;
+    const fingerprint = renderFingerprint(tree, this.environment);
+    const last = this.renders.get(key);
+    if (fingerprint !== undefined && last?.fingerprint === fingerprint) return structuredClone(last.objects);
     const kubectl = new Kubectl(this.ctx, this.config, this.environment, () => this.cluster.serverVersion());
-    return renderEnvironment(this.ctx, this.environment, tree, kubectl, this.namespace, {
+    const objects = await renderEnvironment(this.ctx, this.environment, tree, kubectl, this.namespace, {
       helm: this.config.helm.path,
     });
+    if (fingerprint !== undefined) this.renders.set(key, { fingerprint, objects: structuredClone(objects) });
+    return objects;
   }
 
   /** What the environment's render reads at a commit (its revision closure): see manifests/inputs.ts. */

@@ -245,6 +245,8 @@ function readWithJsYaml(text: string, comments: boolean): ReadDocument[] | undef
   // The line each open node starts on (before the space that separates it, for most).
   const opened: number[] = [];
   const openedAt: number[] = [];
+  // The first character of each open node's content: `{` for a flow map.
+  const openedFirst: number[] = [];
   let deepest = 0;
   let anchored = false;
   let differs = false;
@@ -256,8 +258,19 @@ function readWithJsYaml(text: string, comments: boolean): ReadDocument[] | undef
       maxDepth: MAX_NESTING_DEPTH + 1,
       listener(event, state) {
         if (event === 'open') {
+          const first = contentAt(state.input, state.position);
+          // A collection (or a tagged node) as the key of a flow map, `{[a]: b}` or `{{a}}`: the
+          // parsers name it differently (a block map's is caught before parsing).
+          const code = state.input.charCodeAt(first);
+          if (
+            openedFirst.at(-1) === 0x7b &&
+            (code === 0x5b || code === 0x7b || code === 0x21) &&
+            contentBefore(state.input, first) !== 0x3a
+          )
+            differs = true;
           opened.push(state.line);
           openedAt.push(state.position);
+          openedFirst.push(code);
           if (opened.length > deepest) deepest = opened.length;
           // The document's first node, after the `---` marker, comments and blank lines.
           if (opened.length === 1)
@@ -265,6 +278,7 @@ function readWithJsYaml(text: string, comments: boolean): ReadDocument[] | undef
           return;
         }
         const from = openedAt.pop()!;
+        openedFirst.pop();
         const last = state.input.charCodeAt(state.position - 1);
         // A comment right after a closing quote or bracket (`"a"#c`): `yaml` refuses it, js-yaml not.
         if (
@@ -324,6 +338,23 @@ function readWithJsYaml(text: string, comments: boolean): ReadDocument[] | undef
     documents.push(document);
   }
   return documents;
+}
+
+/** Where the content after `at` starts: past spaces, line breaks and comments. */
+function contentAt(input: string, at: number): number {
+  for (;;) {
+    const code = input.charCodeAt(at);
+    if (code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d) at++;
+    else if (code === 0x23) while (at < input.length && input.charCodeAt(at) !== 0x0a) at++;
+    else return at;
+  }
+}
+
+/** The character before `at`, past spaces and line breaks (a comment's last character, if one ends there). */
+function contentBefore(input: string, at: number): number {
+  let index = at - 1;
+  while (index >= 0 && /[ \t\r\n]/.test(input[index]!)) index--;
+  return input.charCodeAt(index);
 }
 
 const OWNER_INDENT = / *(?:-[ \t]+)*/y;

@@ -1,9 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 import type { Kubectl } from '../cluster/kubectl.js';
 import type { EnvironmentConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
 import { usageError } from '../core/errors.js';
+import { MAX_FILE_BYTES, MAX_TOTAL_BYTES } from '../core/input-guards.js';
 import { crdScopes, type DesiredObject, groupKind, isNamespaced, objectKey } from '../kube/objects.js';
 import { renderInputs } from '../manifests/inputs.js';
 import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
@@ -109,6 +111,59 @@ export async function renderEnvironment(
     seen.set(key, item);
   }
   return objects;
+}
+
+/** Entries of a tree past which renderFingerprint gives up: digesting would cost more than it saves. */
+const MAX_FINGERPRINT_ENTRIES = 50_000;
+
+/**
+ * A digest of everything a render of `tree` can read: the bytes, names and symlinks of the tree
+ * (its `.git` aside) and where the environment sits in it. Two renders of the same tree with the
+ * same fingerprint in one run render the same objects. Undefined when the render reads more than
+ * the tree (remote resources, a chart by URL), or the tree is too large to be worth digesting.
+ */
+export function renderFingerprint(
+  tree: { dir: string; envDir: string },
+  environment: Pick<EnvironmentConfig, 'chart' | 'allowRemoteResources'>,
+): string | undefined {
+  if (environment.allowRemoteResources) return undefined;
+  if (environment.chart && /^[a-z][a-z0-9+.-]*:\/\//i.test(environment.chart)) return undefined;
+  const hash = createHash('sha256').update(`${relative(tree.dir, tree.envDir)}\0`);
+  let bytes = 0;
+  let entries = 0;
+  const pending = [''];
+  try {
+    while (pending.length > 0) {
+      const dir = pending.pop()!;
+      const listing = readdirSync(join(tree.dir, dir), { withFileTypes: true }).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
+      for (const entry of listing) {
+        if (dir === '' && entry.name === '.git') continue;
+        if (++entries > MAX_FINGERPRINT_ENTRIES) return undefined;
+        const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isSymbolicLink()) {
+          hash.update(`link ${path} ${readlinkSync(join(tree.dir, path))}\0`);
+        } else if (entry.isDirectory()) {
+          hash.update(`dir ${path}\0`);
+          pending.push(path);
+        } else if (entry.isFile()) {
+          // Within the budgets the render holds its inputs to (a larger file is refused if read).
+          const size = statSync(join(tree.dir, path)).size;
+          bytes += size;
+          if (size > MAX_FILE_BYTES || bytes > MAX_TOTAL_BYTES) return undefined;
+          const content = readFileSync(join(tree.dir, path));
+          hash.update(`file ${path} ${content.length}\0`).update(content);
+        } else {
+          hash.update(`other ${path}\0`);
+        }
+      }
+    }
+  } catch {
+    // Unreadable: the render says why, if it reads it.
+    return undefined;
+  }
+  return hash.digest('hex');
 }
 
 /** JSON with map keys sorted: equal objects print equal, whatever the order a tool wrote. */
