@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createContext } from '../src/cli/context.js';
-import type { Kubectl } from '../src/cluster/kubectl.js';
+import type { Cluster } from '../src/cluster/cluster.js';
 import type { EnvironmentConfig, GitopsConfig } from '../src/config/types.js';
 import { EnvironmentSession } from '../src/operations/session.js';
 import { baseEnv, tempDir } from './support/cli.js';
@@ -45,8 +45,9 @@ function setup(t: { after(fn: () => void): void }, environment: Partial<Environm
     allowRemoteResources: false,
     ...environment,
   } as EnvironmentConfig;
-  const kubectl = { serverVersion: async () => undefined } as unknown as Kubectl;
-  const session = new EnvironmentSession(ctx, config, staging, kubectl, 'staging');
+  // No cluster behind it: the render asks only for the server's version, which it may lack.
+  const cluster = { serverVersion: async () => undefined } as unknown as Cluster;
+  const session = new EnvironmentSession(ctx, config, staging, cluster, 'staging');
   const helmRuns = () => readFileSync(runs, 'utf8').split('\n').filter(Boolean).length;
   return { tree, session, helmRuns };
 }
