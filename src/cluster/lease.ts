@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { EnvironmentConfig } from '../config/types.js';
 import { GitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { sleep } from '../core/sleep.js';
 import { KubeApiError } from '../kube/client/client.js';
 import type { KubeObject } from '../kube/objects.js';
 import { ownerId } from '../kube/objects.js';
@@ -161,20 +162,6 @@ export class LeaseNamespaceMissing extends GitopsError {
       },
     );
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 export interface AcquireHooks {

@@ -1,5 +1,6 @@
 import { GitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { sleep } from '../core/sleep.js';
 import { READ_ATTEMPTS } from '../kube/client/client.js';
 import { displayName, type KubeObject, WORKLOAD_KINDS } from '../kube/objects.js';
 import { rolloutReadiness } from './readiness.js';
@@ -101,20 +102,6 @@ function watchError(status: KubeObject): Error {
   const text = [fields.code, fields.reason, fields.message].filter((part) => part !== undefined).join(' ');
   return Object.assign(new Error(`the watch reported an error: ${text || 'no details'}`), {
     transient: true,
-  });
-}
-
-/** Resolves after ms, or as soon as the signal aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
   });
 }
 
@@ -296,7 +283,7 @@ async function follow(
       }
       // The server ended the watch (its timeout): start again from a fresh list, after a short
       // pause only if it brought nothing, so a server that ends every watch at once is not hammered.
-      if (!delivered) await pause(250, signal);
+      if (!delivered) await sleep(250, signal);
     } catch (error) {
       if (signal.aborted) return;
       if (isInterrupt(error)) throw error;
@@ -309,7 +296,7 @@ async function follow(
         failPending(`gave up watching ${what} after ${failedRounds} failed attempts: ${messageOf(error)}`);
         return;
       }
-      await pause(250 * failedRounds, signal);
+      await sleep(250 * failedRounds, signal);
     }
   }
 }

@@ -3,6 +3,7 @@ import type { Context } from '../../core/context.js';
 import { GitopsError } from '../../core/errors.js';
 import { beforeRunning } from '../../core/exec.js';
 import { ExitCode } from '../../core/exit-codes.js';
+import { sleep } from '../../core/sleep.js';
 import { groupOf, type KubeObject } from '../objects.js';
 import { CredentialSource } from './credentials.js';
 import { type ClusterEndpoint, loadKubeconfig } from './kubeconfig.js';
@@ -113,20 +114,6 @@ function apiError(response: HttpResponse): KubeApiError {
     `Error from server (${reason}): ${text}`,
     isTransientStatus(response.status),
   );
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 /** `/api/v1` or `/apis/apps/v1`. */
