@@ -190,9 +190,11 @@ test('black box: --version, --help lists only working commands, exit code 2 on a
   assert.equal(help.code, 0);
   const commands = [...help.stdout.split('Commands:')[1]!.matchAll(/^ {2}(\w+)/gm)].map((match) => match[1]);
   const { buildProgram } = await import('../src/cli/main.js');
-  const registered = buildProgram(
-    { cwd: dir, env: {}, stdout: process.stdout, stderr: process.stderr, isTTY: false },
-    { exitCode: 0 },
+  const registered = (
+    await buildProgram(
+      { cwd: dir, env: {}, stdout: process.stdout, stderr: process.stderr, isTTY: false },
+      { exitCode: 0 },
+    )
   ).commands.map((command) => command.name());
   assert.deepEqual(commands.sort(), [...registered, 'help'].sort());
   assert.ok(commands.includes('init'));

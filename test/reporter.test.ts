@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { colorLevel } from '../src/cli/color.js';
+import { colorLevel, PLAIN } from '../src/cli/color.js';
 import { chooseFormat, createReporter, type OutputFormat } from '../src/cli/reporter.js';
 import { usageError } from '../src/core/errors.js';
 import { Masker } from '../src/core/mask.js';
@@ -18,7 +18,7 @@ function capture() {
   return { stream, read: () => text };
 }
 
-function reporterFor(format: OutputFormat, env: Record<string, string | undefined> = {}, level: 0 | 1 = 0) {
+function reporterFor(format: OutputFormat, env: Record<string, string | undefined> = {}) {
   const out = capture();
   const err = capture();
   const masker = Masker.fromEnv(env);
@@ -31,7 +31,7 @@ function reporterFor(format: OutputFormat, env: Record<string, string | undefine
     json: true,
     verbose: false,
     quiet: false,
-    colorLevel: level,
+    color: PLAIN,
   });
   return { reporter, out, err, masker };
 }

@@ -27,12 +27,12 @@ export function actionFactory(io: CliIO, state: ActionState): ActionFactory {
       const command = commanderArgs.at(-1) as Command;
       const args = commanderArgs.slice(0, -2).flatMap((value) => (Array.isArray(value) ? value : [value]));
       const options = command.optsWithGlobals() as O & GlobalOptions;
-      // Loaded here, not at start-up: `gitops --version` must not pay for chalk, execa or yaml.
-      const [{ createContext }, { runCommand }] = await Promise.all([
+      // Loaded here, not at start-up: `gitops --help` must not pay for them.
+      const [{ openContext }, { runCommand }] = await Promise.all([
         import('./context.js'),
         import('./run-command.js'),
       ]);
-      const ctx = createContext(io, options);
+      const ctx = await openContext(io, options);
       state.exitCode = await runCommand(ctx, () =>
         body(ctx, options, args.filter((arg) => arg !== undefined) as string[]),
       );

@@ -22,3 +22,39 @@ export function colorLevel(
   if (!isTTY || env.TERM === 'dumb') return 0;
   return env.COLORTERM === 'truecolor' ? 3 : 2;
 }
+
+/** A style: the text wrapped in its colour's escape codes, or the text as it is. */
+export type Style = (text: string) => string;
+
+/** The styles gitops' output uses. A chalk instance is one; plain output needs no chalk. */
+export interface Palette {
+  bold: Style;
+  cyan: Style;
+  dim: Style;
+  green: Style;
+  red: Style;
+  yellow: Style;
+}
+
+const unstyled: Style = (text) => text;
+
+/** What chalk does at level 0: every style returns the text as it is. */
+export const PLAIN: Palette = {
+  bold: unstyled,
+  cyan: unstyled,
+  dim: unstyled,
+  green: unstyled,
+  red: unstyled,
+  yellow: unstyled,
+};
+
+/**
+ * The palette for a colour level; chalk is loaded only when there is colour to show. Importing it
+ * reads every getter of `process` (supports-color imports node:process), which costs plain output
+ * (CI logs, pipes, most runs that end in an error) more than the rest of an error report.
+ */
+export async function loadPalette(level: ColorLevel): Promise<Palette> {
+  if (level === 0) return PLAIN;
+  const { Chalk } = await import('chalk');
+  return new Chalk({ level });
+}

@@ -1,10 +1,10 @@
 import { Cleanup, type Context } from '../core/context.js';
-import { Exec } from '../core/exec.js';
+import type { Exec, ExecSettings } from '../core/exec.js';
 import { Masker } from '../core/mask.js';
 import { detectCI, isGitHubActions } from './ci.js';
-import { colorLevel } from './color.js';
+import { type ColorLevel, colorLevel, loadPalette, type Palette, PLAIN } from './color.js';
 import type { CliIO, GlobalOptions } from './io.js';
-import { type CliReporter, chooseFormat, createReporter } from './reporter.js';
+import { type CliReporter, chooseFormat, createReporter, type OutputFormat } from './reporter.js';
 
 /** The core context plus what only the CLI knows: its reporter, CI mode and standard input. */
 export interface CliContext extends Context {
@@ -16,10 +16,44 @@ export interface CliContext extends Context {
 
 const DEFAULT_EXEC_TIMEOUT_MS = 10 * 60 * 1000;
 
-export function createContext(io: CliIO, options: GlobalOptions): CliContext {
-  const masker = Masker.fromEnv(io.env);
+/**
+ * `new Exec(settings)`, built on the first run(): core/exec.ts loads execa (about a hundred
+ * modules), which usage and config errors never need. The settings object is the one given (dry
+ * run, masking, echo, abort signal), so results, skips and errors are the same.
+ */
+function lazyExec(settings: ExecSettings): Exec {
+  let loaded: Promise<Exec> | undefined;
+  return {
+    settings,
+    get dryRun() {
+      return settings.dryRun;
+    },
+    async run(file, args, options) {
+      loaded ??= import('../core/exec.js').then(({ Exec }) => new Exec(settings));
+      return (await loaded).run(file, args, options);
+    },
+  };
+}
+
+/** CI mode, the output format and its colour level, from the flags and the environment. */
+function outputOf(
+  io: CliIO,
+  options: GlobalOptions,
+): { ci: boolean; format: OutputFormat; level: ColorLevel } {
   const ci = options.ci ?? detectCI(io.env);
   const format = chooseFormat({ isTTY: io.isTTY, ci, githubActions: isGitHubActions(io.env) });
+  return { ci, format, level: colorLevel(io.env, io.isTTY && format === 'tty', options.color) };
+}
+
+/** The context of a command: createContext with the colours its output gets (chalk only for colour). */
+export async function openContext(io: CliIO, options: GlobalOptions): Promise<CliContext> {
+  return createContext(io, options, await loadPalette(outputOf(io, options).level));
+}
+
+/** The context, with plain output unless given a palette (openContext gives the one the output needs). */
+export function createContext(io: CliIO, options: GlobalOptions, palette: Palette = PLAIN): CliContext {
+  const masker = Masker.fromEnv(io.env);
+  const { ci, format } = outputOf(io, options);
   const reporter = createReporter({
     stdout: io.stdout,
     stderr: io.stderr,
@@ -29,9 +63,9 @@ export function createContext(io: CliIO, options: GlobalOptions): CliContext {
     json: Boolean(options.json),
     verbose: Boolean(options.verbose),
     quiet: Boolean(options.quiet),
-    colorLevel: colorLevel(io.env, io.isTTY && format === 'tty', options.color),
+    color: palette,
   });
-  const exec = new Exec({
+  const exec = lazyExec({
     env: io.env,
     masker,
     dryRun: Boolean(options.dryRun),

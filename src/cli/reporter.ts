@@ -1,14 +1,13 @@
 import { appendFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { Chalk, type ChalkInstance } from 'chalk';
 import { formatLocation, isGitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Masker } from '../core/mask.js';
 import type { Reporter, StepControl, StepRecord, View } from '../core/reporter.js';
-import type { ColorLevel } from './color.js';
+import type { Palette } from './color.js';
 import { workflowCommand } from './github.js';
 import { hintOf } from './hints.js';
-import { renderView } from './render/views.js';
+import type { renderView } from './render/views.js';
 
 /**
  * How human output on stderr looks:
@@ -27,7 +26,8 @@ export interface ReporterSettings {
   json: boolean;
   verbose: boolean;
   quiet: boolean;
-  colorLevel: ColorLevel;
+  /** Colours, or PLAIN (color.ts: loadPalette). */
+  color: Palette;
 }
 
 /** The CLI's reporter: the core narration, plus how it is written to the terminal, a pipe or GitHub. */
@@ -35,7 +35,7 @@ export interface CliReporter extends Reporter {
   readonly format: OutputFormat;
   readonly json: boolean;
   readonly verbose: boolean;
-  readonly color: ChalkInstance;
+  readonly color: Palette;
   readonly steps: readonly StepRecord[];
   /** Human-readable output of a command (tables, diffs): stderr, masked, shown even with --quiet. */
   print(text: string): void;
@@ -44,6 +44,12 @@ export interface CliReporter extends Reporter {
   result(document: Record<string, unknown>): void;
   /** Markdown appended to $GITHUB_STEP_SUMMARY when running in GitHub Actions. */
   summary(markdown: string): void;
+  /**
+   * Loads the renderers show() needs. They are not loaded with the reporter: the drift renderer
+   * pulls in the drift engine, which usage and config errors must not wait for. Called before
+   * an operation runs (cli/operation.ts).
+   */
+  loadViews(): Promise<void>;
 }
 
 /** Picks the output format from the terminal and CI facts (see OutputFormat). */
@@ -65,18 +71,19 @@ class StreamReporter implements CliReporter {
   readonly format: OutputFormat;
   readonly json: boolean;
   readonly verbose: boolean;
-  readonly color: ChalkInstance;
+  readonly color: Palette;
   readonly steps: StepRecord[] = [];
   readonly progress?: (text: string) => void;
   private resultWritten = false;
   /** The spinner of the running step, for progress() (terminal only). */
   private running: { title: string; spinner: { text: string } } | undefined;
+  private render: typeof renderView | undefined;
 
   constructor(private readonly settings: ReporterSettings) {
     this.format = settings.format;
     this.json = settings.json;
     this.verbose = settings.verbose;
-    this.color = new Chalk({ level: settings.colorLevel });
+    this.color = settings.color;
     // Progress (clone, fetch, push) is asked for only where a spinner can show it.
     if (this.format === 'tty' && !settings.quiet) {
       this.progress = (text) => {
@@ -149,8 +156,13 @@ class StreamReporter implements CliReporter {
     return ora({ text: title, stream: this.settings.stderr as NodeJS.WriteStream, isEnabled: true }).start();
   }
 
+  async loadViews(): Promise<void> {
+    this.render ??= (await import('./render/views.js')).renderView;
+  }
+
   show(view: View): void {
-    const rendered = renderView(view, this.color);
+    if (!this.render) throw new Error(`reporter.show(${view.kind}) before loadViews()`);
+    const rendered = this.render(view, this.color);
     if (rendered.text !== undefined) this.print(rendered.text);
     if (rendered.warning !== undefined) this.warn(rendered.warning);
     if (rendered.summary !== undefined) this.summary(rendered.summary);

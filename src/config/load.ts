@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, posix } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { type SourceLocation, usageError } from '../core/errors.js';
 import { refNameProblem } from '../core/git-refs.js';
@@ -11,7 +11,6 @@ import {
   invalidUtf8Offset,
   MAX_ALIAS_EXPANSION,
 } from '../core/input-guards.js';
-import { enclosingRepository } from '../core/repository.js';
 import { derivedEnvironmentId, normaliseRepoUrl } from './identity.js';
 import { configSchema, NAME_PATTERN } from './schema.js';
 import type { Spec } from './spec.js';
@@ -19,49 +18,10 @@ import { closest } from './suggest.js';
 import type { EnvironmentConfig, GitopsConfig } from './types.js';
 import { type ConfigProblem, validateDocument } from './validate.js';
 
-export const CONFIG_FILE_NAMES = ['gitops.yaml', 'gitops.yml'] as const;
+export { CONFIG_FILE_NAMES, findConfigFile } from './find.js';
 
 /** Config files larger than this are refused before parsing: a config is a page, not a dataset. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
-
-/**
- * Finds gitops.yaml: the explicit path when given, else the nearest one from `cwd` upwards,
- * stopping at the repository root (the first directory holding `.git`).
- */
-export function findConfigFile(cwd: string, explicit?: string): string {
-  if (explicit) {
-    const file = resolve(cwd, explicit);
-    if (!existsSync(file)) {
-      throw usageError('CONFIG_NOT_FOUND', `config file ${explicit} does not exist`, {
-        hint: 'pass an existing file with --config, or run `gitops init` to write one',
-      });
-    }
-    return file;
-  }
-  // Up to the repository root (the directory holding .git), or only the working directory when
-  // there is no repository: a gitops.yaml of some parent directory (a shared runner's home, /tmp)
-  // is nobody's config for this checkout.
-  const start = resolve(cwd);
-  const root = enclosingRepository(start);
-  let dir = start;
-  for (;;) {
-    for (const name of CONFIG_FILE_NAMES) {
-      const candidate = join(dir, name);
-      if (existsSync(candidate)) return candidate;
-    }
-    if (root === undefined || dir === root) break;
-    dir = dirname(dir);
-  }
-  throw usageError(
-    'CONFIG_NOT_FOUND',
-    root === undefined
-      ? `no gitops.yaml found in ${cwd} (not inside a git repository, so no parent directory is searched)`
-      : `no gitops.yaml found in ${cwd} or its parents up to the repository root ${root}`,
-    {
-      hint: 'run `gitops init` to write one, or pass --config <path>',
-    },
-  );
-}
 
 function problemsError(problems: ConfigProblem[]) {
   const [first] = problems;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
 import type { ActionFactory } from '../action.js';
+import { checkConfig, loadOperation } from '../operation.js';
 import { collect } from '../options.js';
 
 interface BuildCommandOptions {
@@ -38,11 +39,9 @@ async function readPassword(stdin: NodeJS.ReadableStream | undefined): Promise<s
     .replace(/\r?\n$/, '');
 }
 
-export function defineBuild(program: Command, action: ActionFactory): void {
-  program
-    .command('build')
-    .description('build the images of gitops.yaml, push them and print their digests')
-    .argument('[images...]', 'names of the images to build (default: all)')
+/** `gitops build`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function defineBuild(command: Command, action: ActionFactory): void {
+  command
     .option('--rebuild', 'build even when the registry already has this commit’s image')
     .option('--build-arg <name=value>', 'build argument, overrides the config (repeatable)', collect, [])
     .option('--no-push', 'build locally only: no push, no digest, no reuse check')
@@ -57,8 +56,6 @@ export function defineBuild(program: Command, action: ActionFactory): void {
     )
     .action(
       action<BuildCommandOptions>(async (ctx, options, args) => {
-        const { findConfigFile, readConfig } = await import('../../config/load.js');
-        const { runBuild } = await import('../../build/build.js');
         if (Boolean(options.registryUsername) !== Boolean(options.registryPasswordStdin)) {
           throw usageError(
             'REGISTRY_AUTH_INCOMPLETE',
@@ -81,7 +78,8 @@ export function defineBuild(program: Command, action: ActionFactory): void {
         }
         const buildArgs = parseBuildArgs(options.buildArg);
         // Building needs only the images: an app repo without envRepo or environments builds too.
-        const config = readConfig(findConfigFile(ctx.cwd, ctx.configPath), ctx.env, 'images');
+        const config = await checkConfig(ctx, [], 'images');
+        const { runBuild } = await loadOperation(ctx, () => import('../../build/build.js'));
         const run = await runBuild(ctx, config, {
           images: args,
           rebuild: Boolean(options.rebuild),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { checkConfig, loadOperation } from '../operation.js';
 import { collect } from '../options.js';
 
 interface BumpCommandOptions {
@@ -11,10 +12,9 @@ interface BumpCommandOptions {
   sourceCommit?: string;
 }
 
-export function defineBump(program: Command, action: ActionFactory): void {
-  program
-    .command('bump')
-    .description('set new image references in an environment of the env repo, commit and push them')
+/** `gitops bump`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function defineBump(command: Command, action: ActionFactory): void {
+  command
     .requiredOption('--env <name>', 'environment of gitops.yaml whose manifests to edit')
     .option(
       '--image <name=reference>',
@@ -53,10 +53,16 @@ export function defineBump(program: Command, action: ActionFactory): void {
           const { validateRevisionArgument } = await import('../../core/git-refs.js');
           validateRevisionArgument(options.sourceCommit, { what: '--source-commit' });
         }
-        const [{ runBump }, { bumpDocument, reportBump }] = await Promise.all([
-          import('../../operations/bump.js'),
-          import('../render/bump.js'),
-        ]);
+        // runBump reports a bad reference before it reads the config: the same order here, before
+        // checkConfig reads it first.
+        const { parseImageReference } = await import('../../images/reference.js');
+        for (const argument of options.image) {
+          parseImageReference(argument.includes('=') ? argument.slice(argument.indexOf('=') + 1) : argument);
+        }
+        await checkConfig(ctx, [options.env]);
+        const [{ runBump }, { bumpDocument, reportBump }] = await loadOperation(ctx, () =>
+          Promise.all([import('../../operations/bump.js'), import('../render/bump.js')]),
+        );
         const result = await runBump(ctx, {
           env: options.env,
           images: options.image,

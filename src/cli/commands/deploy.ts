@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { checkConfig, loadOperation } from '../operation.js';
 import { checkOverride, collect, parseOnDrift, parseTimeout } from '../options.js';
 
 interface DeployCommandOptions {
@@ -15,10 +16,9 @@ interface DeployCommandOptions {
   adopt?: boolean;
 }
 
-export function defineDeploy(program: Command, action: ActionFactory): void {
-  program
-    .command('deploy')
-    .description('build, bump the env repo, check drift, apply, wait for the rollout, verify and record')
+/** `gitops deploy`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function defineDeploy(command: Command, action: ActionFactory): void {
+  command
     .requiredOption('--env <name>', 'environment of gitops.yaml')
     .option(
       '--image <name=reference>',
@@ -60,7 +60,8 @@ export function defineDeploy(program: Command, action: ActionFactory): void {
         const override = checkOverride(options);
         const onDrift = parseOnDrift(options.onDrift);
         const timeoutMs = parseTimeout(options.timeout);
-        const { runDeploy } = await import('../../operations/deploy.js');
+        await checkConfig(ctx, [options.env]);
+        const { runDeploy } = await loadOperation(ctx, () => import('../../operations/deploy.js'));
         const result = await runDeploy(ctx, {
           env: options.env,
           images: options.image,

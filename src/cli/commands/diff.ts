@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { checkConfig, loadOperation } from '../operation.js';
 
 interface DiffCommandOptions {
   env: string;
@@ -8,10 +9,9 @@ interface DiffCommandOptions {
   all?: boolean;
 }
 
-export function defineDiff(program: Command, action: ActionFactory): void {
-  program
-    .command('diff')
-    .description('show what differs between git and the live cluster (exit 0 in sync, 1 differences)')
+/** `gitops diff`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function defineDiff(command: Command, action: ActionFactory): void {
+  command
     .requiredOption('--env <name>', 'environment of gitops.yaml')
     .option('--revision <ref>', 'compare this env-repo commit, branch or tag (default: the env branch head)')
     .option('--env-repo-dir <path>', 'compare this working copy of the env repo instead of a fresh clone')
@@ -25,11 +25,14 @@ export function defineDiff(program: Command, action: ActionFactory): void {
     )
     .action(
       action<DiffCommandOptions>(async (ctx, options) => {
-        const [{ runDiff }, { driftSummary, formatDrift }, { driftDocument }] = await Promise.all([
-          import('../../operations/diff.js'),
-          import('../render/drift.js'),
-          import('../../drift/document.js'),
-        ]);
+        await checkConfig(ctx, [options.env]);
+        const [{ runDiff }, { driftSummary, formatDrift }, { driftDocument }] = await loadOperation(ctx, () =>
+          Promise.all([
+            import('../../operations/diff.js'),
+            import('../render/drift.js'),
+            import('../../drift/document.js'),
+          ]),
+        );
         const { revision, report } = await runDiff(ctx, {
           env: options.env,
           ...(options.revision ? { revision: options.revision } : {}),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
 import type { CliContext as Context } from '../context.js';
+import { loadOperation } from '../operation.js';
 import { collect } from '../options.js';
 
 interface InitOptions {
@@ -113,16 +114,10 @@ async function askInitQuestions(ctx: Context, given: PromptRequest): Promise<Ini
   }
 }
 
-export function defineInit(program: Command, action: ActionFactory): void {
-  program
-    .command('init')
-    // `--ci` is the global CI-mode switch, so commander hands `github`/`jenkins` of `init --ci github`
-    // to this command as an operand; init reads it from there (the older spelling of --ci-template).
-    .argument('[ci-provider]')
+/** `gitops init`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function defineInit(command: Command, action: ActionFactory): void {
+  command
     .usage('[options] [--ci-template github|jenkins]')
-    .description(
-      'write a commented starter gitops.yaml (and, with --ci-template github|jenkins, CI workflow files)',
-    )
     .option(
       '--ci-template <provider>',
       'also write the CI files: github (.github/workflows/gitops-*.yml) or jenkins (Jenkinsfile, Jenkinsfile.drift)',
@@ -152,11 +147,13 @@ export function defineInit(program: Command, action: ActionFactory): void {
     .action(
       action<InitOptions>(async (ctx, options, args) => {
         const [{ initConfig, INIT_DEFAULTS, parseEnvironmentNames, parseImagePair }, ci, { usageError }] =
-          await Promise.all([
-            import('../../operations/init.js'),
-            import('../../ci-templates/index.js'),
-            import('../../core/errors.js'),
-          ]);
+          await loadOperation(ctx, () =>
+            Promise.all([
+              import('../../operations/init.js'),
+              import('../../ci-templates/index.js'),
+              import('../../core/errors.js'),
+            ]),
+          );
         const operand = args[0];
         if (operand !== undefined && !options.ci) {
           throw usageError('USAGE', `init takes no argument, but was given "${operand}"`, {

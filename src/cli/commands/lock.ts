@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { checkConfig, loadOperation } from '../operation.js';
 
-export function defineLock(program: Command, action: ActionFactory): void {
-  program
-    .command('lock')
-    .description('lock an environment: deploy, promote and rollback refuse (exit 5) until unlocked')
-    .argument('<env>', 'environment of gitops.yaml')
+/** `gitops lock`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function defineLock(command: Command, action: ActionFactory): void {
+  command
     .requiredOption('--reason <text>', 'why; shown to everyone who is refused, and in the commit')
     .addHelpText(
       'after',
@@ -26,27 +25,25 @@ export function defineLock(program: Command, action: ActionFactory): void {
             },
           );
         }
-        const { runLock } = await import('../../operations/lock.js');
+        await checkConfig(ctx, [args[0]!]);
+        const { runLock } = await loadOperation(ctx, () => import('../../operations/lock.js'));
         return { result: await runLock(ctx, { env: args[0]!, reason }) };
       }),
     );
 }
 
-export function defineUnlock(program: Command, action: ActionFactory): void {
-  program
-    .command('unlock')
-    .description('remove the lock of an environment (a commit to the env repo)')
-    .argument('<env>', 'environment of gitops.yaml')
-    .option('--reason <text>', 'why, recorded in the commit')
-    .action(
-      action<{ reason?: string }>(async (ctx, options, args) => {
-        const { runUnlock } = await import('../../operations/lock.js');
-        return {
-          result: await runUnlock(ctx, {
-            env: args[0]!,
-            ...(options.reason ? { reason: options.reason } : {}),
-          }),
-        };
-      }),
-    );
+/** `gitops unlock`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function defineUnlock(command: Command, action: ActionFactory): void {
+  command.option('--reason <text>', 'why, recorded in the commit').action(
+    action<{ reason?: string }>(async (ctx, options, args) => {
+      await checkConfig(ctx, [args[0]!]);
+      const { runUnlock } = await loadOperation(ctx, () => import('../../operations/lock.js'));
+      return {
+        result: await runUnlock(ctx, {
+          env: args[0]!,
+          ...(options.reason ? { reason: options.reason } : {}),
+        }),
+      };
+    }),
+  );
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { checkConfig, loadOperation } from '../operation.js';
 import { checkOverride, parseOnDrift, parseTimeout } from '../options.js';
 
 interface PromoteCommandOptions {
@@ -13,12 +14,9 @@ interface PromoteCommandOptions {
   reason?: string;
 }
 
-export function definePromote(program: Command, action: ActionFactory): void {
-  program
-    .command('promote')
-    .description(
-      'copy the images of one environment (as its verified revision renders them) to the next, then commit, apply, wait and verify',
-    )
+/** `gitops promote`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function definePromote(command: Command, action: ActionFactory): void {
+  command
     .option('--from <env>', 'source environment (default: environments.<to>.promoteFrom)')
     .requiredOption('--to <env>', 'target environment')
     .option('--on-drift <mode>', 'when the target drifted: fail (exit 5), warn, overwrite', 'fail')
@@ -42,7 +40,8 @@ export function definePromote(program: Command, action: ActionFactory): void {
         const override = checkOverride(options);
         const onDrift = parseOnDrift(options.onDrift);
         const timeoutMs = parseTimeout(options.timeout);
-        const { runPromote } = await import('../../operations/promote.js');
+        await checkConfig(ctx, [options.to]);
+        const { runPromote } = await loadOperation(ctx, () => import('../../operations/promote.js'));
         const result = await runPromote(ctx, {
           ...(options.from ? { from: options.from } : {}),
           to: options.to,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ActionFactory } from '../action.js';
+import { checkConfig, loadOperation } from '../operation.js';
 import { checkOverride, parseTimeout } from '../options.js';
 
 interface RollbackCommandOptions {
@@ -11,14 +12,9 @@ interface RollbackCommandOptions {
   includeShared?: boolean;
 }
 
-export function defineRollback(program: Command, action: ActionFactory): void {
-  program
-    .command('rollback')
-    .description('return an environment to an earlier env-repo commit, as a new commit, applied and verified')
-    .argument(
-      '[sha]',
-      'env-repo commit to return to (full or short); default: the previous deployed revision',
-    )
+/** `gitops rollback`: options, help text and action (name and description: COMMANDS in ../main.ts). */
+export function defineRollback(command: Command, action: ActionFactory): void {
+  command
     .requiredOption('--env <name>', 'environment of gitops.yaml')
     .option('--timeout <duration>', 'how long to wait for the rollout (default: environments.<env>.timeout)')
     .option('--reason <text>', 'why, recorded in the commit message')
@@ -48,7 +44,8 @@ export function defineRollback(program: Command, action: ActionFactory): void {
       action<RollbackCommandOptions>(async (ctx, options, args) => {
         const override = checkOverride(options);
         const timeoutMs = parseTimeout(options.timeout);
-        const { runRollback } = await import('../../operations/rollback.js');
+        await checkConfig(ctx, [options.env]);
+        const { runRollback } = await loadOperation(ctx, () => import('../../operations/rollback.js'));
         const result = await runRollback(ctx, {
           env: options.env,
           ...(args[0] ? { sha: args[0] } : {}),

@@ -1,4 +1,3 @@
-import type { ChalkInstance } from 'chalk';
 import { dump } from 'js-yaml';
 import { unifiedDiff } from '../../core/diff.js';
 import { type Difference, secretDigests } from '../../drift/compare.js';
@@ -7,6 +6,7 @@ import { managerLabel } from '../../drift/managed-fields.js';
 import { itemKey, listKeysFor, type Segment, sameKey } from '../../drift/paths.js';
 import { ANNOTATION_REVISION, LABEL_ENVIRONMENT } from '../../kube/objects.js';
 import { ANNOTATION_OWNER } from '../../kube/ownership.js';
+import type { Palette } from '../color.js';
 
 const SECRET_MARK = '(secret)';
 const SECRET_DIFFERS = '(secret: differs from git)';
@@ -176,7 +176,7 @@ const STATE_TEXT: Record<ObjectDrift['state'], string> = {
 /** Human report: a summary table, then per changed object its differences and a YAML diff. */
 export function formatDrift(
   report: DriftReport,
-  color: ChalkInstance,
+  color: Palette,
   options: { showInSync?: boolean } = {},
 ): string {
   const rows = report.objects.filter((object) => options.showInSync || object.state !== 'in-sync');

@@ -1,8 +1,8 @@
-import type { ChalkInstance } from 'chalk';
 import type { HistoryResult } from '../../operations/history.js';
+import type { Palette } from '../color.js';
 
 /** `gitops history` for people: one line per commit, the live one marked. */
-export function formatHistory(history: HistoryResult, color: ChalkInstance): string {
+export function formatHistory(history: HistoryResult, color: Palette): string {
   const lines = history.entries.map((entry) => {
     const mark = entry.live ? color.green('●') : ' ';
     const images = entry.images.length ? entry.images.join(', ') : entry.subject;

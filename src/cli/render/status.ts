@@ -1,9 +1,9 @@
-import type { ChalkInstance } from 'chalk';
 import { describeLock } from '../../gates/lock.js';
 import type { EnvironmentStatus } from '../../operations/status.js';
+import type { Palette } from '../color.js';
 
 /** `gitops status` for people: a block per environment. */
-export function formatStatus(statuses: readonly EnvironmentStatus[], color: ChalkInstance): string[] {
+export function formatStatus(statuses: readonly EnvironmentStatus[], color: Palette): string[] {
   return statuses.map((status) => {
     const deployed = status.liveRevision !== null;
     const drift = status.drift

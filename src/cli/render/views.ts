@@ -1,6 +1,6 @@
-import type { ChalkInstance } from 'chalk';
 import type { View } from '../../core/reporter.js';
 import type { DeployEnding } from '../../operations/views.js';
+import type { Palette } from '../color.js';
 import { formatDrift } from './drift.js';
 
 /** How a view looks: text for stderr, a warning, and Markdown for the GitHub step summary. */
@@ -29,7 +29,7 @@ export function deploySummary(view: Extract<View, { kind: 'deploy-summary' }>): 
   return `### gitops deploy\n\n| environment | image | env sha | duration | result |\n|---|---|---|---|---|\n${rows.join('\n')}`;
 }
 
-export function renderView(view: View, color: ChalkInstance): RenderedView {
+export function renderView(view: View, color: Palette): RenderedView {
   switch (view.kind) {
     case 'drift':
       return {

@@ -1,0 +1,190 @@
+// What start-up loads: --version, help and config errors are answered by a few modules; git,
+// kubectl, the drift engine, builds and subprocesses load only once a command is past its config.
+// No timings here (speed lives in bench/): the modules a run loaded are the thing asserted.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { type TestContext, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { buildProgram } from '../src/cli/main.js';
+import { baseEnv, binPath, repoRoot, tempDir } from './support/cli.js';
+
+const recorder = fileURLToPath(new URL('./support/record-modules.mjs', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Repository files (`dist/cli/main.js`) and packages (`commander`) the run loaded. */
+  modules: string[];
+}
+
+/** `node path/to/module` → its package, a repository file → its path; built-ins are left out. */
+function moduleName(url: string): string | undefined {
+  if (!url.startsWith('file:')) return undefined;
+  const path = fileURLToPath(url);
+  const parts = path.split(sep);
+  const packages = parts.lastIndexOf('node_modules');
+  if (packages >= 0) {
+    const scoped = parts[packages + 1]!.startsWith('@');
+    return parts.slice(packages + 1, packages + (scoped ? 3 : 2)).join('/');
+  }
+  return relative(repoRoot, path).split(sep).join('/');
+}
+
+/** Runs the built CLI as a child process and records every module it loads. */
+async function runRecorded(
+  t: TestContext,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const record = join(tempDir(t), 'modules.txt');
+  writeFileSync(record, '');
+  const child = spawn(process.execPath, ['--import', recorder, binPath, ...args], {
+    cwd,
+    env: baseEnv({ CI: 'true', ...env, GITOPS_RECORD_MODULES: record }) as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve(exitCode ?? 1));
+  });
+  const urls = readFileSync(record, 'utf8').split('\n').filter(Boolean);
+  const modules = [...new Set(urls.map(moduleName).filter((name) => name !== undefined))].sort();
+  return { code, stdout, stderr, modules };
+}
+
+/**
+ * What only a running operation needs: the layers below src/cli that talk to git, the cluster, a
+ * registry or the render tools, the subprocess wrapper and the packages behind them.
+ */
+const OPERATION_MODULES = [
+  /^dist\/(operations|pipeline|gates|bump|build|drift|render|cluster|git|manifests|kube)\//,
+  /^dist\/core\/exec\.js$/,
+  /^(execa|simple-git|ora)$/,
+];
+/** The YAML parsers: for reading a config file, not for finding that there is none. */
+const YAML_MODULES = [/^(yaml|js-yaml)$/];
+
+function loadedOf(run: Run, patterns: readonly RegExp[]): string[] {
+  return run.modules.filter((name) => patterns.some((pattern) => pattern.test(name)));
+}
+
+const VALID_CONFIG = `version: 1
+envRepo:
+  url: ../environments
+environments:
+  staging:
+    path: envs/staging
+  production:
+    path: envs/production
+    promoteFrom: staging
+images:
+  - name: web
+    repository: registry.example.com/acme/web
+    context: .
+`;
+
+test('--version is answered by bin/gitops.js alone', async (t) => {
+  const run = await runRecorded(t, ['--version'], tempDir(t));
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^\d+\.\d+\.\d+/);
+  assert.deepEqual(run.modules, ['bin/gitops.js']);
+});
+
+test('gitops --help loads commander and main.js, and no command module', async (t) => {
+  for (const args of [['--help'], ['help'], []]) {
+    const run = await runRecorded(t, args, tempDir(t));
+    assert.match(run.stdout + run.stderr, /Commands:\n {2}init \[options\] \[ci-provider\]/, args.join(' '));
+    assert.deepEqual(run.modules, ['bin/gitops.js', 'commander', 'dist/cli/main.js'], args.join(' '));
+  }
+});
+
+test("a command's help loads that command's module, and nothing an operation needs", async (t) => {
+  for (const args of [
+    ['deploy', '--help'],
+    ['help', 'rollback'],
+  ]) {
+    const run = await runRecorded(t, args, tempDir(t));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /Global Options:/);
+    const commandModules = run.modules.filter((name) => name.startsWith('dist/cli/commands/'));
+    assert.deepEqual(commandModules, [
+      `dist/cli/commands/${args.includes('help') ? 'rollback' : 'deploy'}.js`,
+    ]);
+    assert.deepEqual(loadedOf(run, [...OPERATION_MODULES, ...YAML_MODULES]), [], args.join(' '));
+  }
+});
+
+test('no gitops.yaml: every command that reads it says so before loading git, kubectl, builds or a YAML parser', async (t) => {
+  const commands = [
+    ['deploy', '--env', 'staging'],
+    ['rollback', '--env', 'staging'],
+    ['promote', '--to', 'production'],
+    ['diff', '--env', 'staging'],
+    ['status'],
+    ['history', '--env', 'staging'],
+    ['lock', 'staging', '--reason', 'release freeze'],
+    ['unlock', 'staging'],
+    ['bump', '--env', 'staging', '--image', 'web=registry.example.com/acme/web:1.0.0'],
+    ['build'],
+  ];
+  for (const args of commands) {
+    const run = await runRecorded(t, args, tempDir(t));
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, /error: no gitops\.yaml found in /, args.join(' '));
+    assert.deepEqual(loadedOf(run, [...OPERATION_MODULES, ...YAML_MODULES]), [], args.join(' '));
+  }
+});
+
+test('an invalid gitops.yaml or an unknown --env is reported with file:line before anything an operation needs loads', async (t) => {
+  const invalid = tempDir(t);
+  writeFileSync(
+    join(invalid, 'gitops.yaml'),
+    'version: 1\nenvRepo:\n  url: ../environments\nenvironments:\n  staging:\n    pth: envs/staging\n',
+  );
+  const schema = await runRecorded(t, ['deploy', '--env', 'staging'], invalid);
+  assert.equal(schema.code, 2, schema.stderr);
+  assert.match(schema.stderr, /gitops\.yaml:6:5: .*unknown key "pth" in environments\.staging/);
+  assert.deepEqual(loadedOf(schema, OPERATION_MODULES), []);
+
+  const valid = tempDir(t);
+  writeFileSync(join(valid, 'gitops.yaml'), VALID_CONFIG);
+  const unknown = await runRecorded(t, ['diff', '--env', 'stagign'], valid);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.match(unknown.stderr, /environment "stagign" is not defined/);
+  assert.match(unknown.stderr, /did you mean --env staging\?/);
+  assert.deepEqual(loadedOf(unknown, OPERATION_MODULES), []);
+});
+
+test("plain output is written without chalk; coloured output has chalk's colours", async (t) => {
+  const cwd = tempDir(t);
+  const plain = await runRecorded(t, ['deploy', '--env', 'staging'], cwd);
+  assert.match(plain.stderr, /^error: no gitops\.yaml found/);
+  assert.ok(!plain.modules.includes('chalk'), plain.modules.join(' '));
+  const coloured = await runRecorded(t, ['deploy', '--env', 'staging'], cwd, { FORCE_COLOR: '1' });
+  assert.match(coloured.stderr, /^\u001b\[31merror:\u001b\[39m no gitops\.yaml found/);
+  assert.match(coloured.stderr, /\n\u001b\[2mhint:\u001b\[22m run `gitops init`/);
+  assert.ok(coloured.modules.includes('chalk'));
+});
+
+test('the list of commands in --help is the same whether their modules are loaded or not', async () => {
+  const help = async (complete: (name: string) => boolean) => {
+    const io = { cwd: repoRoot, env: {}, stdout: new PassThrough(), stderr: new PassThrough(), isTTY: false };
+    return (await buildProgram(io, { exitCode: 0 }, complete)).helpInformation();
+  };
+  const listed = await help(() => false);
+  assert.match(listed, /deploy \[options\] {2,}build, bump the env repo/);
+  assert.equal(listed, await help(() => true));
+});
