@@ -67,7 +67,7 @@ export interface BuildRun {
 }
 
 /**
- * Builds, pushes and pins the configured images (issue 7): the first step of `gitops deploy`.
+ * Builds, pushes and pins the configured images: the first step of `gitops deploy`.
  *
  * - Engine: `build.engine`, or the first working one of docker, podman, buildah; version checked first.
  * - Tags: the short commit sha, plus `images[].tags` with `{sha}`, `{branch}`, `{tag}` (version

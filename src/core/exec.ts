@@ -87,7 +87,7 @@ export function displayCommand(masker: Masker, file: string, args: readonly stri
  * The one place `--dry-run` is enforced, for every subprocess (this wrapper and the git layer):
  * a call not declared a read is echoed as skipped and must not run. Returns true to skip it.
  * After SIGINT/SIGTERM nothing new may start: a push or an apply begun after the signal would
- * outlive the decision to stop (issue 10).
+ * outlive the decision to stop.
  */
 export function beforeRunning(settings: ExecSettings, command: string, read: boolean | undefined): boolean {
   if (!read && settings.dryRun) {

@@ -73,7 +73,7 @@ export async function updateImages(
   const chartValues =
     options.chart === undefined ? undefined : posix.join(normalize(options.chart), 'values.yaml');
   const helmSet = new Set([...helmFiles, ...(chartValues ? [chartValues] : [])]);
-  // Hostile input (issue 10): the env repo is input, and a symlink in it may point anywhere.
+  // Hostile input: the env repo is input, and a symlink in it may point anywhere.
   // Nothing is read or written through a symlink that leaves the env repo, and the environment
   // directory itself must not resolve outside it.
   const root = realpathSync(options.root ?? repositoryRoot(envDir));

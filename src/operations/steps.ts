@@ -519,7 +519,7 @@ const waitForTheRollout: Step<ReleaseState> = {
     );
     // After an interrupted or failed run the live specs may already match while their rollout was
     // never seen to finish: then every workload is waited for, not only those this apply changes,
-    // or the next deploy would verify a rollout nobody watched (issue 10).
+    // or the next deploy would verify a rollout nobody watched.
     const unconfirmed = Boolean(before!.inventory) && before!.inventory?.phase !== 'verified';
     const workloads = waitables(
       desired.objects
