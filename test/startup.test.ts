@@ -2,14 +2,13 @@
 // kubectl, the drift engine, builds and subprocesses load only once a command is past its config.
 // No timings here (speed lives in bench/): the modules a run loaded are the thing asserted.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../src/cli/main.js';
-import { baseEnv, binPath, repoRoot, tempDir } from './support/cli.js';
+import { baseEnv, repoRoot, runBin, tempDir } from './support/cli.js';
 
 const recorder = fileURLToPath(new URL('./support/record-modules.mjs', import.meta.url));
 
@@ -43,22 +42,10 @@ async function runRecorded(
 ): Promise<Run> {
   const record = join(tempDir(t), 'modules.txt');
   writeFileSync(record, '');
-  const child = spawn(process.execPath, ['--import', recorder, binPath, ...args], {
+  const { code, stdout, stderr } = await runBin(args, {
     cwd,
-    env: baseEnv({ CI: 'true', ...env, GITOPS_RECORD_MODULES: record }) as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const code = await new Promise<number>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (exitCode) => resolve(exitCode ?? 1));
+    env: baseEnv({ CI: 'true', ...env, GITOPS_RECORD_MODULES: record }),
+    nodeArgs: ['--import', recorder],
   });
   const urls = readFileSync(record, 'utf8').split('\n').filter(Boolean);
   const modules = [...new Set(urls.map(moduleName).filter((name) => name !== undefined))].sort();

@@ -58,10 +58,17 @@ export async function runCli(
 /** Runs the built bin/gitops.js as a child process (black-box: real argv, real exit code). */
 export function runBin(
   args: string[],
-  options: { cwd: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number },
+  options: {
+    cwd: string;
+    env?: Record<string, string | undefined>;
+    input?: string;
+    timeoutMs?: number;
+    /** Node's own options, before the script (`--import <hook>`). */
+    nodeArgs?: string[];
+  },
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), binPath, ...args], {
       cwd: options.cwd,
       env: (options.env ?? baseEnv()) as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
