@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { CredentialSource, RequestCredentials } from './credentials.js';
@@ -63,7 +64,12 @@ export class Transport {
 
   /** One agent per client certificate: exec plugins may hand out a new one mid-run. */
   private agent(credentials: RequestCredentials): http.Agent {
-    const key = credentials.clientCert ? credentials.clientCert.toString('base64').slice(-32) : '';
+    const key = credentials.clientCert
+      ? createHash('sha256')
+          .update(credentials.clientCert)
+          .update(credentials.clientKey ?? '')
+          .digest('hex')
+      : '';
     let agent = this.agents.get(key);
     if (!agent) {
       agent =
