@@ -1,6 +1,7 @@
 import type { EnvironmentConfig } from '../config/types.js';
 import { GitopsError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { sleep } from '../core/sleep.js';
 import { KubeApiError, refOf } from '../kube/client/client.js';
 import {
   ANNOTATION_REVISION,
@@ -158,13 +159,40 @@ async function waitEstablished(cluster: Cluster, crds: readonly KubeObject[]): P
           hint: "check the CRD's status conditions (kubectl describe crd)",
         },
       );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
-  // Their kinds are served now: what discovery said before the apply is out of date.
+  // What discovery said before the apply is out of date. Established is set a moment before the
+  // API server's discovery lists the new kinds: asked again until it does (as kubectl's
+  // discovery-backed mapper asks again on a miss), within the same deadline.
   cluster.rediscover();
-  for (const crd of crds) {
-    const spec = crd.spec as { group?: string; versions?: Array<{ name: string }> } | undefined;
-    for (const version of spec?.versions ?? []) cluster.client.forget(`${spec?.group}/${version.name}`);
+  const served = crds.flatMap((crd) => {
+    const spec = crd.spec as
+      | { group?: string; names?: { kind?: string }; versions?: Array<{ name: string; served?: boolean }> }
+      | undefined;
+    return (spec?.versions ?? [])
+      .filter((version) => version.served !== false)
+      .map((version) => ({ apiVersion: `${spec?.group}/${version.name}`, kind: spec?.names?.kind ?? '' }));
+  });
+  for (const { apiVersion, kind } of served) {
+    for (;;) {
+      cluster.client.forget(apiVersion);
+      if (
+        await cluster.call(`discovering ${kind} (${apiVersion})`, (client) =>
+          client.resource(apiVersion, kind),
+        )
+      )
+        break;
+      if (Date.now() > deadline)
+        throw new GitopsError(
+          'CLUSTER_FAILED',
+          `waiting for CRDs to be established failed: ${kind} (${apiVersion}) is Established but not served after ${CRD_ESTABLISHED_TIMEOUT_MS / 1000}s`,
+          {
+            exitCode: ExitCode.OperationFailed,
+            hint: "check the CRD's status conditions (kubectl describe crd)",
+          },
+        );
+      await sleep(200);
+    }
   }
 }
 
