@@ -14,7 +14,7 @@ import {
   ownerId,
 } from '../kube/objects.js';
 import { ANNOTATION_OWNER, foreignOwner, OWNER_MARKS } from '../kube/ownership.js';
-import { type Cluster, inParallel, printedName } from './cluster.js';
+import { type Cluster, inParallel, printedName, READ_PARALLELISM } from './cluster.js';
 import { type Inventory, inventoryManifest } from './inventory.js';
 
 export interface ApplyRequest {
@@ -164,7 +164,7 @@ async function waitEstablished(cluster: Cluster, crds: readonly KubeObject[]): P
   // What discovery said before the apply is out of date. Established is set a moment before the
   // API server's discovery lists the new kinds: asked again until it does (as kubectl's
   // discovery-backed mapper asks again on a miss), within the same deadline.
-  cluster.rediscover();
+  cluster.client.rediscover();
   const served = crds.flatMap((crd) => {
     const spec = crd.spec as
       | { group?: string; names?: { kind?: string }; versions?: Array<{ name: string; served?: boolean }> }
@@ -322,7 +322,7 @@ async function holdsOthers(cluster: Cluster, namespace: string, owner: string): 
       info.resource !== 'events',
   );
   const lists = await cluster.call(`listing what namespace ${namespace} holds`, (client) =>
-    inParallel(kinds, 16, (info) => client.list(info, { namespace })),
+    inParallel(kinds, READ_PARALLELISM, (info) => client.list(info, { namespace })),
   );
   return lists.some((list) => list.items.some((object) => !belongsToTheNamespace(object, owner)));
 }

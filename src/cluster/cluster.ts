@@ -1,6 +1,6 @@
 import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
-import { KubeApiError, KubeClient, type ResourceInfo } from '../kube/client/client.js';
+import { KubeClient, type ResourceInfo } from '../kube/client/client.js';
 import { groupKind, groupOf, type KubeObject } from '../kube/objects.js';
 
 /** Up to this many objects are read one GET each; more, by listing their kinds. */
@@ -92,41 +92,8 @@ export class Cluster {
     const kind = dot === -1 ? kindName : kindName.slice(0, dot);
     const group = dot === -1 ? '' : kindName.slice(dot + 1);
     if (!group) return this.client.resource('v1', kind);
-    const version = await this.preferredVersion(group);
-    return version ? this.client.resource(`${group}/${version}`, kind) : undefined;
-  }
-
-  private groups?: Promise<Map<string, string>>;
-
-  private async preferredVersion(group: string): Promise<string | undefined> {
-    const load = () =>
-      this.client
-        .request<{ groups?: Array<{ name: string; preferredVersion?: { version: string } }> }>(
-          'GET',
-          '/apis',
-          {
-            read: true,
-          },
-        )
-        .then(
-          (list) =>
-            new Map(
-              (list?.groups ?? []).flatMap((entry) =>
-                entry.preferredVersion ? [[entry.name, entry.preferredVersion.version] as const] : [],
-              ),
-            ),
-        );
-    this.groups ??= load();
-    let versions = await this.groups.catch((error) => {
-      this.groups = undefined;
-      throw error;
-    });
-    // A group the list lacks may be a CRD installed during this run: asked once more.
-    if (!versions.has(group)) {
-      this.groups = load();
-      versions = await this.groups;
-    }
-    return versions.get(group);
+    const groupVersion = await this.client.preferredVersion(group);
+    return groupVersion ? this.client.resource(groupVersion, kind) : undefined;
   }
 
   /** Lists and watches for following rollouts (rollout.ts), failures said as the server said them. */
@@ -142,11 +109,6 @@ export class Cluster {
       watch: (kind, namespace, resourceVersion, signal) =>
         this.client.watch(kind, namespace, resourceVersion, signal),
     };
-  }
-
-  /** Forgets discovery after CRDs were created: their kinds are served now. */
-  rediscover(): void {
-    this.groups = undefined;
   }
 
   /**
@@ -224,16 +186,6 @@ export class Cluster {
     });
     return lists.flat();
   }
-}
-
-/** True when an API error says the kind is not served (a CRD not installed). */
-export function isUnknownKind(error: unknown): boolean {
-  const cause = error instanceof Error && error.cause instanceof KubeApiError ? error.cause : error;
-  return (
-    cause instanceof KubeApiError &&
-    cause.status === 404 &&
-    /doesn't have a resource type/.test(cause.message)
-  );
 }
 
 /** `deployment.apps/web`: how kubectl names an object in its output. */

@@ -2,16 +2,6 @@ import type { EnvironmentConfig, GitopsConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
 import type { ExecResult } from '../core/exec.js';
 
-/** The `Error from server (Reason): message` line kubectl prints, or the last stderr line. */
-export function kubectlMessage(stderr: string): string {
-  const lines = stderr.trim().split('\n').filter(Boolean);
-  return (
-    lines.find((line) => line.startsWith('Error from server') || line.startsWith('error:')) ??
-    lines.at(-1) ??
-    ''
-  );
-}
-
 /**
  * The kubectl binary (`kubectl.path`), for what nothing in-process does: `kubectl kustomize`
  * when there is no kustomize binary. Everything that talks to the cluster goes through the

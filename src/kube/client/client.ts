@@ -322,20 +322,50 @@ export class KubeClient {
     this.discovered.delete(apiVersion);
   }
 
+  private apiGroups?: Promise<Map<string, string>>;
+
+  /** Group → its preferred group version (`apps` → `apps/v1`), from one `/apis` per run. */
+  private preferredVersions(): Promise<Map<string, string>> {
+    this.apiGroups ??= this.request<{
+      groups?: Array<{ name: string; preferredVersion?: { groupVersion: string } }>;
+    }>('GET', '/apis', { read: true }).then(
+      (list) =>
+        new Map(
+          (list?.groups ?? []).flatMap((group) =>
+            group.preferredVersion ? [[group.name, group.preferredVersion.groupVersion] as const] : [],
+          ),
+        ),
+    );
+    // A failed list is asked again next time, not remembered.
+    this.apiGroups.catch(() => {
+      this.apiGroups = undefined;
+    });
+    return this.apiGroups;
+  }
+
+  /**
+   * The preferred group version of a group (`apps/v1`), or undefined when the server serves no
+   * such group. A group the list lacks may be a CRD installed during this run: asked once more.
+   */
+  async preferredVersion(group: string): Promise<string | undefined> {
+    const known = (await this.preferredVersions()).get(group);
+    if (known) return known;
+    this.apiGroups = undefined;
+    return (await this.preferredVersions()).get(group);
+  }
+
+  /** Forgets the group list (after CRDs were created: their groups are served now). */
+  rediscover(): void {
+    this.apiGroups = undefined;
+  }
+
   /** Every kind the server serves, each group at its preferred version. */
   async allResources(): Promise<ResourceInfo[]> {
     const [core, groups] = await Promise.all([
       this.request<{ versions?: string[] }>('GET', '/api', { read: true }),
-      this.request<{ groups?: Array<{ preferredVersion?: { groupVersion: string } }> }>('GET', '/apis', {
-        read: true,
-      }),
+      this.preferredVersions(),
     ]);
-    const versions = [
-      ...(core?.versions ?? ['v1']).slice(0, 1),
-      ...(groups?.groups ?? []).flatMap((group) =>
-        group.preferredVersion ? [group.preferredVersion.groupVersion] : [],
-      ),
-    ];
+    const versions = [...(core?.versions ?? ['v1']).slice(0, 1), ...groups.values()];
     const lists = await Promise.all(versions.map((version) => this.groupVersion(version)));
     return lists.flatMap((list) => [...(list?.values() ?? [])]);
   }
