@@ -2,11 +2,12 @@
 // kubectl, the drift engine, builds and subprocesses load only once a command is past its config.
 // No timings here (speed lives in bench/): the modules a run loaded are the thing asserted.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { type HelpCache, pipedHelp } from '../src/cli/help-cache.js';
 import { buildProgram } from '../src/cli/main.js';
 import { baseEnv, repoRoot, runBin, tempDir } from './support/cli.js';
 
@@ -39,6 +40,7 @@ async function runRecorded(
   args: string[],
   cwd: string,
   env: Record<string, string> = {},
+  bin?: string,
 ): Promise<Run> {
   const record = join(tempDir(t), 'modules.txt');
   writeFileSync(record, '');
@@ -46,6 +48,7 @@ async function runRecorded(
     cwd,
     env: baseEnv({ CI: 'true', ...env, GITOPS_RECORD_MODULES: record }),
     nodeArgs: ['--import', recorder],
+    ...(bin ? { bin } : {}),
   });
   const urls = readFileSync(record, 'utf8').split('\n').filter(Boolean);
   const modules = [...new Set(urls.map(moduleName).filter((name) => name !== undefined))].sort();
@@ -83,18 +86,61 @@ images:
     context: .
 `;
 
-test('--version is answered by bin/gitops.js alone', async (t) => {
+test('--version is answered by bin/gitops.cjs alone', async (t) => {
   const run = await runRecorded(t, ['--version'], tempDir(t));
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^\d+\.\d+\.\d+/);
-  assert.deepEqual(run.modules, ['bin/gitops.js']);
+  assert.deepEqual(run.modules, ['bin/gitops.cjs']);
 });
 
-test('gitops --help loads commander and main.js, and no command module', async (t) => {
-  for (const args of [['--help'], ['help'], []]) {
+test('gitops --help to a pipe is answered by bin/ alone: the text commander prints, kept by the build', async (t) => {
+  for (const args of [['--help'], ['-h']]) {
+    const run = await runRecorded(t, args, tempDir(t));
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, await pipedHelp(), args.join(' '));
+    assert.equal(run.stderr, '');
+    assert.deepEqual(run.modules, ['bin/gitops.cjs', 'bin/help-cache.cjs'], args.join(' '));
+  }
+});
+
+test('a help text kept by an older build is not used: main.js rebuilt since, or another version', async (t) => {
+  // A copy of the built tree, so its files can change without touching the one other tests run.
+  const copy = tempDir(t, 'gitops-help-cache-');
+  for (const part of ['bin', 'dist', 'package.json'])
+    cpSync(join(repoRoot, part), join(copy, part), { recursive: true });
+  symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'), 'dir');
+  const bin = join(copy, 'bin', 'gitops.cjs');
+  const cacheFile = join(copy, 'dist', 'cli', 'help.json');
+  // A marked text proves which of the two answered.
+  const cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as HelpCache;
+  writeFileSync(cacheFile, JSON.stringify({ ...cache, text: 'kept help\n' }));
+  const cached = await runRecorded(t, ['--help'], copy, {}, bin);
+  assert.equal(cached.stdout, 'kept help\n', 'copied as built: the kept text answers');
+  assert.ok(!cached.modules.includes('commander'));
+
+  const mainJs = join(copy, 'dist', 'cli', 'main.js');
+  writeFileSync(
+    mainJs,
+    readFileSync(mainJs, 'utf8').replace("'print the version'", "'print the version (rebuilt)'"),
+  );
+  const rebuilt = await runRecorded(t, ['--help'], copy, {}, bin);
+  assert.equal(rebuilt.code, 0, rebuilt.stderr);
+  assert.match(rebuilt.stdout, /print the version \(rebuilt\)/, 'main.js changed since: commander answers');
+  assert.ok(rebuilt.modules.includes('commander'));
+
+  cpSync(join(repoRoot, 'dist', 'cli', 'main.js'), mainJs);
+  const pkg = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8')) as { version: string };
+  writeFileSync(join(copy, 'package.json'), JSON.stringify({ ...pkg, version: '99.0.0' }));
+  const otherVersion = await runRecorded(t, ['--help'], copy, {}, bin);
+  assert.equal(otherVersion.stdout, await pipedHelp(), 'kept by another version: commander answers');
+  assert.ok(otherVersion.modules.includes('commander'));
+});
+
+test('gitops help and a bare gitops load commander and main.js, and no command module', async (t) => {
+  for (const args of [['help'], []]) {
     const run = await runRecorded(t, args, tempDir(t));
     assert.match(run.stdout + run.stderr, /Commands:\n {2}init \[options\] \[ci-provider\]/, args.join(' '));
-    assert.deepEqual(run.modules, ['bin/gitops.js', 'commander', 'dist/cli/main.js'], args.join(' '));
+    assert.deepEqual(run.modules, ['bin/gitops.cjs', 'commander', 'dist/cli/main.js'], args.join(' '));
   }
 });
 

@@ -60,7 +60,7 @@ export function runProcess(
   });
 }
 
-/** The built CLI (bin/gitops.js) as a child process, as CI runs it. Needs `npm run build`. */
+/** The built CLI (bin/gitops.cjs) as a child process, as CI runs it. Needs `npm run build`. */
 export function gitops(
   args: readonly string[],
   options: { cwd: string; env: Record<string, string | undefined>; okCodes?: readonly number[] },

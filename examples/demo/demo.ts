@@ -17,7 +17,7 @@ import { kubectlBinary, startKubeApiServer } from '@gitops/kube-apiserver';
 import { runKubectl } from '@gitops/kube-apiserver/kubectl';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin', 'gitops.js');
+const bin = join(root, 'bin', 'gitops.cjs');
 const started = Date.now();
 const cleanups: Array<() => unknown> = [];
 const tty = Boolean(process.stderr.isTTY);

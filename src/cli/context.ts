@@ -74,7 +74,7 @@ export function createContext(io: CliIO, options: GlobalOptions, palette: Palett
     ...(options.verbose ? { echo: (line: string) => reporter.debug(line) } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
   });
-  return {
+  const context: CliContext = {
     cwd: io.cwd,
     env: io.env,
     reporter,
@@ -85,6 +85,8 @@ export function createContext(io: CliIO, options: GlobalOptions, palette: Palett
     ci,
     ...(options.config ? { configPath: options.config } : {}),
     ...(io.signal ? { signal: io.signal } : {}),
-    ...(io.stdin ? { stdin: io.stdin } : {}),
   };
+  // Read through on first use: the process's stdin stream is built only when a command asks.
+  if ('stdin' in io) Object.defineProperty(context, 'stdin', { get: () => io.stdin, enumerable: true });
+  return context;
 }

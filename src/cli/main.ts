@@ -152,10 +152,7 @@ export async function buildProgram(
       },
     })
     .exitOverride()
-    .configureOutput({
-      writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
-    })
+    .configureOutput(outputTo(io))
     .addHelpText(
       'after',
       '\nExit codes: 0 ok/in sync, 1 differences, 2 usage/config/input, 3 operation failed,\n4 rollout failed, 5 blocked by a gate, 6 superseded by a newer revision, 130 interrupted.\nSee README.md.',
@@ -178,13 +175,27 @@ export async function buildProgram(
   }
 
   for (const command of program.commands) {
-    command.exitOverride().configureOutput({
-      writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
-    });
+    command.exitOverride().configureOutput(outputTo(io));
     checkRequiredOptionsLast(command);
   }
   return program;
+}
+
+/**
+ * commander's output goes to the streams run() was given, wrapped to their width: a terminal's
+ * columns, else 80 (as commander does for process.stdout, which in-process runs do not write to).
+ */
+function outputTo(io: CliIO) {
+  const widthOf = (stream: CliIO['stdout']) => {
+    const terminal = stream as { isTTY?: boolean; columns?: number };
+    return terminal.isTTY && terminal.columns ? terminal.columns : 80;
+  };
+  return {
+    writeOut: (text: string) => io.stdout.write(text),
+    writeErr: (text: string) => io.stderr.write(text),
+    getOutHelpWidth: () => widthOf(io.stdout),
+    getErrHelpWidth: () => widthOf(io.stderr),
+  };
 }
 
 /**

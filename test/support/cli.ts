@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const binPath = join(repoRoot, 'bin', 'gitops.js');
+export const binPath = join(repoRoot, 'bin', 'gitops.cjs');
 
 export interface CliResult {
   code: number;
@@ -55,7 +55,7 @@ export async function runCli(
   return { code, stdout: readOut(), stderr: readErr() };
 }
 
-/** Runs the built bin/gitops.js as a child process (black-box: real argv, real exit code). */
+/** Runs the built bin/gitops.cjs as a child process (black-box: real argv, real exit code). */
 export function runBin(
   args: string[],
   options: {
@@ -65,10 +65,12 @@ export function runBin(
     timeoutMs?: number;
     /** Node's own options, before the script (`--import <hook>`). */
     nodeArgs?: string[];
+    /** Another copy of the entry point (a built tree copied elsewhere); default: this repo's. */
+    bin?: string;
   },
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), binPath, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.bin ?? binPath, ...args], {
       cwd: options.cwd,
       env: (options.env ?? baseEnv()) as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@ import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { binPath, type CliResult } from './cli.js';
 
-/** A running `bin/gitops.js`: its pid, its output so far, and its result once it exits. */
+/** A running `bin/gitops.cjs`: its pid, its output so far, and its result once it exits. */
 export interface RunningBin {
   child: ChildProcessWithoutNullStreams;
   pid: number;
