@@ -76,6 +76,11 @@ test('the clone is shallow, single-branch and sparse: only the environment and i
   assert.ok(!existsSync(join(checkout.dir, 'unrelated')), 'unrelated paths are not');
   assert.equal(git(checkout.dir, ['rev-list', '--count', 'HEAD']), '1', 'depth 1');
   assert.equal(git(checkout.dir, ['rev-parse', '--is-shallow-repository']), 'true');
+  assert.equal(
+    git(checkout.dir, ['config', 'maintenance.auto']),
+    'false',
+    'no housekeeping after each fetch and commit in a clone removed at exit',
+  );
   const scratch = join(checkout.dir, '..');
   await ctx.cleanup.run();
   assert.ok(!existsSync(scratch), 'the temp clone is removed by the clean-up');

@@ -195,6 +195,10 @@ export async function openEnvRepo(
     // sparse checkout needs; others ignore it with a warning and send the tip's tree.
     await git.read([
       'clone',
+      // A clone removed at exit gains nothing from housekeeping: without this, every fetch and
+      // commit in it starts `git maintenance run --auto` (one more git process each).
+      '--config',
+      'maintenance.auto=false',
       '--quiet',
       '--depth',
       '1',
