@@ -214,7 +214,8 @@ export async function openEnvRepo(
   } catch (error) {
     classifyCloneError(error, source, branch);
   }
-  const repo = git.at(dir);
+  // Nobody but this run touches its temp clone: HEAD is read once until this run moves it.
+  const repo = git.at(dir, { soleWriter: true });
   // gitops' own files (environment locks) live beside the environments and are committed too.
   await repo.read(['sparse-checkout', 'set', '--cone', '--', envPath, GITOPS_META_DIR]);
   await repo.read(['checkout', '--quiet', branch]);
@@ -227,8 +228,9 @@ export async function openEnvRepo(
     temporary: true,
     remote: displayRemote(source),
   };
-  // What the render reads outside the environment (kustomize bases, a chart, values files).
-  const inputs = await renderInputs(filesAt(repo, 'HEAD'), { ...environment, envPath });
+  // What the render reads outside the environment (kustomize bases, a chart, values files), at
+  // the head's sha: the drift check and the apply ask about the same commit and reuse the listing.
+  const inputs = await renderInputs(filesAt(repo, await repo.head()), { ...environment, envPath });
   await widenSparseCheckout(checkout, inputs.paths);
   return finish(ctx, checkout);
 }
@@ -240,12 +242,12 @@ export async function openEnvRepo(
  */
 export async function widenSparseCheckout(checkout: EnvCheckout, paths: readonly string[]): Promise<void> {
   if (!checkout.temporary) return;
-  const files = filesAt(checkout.git, 'HEAD');
+  const outside = paths.filter((path) => !isCoveredBy(path, checkout.envPath));
+  // The environment's own directory is always checked out: most renders read nothing else.
+  if (outside.length === 0) return;
+  const files = filesAt(checkout.git, await checkout.git.head());
   const wanted = new Set<string>();
-  for (const path of paths) {
-    if (isCoveredBy(path, checkout.envPath)) continue;
-    wanted.add((await files.kind(path)) === 'file' ? posix.dirname(path) : path);
-  }
+  for (const path of outside) wanted.add((await files.kind(path)) === 'file' ? posix.dirname(path) : path);
   const current = (await checkout.git.output(['sparse-checkout', 'list'])).split('\n').filter(Boolean);
   const missing = coveringPaths(wanted).filter(
     (path) => path !== '.' && !current.some((dir) => isCoveredBy(path, dir)),

@@ -93,6 +93,37 @@ class GitExit extends GitError {
   }
 }
 
+/**
+ * Subcommands that never move HEAD: a sha read of HEAD stays true across them. Anything else
+ * (commit, reset, checkout, rm, a `--work-tree=` checkout…) forgets it.
+ */
+const KEEPS_HEAD = new Set([
+  'rev-parse',
+  'ls-tree',
+  'cat-file',
+  'log',
+  'show',
+  'merge-base',
+  'diff',
+  'diff-tree',
+  'status',
+  'ls-remote',
+  'fetch',
+  'push',
+  'config',
+  'verify-commit',
+  // Sets or lists what the working tree holds; HEAD stays where it is.
+  'sparse-checkout',
+]);
+
+export interface GitRunnerOptions {
+  /**
+   * Nothing but this runner changes the repository (gitops' own temp clone): what HEAD points at
+   * is read once and remembered until this runner runs a command that can move it.
+   */
+  soleWriter?: boolean;
+}
+
 function defined(env: Record<string, string | undefined>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
@@ -106,13 +137,45 @@ function defined(env: Record<string, string | undefined>): Record<string, string
  * events for clone, fetch and push when a terminal shows them.
  */
 export class Git {
+  /** HEAD's sha as last read, while nothing that can move it ran since (soleWriter only). */
+  private knownHead: Promise<string> | undefined;
+
   constructor(
     private readonly ctx: Context,
     readonly dir: string,
     private readonly extraEnv: Record<string, string | undefined> = {},
+    private readonly options: GitRunnerOptions = {},
   ) {}
 
   async run(args: readonly string[], options: GitCallOptions = {}): Promise<GitResult> {
+    if (KEEPS_HEAD.has(args[0] ?? '')) return this.runOnce(args, options);
+    // Forgotten before and after: a read of HEAD that overlapped this command is not kept.
+    this.knownHead = undefined;
+    try {
+      return await this.runOnce(args, options);
+    } finally {
+      this.knownHead = undefined;
+    }
+  }
+
+  /**
+   * The sha HEAD points at. In gitops' own clone (soleWriter) it is asked once and remembered
+   * until a command that can move HEAD runs: steps that each need it (the server dry run, the
+   * desired state, the signature check) do not each spawn `git rev-parse HEAD`.
+   */
+  head(): Promise<string> {
+    if (!this.options.soleWriter) return this.output(['rev-parse', 'HEAD']);
+    if (!this.knownHead) {
+      const read = this.output(['rev-parse', 'HEAD']);
+      this.knownHead = read;
+      read.catch(() => {
+        if (this.knownHead === read) this.knownHead = undefined;
+      });
+    }
+    return this.knownHead;
+  }
+
+  private async runOnce(args: readonly string[], options: GitCallOptions): Promise<GitResult> {
     const settings = this.ctx.exec.settings;
     const { masker } = settings;
     const command = displayCommand(masker, 'git', args);
@@ -210,8 +273,8 @@ export class Git {
   }
 
   /** The same runner for another directory (e.g. a fresh clone). */
-  at(dir: string): Git {
-    return new Git(this.ctx, dir, this.extraEnv);
+  at(dir: string, options: GitRunnerOptions = {}): Git {
+    return new Git(this.ctx, dir, this.extraEnv, options);
   }
 
   /** simple-git's own refusals (a blocked option, a missing directory) keep their words, masked. */

@@ -268,7 +268,7 @@ const commitAndPush: Step<DeployState> = {
     const checkout = state.checkout!;
     const pending = state.edit;
     if (!pending?.changed) {
-      state.revision = await checkout.git.output(['rev-parse', 'HEAD']);
+      state.revision = await checkout.git.head();
       step.skip(`nothing to commit${await earlierPush(state, state.revision)}`);
       return;
     }
@@ -286,7 +286,7 @@ const commitAndPush: Step<DeployState> = {
     });
     for (const change of written.outcome.update.changes)
       state.images.push({ name: change.image, old: change.old, new: change.new });
-    const head = written.commit ?? (await checkout.git.output(['rev-parse', 'HEAD']));
+    const head = written.commit ?? (await checkout.git.head());
     // The push may have landed on commits others pushed meanwhile, and adds gitops' own: check again.
     await verifyPushedSignatures(state, head);
     state.revision = head;

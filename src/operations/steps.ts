@@ -238,7 +238,7 @@ export function verifySignaturesStep<S extends ReleaseState>(
       const checkout = state.checkout!;
       const keys = allowedKeys(state.session.config)!;
       state.verifiedRevision = await trusted(state);
-      const head = await checkout.git.output(['rev-parse', 'HEAD']);
+      const head = await checkout.git.head();
       const checked = await verifyCommitRange(state.ctx, checkout, keys, head, state.verifiedRevision);
       step.detail(
         `${checked.commits.length} commit(s) since ${state.verifiedRevision?.slice(0, 12) ?? 'the start'} signed by allowed keys`,
@@ -423,7 +423,7 @@ export function serverDryRunStep<S extends ReleaseState>(
     async run(state, step) {
       const { session } = state;
       const rendered = await objects(state);
-      const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
+      const head = await state.checkout!.git.head();
       const summary = await serverDryRunGate(session.cluster, session.environment, rendered, head);
       step.detail(
         `${summary.accepted} object(s) accepted by the API server${summary.awaitingCrd ? `; ${summary.awaitingCrd} wait for the CRD this apply installs` : ''}`,
