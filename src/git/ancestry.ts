@@ -38,6 +38,24 @@ export async function sameEnvironment(checkout: EnvCheckout, a: string, b: strin
 }
 
 /**
+ * Whether these paths (files or directories) hold the same content at two commits. Trees are
+ * compared by their object ids (`diff-tree`, no rename detection): no blob is read, so a partial
+ * clone fetches none.
+ */
+export async function sameFiles(
+  checkout: EnvCheckout,
+  a: string,
+  b: string,
+  paths: readonly string[],
+): Promise<boolean> {
+  if (a === b) return true;
+  const diff = await checkout.git.read(['diff-tree', '--quiet', '-r', a, b, '--', ...paths], {
+    allowFailure: true,
+  });
+  return diff.exitCode === 0;
+}
+
+/**
  * Whether `commit` is `descendant` or in its history, when `descendant` is at most as old as the
  * fetched branch head: every commit after `commit` is in the clone then, so nothing is deepened
  * (a revision the clone does not have is older than `commit`, or from elsewhere: not a descendant).

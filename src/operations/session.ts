@@ -23,6 +23,7 @@ import {
   type LiveState,
   readLive,
 } from '../drift/detect.js';
+import { sameFiles } from '../git/ancestry.js';
 import { type EnvCheckout, openEnvRepo, widenSparseCheckout } from '../git/checkout.js';
 import { inputsAt, materializeRevision, resolveRevision } from '../git/revision.js';
 import { Git } from '../git/runner.js';
@@ -222,17 +223,35 @@ export class EnvironmentSession {
   /**
    * The desired state of the environment: at `revision` (a sha, branch or tag of the env repo)
    * when given, else the checkout as it is (the branch head of a fresh clone, or the working copy
-   * of --env-repo-dir with its uncommitted edits). A temp clone at that very commit is rendered
-   * in place; any other revision's render inputs are exported to a temp directory first.
+   * of --env-repo-dir with its uncommitted edits). A temp clone is rendered in place at that very
+   * commit, and at any commit whose render inputs hold the same content as the head's (two commits
+   * whose closures are the same render the same objects: commits of other environments of the env
+   * repo lie between them); any other revision's render inputs are exported to a temp directory
+   * first.
    */
   async desiredState(checkout: EnvCheckout, revision?: string): Promise<DesiredState> {
-    const head = await checkout.git.output(['rev-parse', 'HEAD']);
-    const sha = revision === undefined ? head : await resolveRevision(this.ctx, checkout, revision);
-    const inPlace = revision === undefined || (sha === head && checkout.temporary);
+    const head = await checkout.git.head();
+    const sha =
+      revision === undefined || revision === head
+        ? head
+        : await resolveRevision(this.ctx, checkout, revision);
+    const inPlace =
+      revision === undefined ||
+      (checkout.temporary && (sha === head || (await this.rendersAsHead(checkout, sha, head))));
     const tree = inPlace ? checkout : await materializeRevision(this.ctx, checkout, sha, this.environment);
     if (inPlace && checkout.temporary)
       await widenSparseCheckout(checkout, (await this.inputs(checkout, head)).paths);
     return { revision: sha, objects: await this.render(tree), checkout };
+  }
+
+  /**
+   * Whether a commit renders what the head renders: its render inputs are the same paths, holding
+   * the same content (so the head's working tree can be rendered in its place).
+   */
+  private async rendersAsHead(checkout: EnvCheckout, sha: string, head: string): Promise<boolean> {
+    const [atSha, atHead] = await Promise.all([this.inputs(checkout, sha), this.inputs(checkout, head)]);
+    if (atSha.paths.join('\0') !== atHead.paths.join('\0')) return false;
+    return sameFiles(checkout, sha, head, atHead.paths);
   }
 
   /**
