@@ -6,13 +6,14 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createContext } from '../src/cli/context.js';
 import type { EnvRepoConfig, GitopsConfig } from '../src/config/types.js';
+import { fetchBranchHead } from '../src/git/ancestry.js';
 import { openEnvRepo } from '../src/git/checkout.js';
 import { commitMessage, commitSubject, parseTrailers } from '../src/git/message.js';
 import { classifyPushFailure, writeAndPush } from '../src/git/write.js';
 import { renderInputs, workingTreeFiles } from '../src/manifests/inputs.js';
 import { baseEnv, tempDir } from './support/cli.js';
 import { testConfig, testEnvironment } from './support/config.js';
-import { createRemote, git, gitTestEnv, writeFiles } from './support/git.js';
+import { commitToRemote, createRemote, git, gitTestEnv, writeFiles } from './support/git.js';
 
 function context(cwd: string, env: Record<string, string | undefined> = {}) {
   const stderr = new PassThrough();
@@ -84,6 +85,25 @@ test('the clone is shallow, single-branch and sparse: only the environment and i
   const scratch = join(checkout.dir, '..');
   await ctx.cleanup.run();
   assert.ok(!existsSync(scratch), 'the temp clone is removed by the clean-up');
+});
+
+test('the branch head: asked of the remote when it may still be the commit this run has, fetched when it moved', async (t) => {
+  const remote = createRemote(t, { 'envs/staging/web.yaml': 'kind: Deployment\n' });
+  const dir = tempDir(t);
+  const { ctx, stderr } = context(dir);
+  t.after(() => ctx.cleanup.run());
+  const checkout = await openEnvRepo(ctx, configFor(remote.bare, dir), environment('envs/staging'));
+  const cloned = remote.head();
+  const fetches = () => stderr().match(/\$ git fetch /g)?.length ?? 0;
+  assert.equal(await fetchBranchHead(checkout, { have: cloned }), cloned);
+  assert.equal(fetches(), 0, 'the remote is where the clone is: nothing to fetch');
+
+  const pushed = commitToRemote(remote, { 'envs/staging/web.yaml': 'kind: Deployment # 2\n' }, 'moved');
+  assert.equal(await fetchBranchHead(checkout, { have: cloned }), pushed);
+  assert.equal(fetches(), 1);
+  assert.equal(git(checkout.dir, ['cat-file', '-t', pushed]), 'commit', 'the new head is in the clone');
+  assert.equal(await fetchBranchHead(checkout), pushed, 'without a commit to compare with: fetched');
+  assert.equal(fetches(), 2);
 });
 
 test('render inputs: remote bases are reported with their line, paths leaving the repo are ignored, patches count', async (t) => {

@@ -3,10 +3,25 @@ import { deepenUntil } from './revision.js';
 
 /**
  * Fetches the branch head from the remote (the commits since what the clone has, not a new
- * shallow tip) and returns its sha; without a remote, the checkout's HEAD.
+ * shallow tip) and returns its sha; without a remote, the checkout's HEAD. With `have`, a commit
+ * the clone holds (the one this run just pushed), the remote is first asked where the branch is
+ * (`ls-remote`): when it is still there, there is nothing to fetch.
  */
-export async function fetchBranchHead(checkout: EnvCheckout, remote = 'origin'): Promise<string> {
-  if (!checkout.remote) return checkout.git.output(['rev-parse', 'HEAD']);
+export async function fetchBranchHead(
+  checkout: EnvCheckout,
+  options: { remote?: string; have?: string } = {},
+): Promise<string> {
+  if (!checkout.remote) return checkout.git.head();
+  const remote = options.remote ?? 'origin';
+  if (options.have) {
+    const listed = await checkout.git.read(
+      ['ls-remote', '--quiet', remote, `refs/heads/${checkout.branch}`],
+      {
+        allowFailure: true,
+      },
+    );
+    if (listed.exitCode === 0 && listed.stdout.split(/\s/)[0] === options.have) return options.have;
+  }
   const ref = `refs/remotes/${remote}/${checkout.branch}`;
   await checkout.git.read(['fetch', '--quiet', remote, `+refs/heads/${checkout.branch}:${ref}`]);
   return checkout.git.output(['rev-parse', ref]);

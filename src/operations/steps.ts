@@ -337,7 +337,11 @@ const takeTheLease: Step<ReleaseState> = {
         `took over the apply lease of ${name} from the ${describeHolder(lease.tookOver)}: it was not renewed for ${lease.tookOver.durationSeconds}s (that run crashed or lost the cluster)`,
       );
     lease.tookOver = undefined;
-    const [head, inventory] = await Promise.all([fetchBranchHead(checkout), session.readInventory()]);
+    // Usually nobody pushed since this run did: asking the remote where the branch is suffices.
+    const [head, inventory] = await Promise.all([
+      fetchBranchHead(checkout, { have: commit }),
+      session.readInventory(),
+    ]);
     const live = inventory?.revision;
     if (live && !(await isAncestor(checkout, live, head))) {
       throw blockedError(
