@@ -156,8 +156,8 @@ export class EnvironmentSession {
 
   /**
    * This run's apply lease (environments.<env>.lease), created on first use; its release is a
-   * clean-up of the context, and runs after SIGINT/SIGTERM too (through a client of its own,
-   * which an interrupt does not stop), so the next run does not wait for it to expire.
+   * clean-up of the context, and runs after SIGINT/SIGTERM too (through a client an interrupt
+   * does not stop, on the run's own connections), so the next run does not wait for it to expire.
    */
   lease(holder: Omit<LeaseHolder, 'identity'>): ApplyLease {
     if (this.applyLease) return this.applyLease;
