@@ -21,6 +21,7 @@ import {
   type DriftReport,
   type LegacyClaim,
   type LiveState,
+  liveStateCovers,
   readLive,
 } from '../drift/detect.js';
 import { sameFiles } from '../git/ancestry.js';
@@ -213,6 +214,25 @@ export class EnvironmentSession {
       inventory: known ?? null,
       ...(claim ? { legacy: claim } : {}),
     });
+  }
+
+  /**
+   * The live state for a set of desired objects: `earlier` when that read answers for them as a
+   * read of their own would (liveStateCovers: same inventory record, same lists, every object
+   * looked up), else a read of its own (see readLive).
+   */
+  async liveFor(
+    objects: readonly DesiredObject[],
+    checkout: EnvCheckout | undefined,
+    earlier: LiveState | undefined,
+  ): Promise<LiveState> {
+    // Without an inventory, or with a release's name-keyed one, a read with the checkout claims
+    // what that release labelled: another selector than a read without it.
+    const reusable =
+      earlier?.inventory !== undefined &&
+      !earlier.inventory.legacyName &&
+      liveStateCovers(earlier, this.environment, objects, this.inventoryNamespace);
+    return reusable ? earlier : this.readLive(objects, undefined, checkout);
   }
 
   /** Drift of the live cluster against a set of desired objects. */

@@ -398,7 +398,12 @@ export function ownershipStep<S extends ReleaseState>(
     async run(state, step) {
       const { session } = state;
       const desired = await objects(state);
-      const live = await session.readLive(desired, undefined, state.checkout);
+      // The drift gate's read of a moment ago (only this run's own work since: the bump and the
+      // render) answers when it covered these very objects, as for a deploy that only sets
+      // images. Reading again would add no guarantee: the apply judges ownership on this same
+      // read anyway, after the push and the wait for the lease, and the lease step drops it when
+      // another gitops run applied meanwhile (the inventory moved).
+      const live = await session.liveFor(desired, state.checkout, state.live);
       state.live = live;
       const verdict = ownershipGate(compareLive(session.environment, desired, live), Boolean(state.adopt));
       const notes = [
