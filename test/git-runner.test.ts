@@ -1,4 +1,4 @@
-// The git layer (simple-git underneath): argument arrays, credentials masked in the echo and in
+// The git layer (on the exec wrapper): argument arrays, credentials masked in the echo and in
 // errors, --dry-run skipping every call not declared a read, timeouts, commit messages on stdin,
 // and what it asks once: HEAD of gitops' own clone, the files of a commit.
 import assert from 'node:assert/strict';
@@ -154,4 +154,25 @@ test('git: the files of a commit named by its full sha are listed once per run; 
   assert.equal(await filesAt(repo, 'HEAD').kind('envs/staging/web.yaml'), 'file');
   assert.equal(await filesAt(repo, 'HEAD').kind('envs/staging/web.yaml'), 'file');
   assert.equal(listings(), 3, 'HEAD can move: each caller lists it');
+});
+
+test('git: clone reports its progress lines where a terminal shows them', async (t) => {
+  const dir = repository(t);
+  writeFiles(dir, { 'a.txt': 'a\n', 'b.txt': 'b\n' });
+  git(dir, ['add', '-A']);
+  git(dir, ['commit', '--quiet', '-m', 'files']);
+  const { ctx } = context(dir);
+  const seen: string[] = [];
+  const reporter = Object.assign(Object.create(ctx.reporter), {
+    progress: (text: string) => seen.push(text),
+  });
+  const target = `${tempDir(t, 'gitops-runner-clone-')}/repo`;
+  await new Git({ ...ctx, reporter }, dir).read(['clone', '--quiet', '--', `file://${dir}`, target]);
+  // Which stages a small clone shows depends on git's own delays; each line says how far one is.
+  assert.ok(seen.length > 0, 'progress was reported');
+  for (const line of seen) assert.match(line, /^clone [a-z]+ \d+% \(\d+\/\d+\)$/);
+  assert.ok(
+    seen.some((line) => / 100% /.test(line)),
+    seen.join('\n'),
+  );
 });

@@ -18,6 +18,8 @@ export interface ExecOptions {
   read?: boolean;
   /** Return the result instead of throwing when the command exits non-zero. */
   allowFailure?: boolean;
+  /** Receives stderr as it arrives (git's progress), besides the whole of it in the result. */
+  onStderr?: (text: string) => void;
 }
 
 export interface ExecResult {
@@ -121,7 +123,7 @@ export class Exec {
       return { command, exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
     }
     const started = performance.now();
-    const result = await execa(file, [...args], {
+    const subprocess = execa(file, [...args], {
       cwd: options.cwd,
       env: { ...this.settings.env, ...options.env },
       extendEnv: false,
@@ -134,6 +136,9 @@ export class Exec {
       forceKillAfterDelay: 2000,
       maxBuffer: 256 * 1024 * 1024,
     });
+    const { onStderr } = options;
+    if (onStderr) subprocess.stderr?.on('data', (chunk: Buffer | string) => onStderr(String(chunk)));
+    const result = await subprocess;
     const durationMs = performance.now() - started;
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
