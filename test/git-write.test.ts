@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createContext } from '../src/cli/context.js';
 import type { EnvRepoConfig, GitopsConfig } from '../src/config/types.js';
-import { fetchBranchHead } from '../src/git/ancestry.js';
+import { deepenToAncestor, fetchBranchHead, isAncestor } from '../src/git/ancestry.js';
 import { openEnvRepo } from '../src/git/checkout.js';
 import { commitMessage, commitSubject, parseTrailers } from '../src/git/message.js';
 import { classifyPushFailure, writeAndPush } from '../src/git/write.js';
@@ -104,6 +104,29 @@ test('the branch head: asked of the remote when it may still be the commit this 
   assert.equal(git(checkout.dir, ['cat-file', '-t', pushed]), 'commit', 'the new head is in the clone');
   assert.equal(await fetchBranchHead(checkout), pushed, 'without a commit to compare with: fetched');
   assert.equal(fetches(), 2);
+});
+
+test('an older revision: the shallow clone is deepened before it is asked about, then knows its history', async (t) => {
+  const remote = createRemote(t, { 'envs/staging/web.yaml': 'kind: Deployment\n' });
+  const deployed = remote.head();
+  commitToRemote(remote, { 'envs/production/web.yaml': 'kind: Deployment\n' }, 'production');
+  const head = commitToRemote(remote, { 'envs/production/web.yaml': 'kind: Deployment # 2\n' }, 'again');
+  const dir = tempDir(t);
+  const { ctx, stderr } = context(dir);
+  t.after(() => ctx.cleanup.run());
+  const checkout = await openEnvRepo(ctx, configFor(remote.bare, dir), environment('envs/staging'));
+  const count = (pattern: RegExp) => stderr().match(pattern)?.length ?? 0;
+  assert.equal(await deepenToAncestor(checkout, deployed, head), true);
+  assert.equal(count(/\$ git merge-base /g), 1, 'asked once, after the history came');
+  assert.equal(count(/\$ git fetch --quiet --depth=50 /g), 1);
+  assert.equal(await isAncestor(checkout, deployed, head), true, 'and the answer is local now');
+  assert.equal(count(/\$ git fetch /g), 1);
+  const other = commitToRemote(remote, { 'envs/staging/web.yaml': 'kind: Deployment # 3\n' }, 'not fetched');
+  assert.equal(
+    await deepenToAncestor(checkout, other, head),
+    false,
+    'a commit after the head is not before it',
+  );
 });
 
 test('render inputs: remote bases are reported with their line, paths leaving the repo are ignored, patches count', async (t) => {

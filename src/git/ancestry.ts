@@ -43,6 +43,23 @@ export async function isAncestor(
   return deepenUntil(checkout, test);
 }
 
+/**
+ * isAncestor for a commit the shallow clone does not hold yet (an older revision): it deepens
+ * before it asks. Asked first, a partial clone would fetch the lone commit on demand, and that
+ * cannot show it in the head's history beyond the shallow boundary anyway.
+ */
+export async function deepenToAncestor(
+  checkout: EnvCheckout,
+  ancestor: string,
+  descendant: string,
+): Promise<boolean> {
+  if (ancestor === descendant) return true;
+  const test = async () =>
+    (await checkout.git.read(['merge-base', '--is-ancestor', ancestor, descendant], { allowFailure: true }))
+      .exitCode === 0;
+  return deepenUntil(checkout, test, { askFirst: false });
+}
+
 /** Whether the environment's directory is the same at two revisions (one changes nothing the other has). */
 export async function sameEnvironment(checkout: EnvCheckout, a: string, b: string): Promise<boolean> {
   if (a === b) return true;

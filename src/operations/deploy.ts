@@ -8,6 +8,7 @@ import { compareLive, type LiveState } from '../drift/detect.js';
 import { driftGate, type OnDrift } from '../gates/drift.js';
 import { checkFreeze, type GateOverride } from '../gates/lock.js';
 import { checkPolicies, policyError } from '../gates/policy.js';
+import { deepenToAncestor } from '../git/ancestry.js';
 import { type GitopsAction, TRAILER } from '../git/message.js';
 import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
 import { Git } from '../git/runner.js';
@@ -183,8 +184,12 @@ const driftCheck: Step<DeployState> = {
         );
         return;
       }
-      if (desired?.revision !== deployed) desired = await session.desiredState(state.checkout!, deployed);
-      // One read of the live state serves the drift gate and the apply's plan (what changed, what to prune).
+      if (desired?.revision !== deployed) {
+        await fetchHistoryTo(state, deployed);
+        desired = await session.desiredState(state.checkout!, deployed);
+      }
+      // One read of the live state serves the drift gate, the ownership gate and the apply's
+      // plan (what changed, what to prune).
       live = await session.readLive(desired.objects, state.inventory ?? null);
       // Another gitops run may have applied since the inventory was read: its objects would look
       // like drift without a manager. The inventory moves on every apply: read it again.
@@ -210,6 +215,21 @@ const driftCheck: Step<DeployState> = {
     step.detail(decision === 'overwrite' ? 'drift found; this deploy overwrites it' : 'drift found (warn)');
   },
 };
+
+/**
+ * Other environments' commits usually lie between the revision deployed and the head of gitops'
+ * shallow clone. The drift check needs that commit, and the lease step checks that what runs is in
+ * the history of the head it applies: deepened once now (one fetch), the clone holds both, where
+ * a partial clone would first fetch the lone commit on demand (a round trip that tells nothing
+ * about its history) and the lease step would deepen after all. What the history says is the
+ * lease step's to judge. A dry run takes no lease: the commit alone is fetched when asked for.
+ */
+async function fetchHistoryTo(state: DeployState, deployed: string): Promise<void> {
+  const checkout = state.checkout!;
+  if (state.ctx.dryRun || !checkout.temporary) return;
+  const head = await checkout.git.head();
+  if (deployed !== head) await deepenToAncestor(checkout, deployed, head);
+}
 
 function editOptions(state: DeployState) {
   const trailers = [...(state.plan.trailers ?? []), ...state.overrides];
