@@ -160,6 +160,19 @@ function listScope(
 }
 
 /**
+ * The kinds a read of the live state lists whatever git declares: those the inventory names, and
+ * the HorizontalPodAutoscalers when there are workloads among them.
+ */
+export function inventoryKinds(
+  environment: EnvironmentConfig,
+  inventory: Inventory | undefined,
+  inventoryNamespace: string,
+): string[] {
+  const scope = listScope(environment, [], inventory, inventoryNamespace, undefined);
+  return scope.hpas ? [...scope.kinds, 'HorizontalPodAutoscaler.autoscaling'] : scope.kinds;
+}
+
+/**
  * Whether a live state read for some desired objects answers for these as a read of their own
  * would (with the same inventory record and no legacy claim): it listed the very same kinds (and
  * so the HPAs when they matter) in the same namespace with the same selector, and read by name

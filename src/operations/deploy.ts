@@ -98,6 +98,9 @@ interface DeployState extends ReleaseState {
   inventory?: Inventory;
   /** The revision the cluster was last applied and verified at: what drift is measured against. */
   deployed?: string;
+  /** Where the change comes from as CI and the app repo say (preflight). */
+  appProvenance?: Provenance;
+  /** The commit's provenance: appProvenance, with the source trailers of what promote copies. */
   provenance?: Provenance;
   edit?: BumpEdit;
   images: ImageRecord[];
@@ -111,13 +114,19 @@ const preflight: Step<DeployState> = {
   dryRun: 'run',
   async run(state, step) {
     const { ctx, session } = state;
-    // Independent probes, at once: tool versions, the cluster, and the last deploy's record.
-    const [git, server, inventory] = await Promise.all([
+    // Independent probes, at once: tool versions, the cluster, the last deploy's record, and
+    // where this change comes from (CI variables, the app repo: for the commit's trailers).
+    const [git, server, inventory, provenance] = await Promise.all([
       new Git(ctx, session.config.dir).output(['--version']),
       session.cluster.serverVersion(),
       session.readInventory(),
+      readProvenance(ctx, session.config.dir),
     ]);
     if (!server) throw new GitopsError('CLUSTER_UNREACHABLE', 'the cluster did not report a version');
+    state.appProvenance = provenance;
+    // Not awaited: discovery runs while the env repo is cloned; the steps that list and write
+    // those kinds wait for the very same requests (never rejects).
+    void session.discoverAhead(inventory);
     // A freeze needs no env repo: refuse before a build, not after it.
     checkFreeze(ctx, session.config, session.environment, state.plan);
     // (An `applying` or `failed` record is explained once the apply lease is held: before that
@@ -253,11 +262,11 @@ const bumpImages: Step<DeployState> = {
   title: 'bump images',
   dryRun: 'run',
   async run(state, step) {
-    const { ctx, session } = state;
+    const { session } = state;
     const copied = state.plan.sourceOf
       ? await sourceAt(state.checkout!, state.plan.sourceOf.revision, state.plan.sourceOf.path)
       : {};
-    state.provenance = { ...(await readProvenance(ctx, session.config.dir)), ...copied };
+    state.provenance = { ...state.appProvenance, ...copied };
     if (state.provenance.actor) state.actor = state.provenance.actor;
     if (state.updates.length === 0) {
       step.skip('no image to change; deploying the branch head');
