@@ -129,6 +129,30 @@ test('an older revision: the shallow clone is deepened before it is asked about,
   );
 });
 
+test('the push check of a fresh clone: a job that may not push is refused; a missing environment is said first', async (t) => {
+  const remote = createRemote(t, { 'envs/staging/web.yaml': 'kind: Deployment\n' });
+  const dir = tempDir(t);
+  // Pushes go somewhere that is not a repository; clones still come from the remote.
+  const { ctx, stderr } = context(dir, {
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'remote.origin.pushurl',
+    GIT_CONFIG_VALUE_0: `file://${dir}/no-such-remote.git`,
+  });
+  t.after(() => ctx.cleanup.run());
+  const config = configFor(remote.bare, dir);
+  await assert.rejects(
+    openEnvRepo(ctx, config, environment('envs/staging'), { checkPush: true }),
+    (error: Error & { code?: string }) => error.code === 'PUSH_NETWORK',
+  );
+  assert.match(stderr(), /\$ git push --dry-run /);
+  await assert.rejects(
+    openEnvRepo(ctx, config, environment('envs/missing'), { checkPush: true }),
+    (error: Error & { code?: string }) => error.code === 'ENV_PATH_MISSING',
+  );
+  const opened = await openEnvRepo(ctx, config, environment('envs/staging'));
+  assert.equal(opened.temporary, true, 'without the check it opens');
+});
+
 test('render inputs: remote bases are reported with their line, paths leaving the repo are ignored, patches count', async (t) => {
   const root = tempDir(t);
   writeFiles(root, {

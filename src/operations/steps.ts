@@ -17,7 +17,6 @@ import { serverDryRunGate } from '../gates/server-dry-run.js';
 import { contains, fetchBranchHead, isAncestor } from '../git/ancestry.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { allowedKeys, verifyCommitRange } from '../git/verify.js';
-import { checkPushAccess } from '../git/write.js';
 import { type DesiredObject, objectKey } from '../kube/objects.js';
 import type { FailurePlan, Step } from '../pipeline/step.js';
 import type { DesiredState, EnvironmentSession } from './session.js';
@@ -195,8 +194,7 @@ export function getEnvRepoStep<S extends EnvRepoState>(gate?: GateOverride): Ste
     dryRun: 'run',
     async run(state, step) {
       const { ctx, session } = state;
-      const opened = await openEnvRepo(ctx, session.config, session.environment);
-      await checkPushAccess(opened);
+      const opened = await openEnvRepo(ctx, session.config, session.environment, { checkPush: true });
       if (gate) {
         state.gate = gate;
         state.overrides = await checkLockAndFreeze(ctx, session.config, session.environment, opened, gate);
