@@ -5,7 +5,15 @@ import { kubeTools } from '@gitops/kube-apiserver/kube-tools';
 import { tempDir } from '../test/support/cli.js';
 import { git } from '../test/support/git.js';
 import { uniqueName } from '../test/support/test-cluster.js';
-import { type BenchRow, type Contender, firstLine, measureSet, scaled, unmeasuredRow } from './lib.js';
+import {
+  type BenchRow,
+  type Contender,
+  firstLine,
+  measureSet,
+  scaled,
+  skippedByEnv,
+  unmeasuredRow,
+} from './lib.js';
 import { benchCluster } from './support/cluster.js';
 import { kappBinary } from './support/kapp.js';
 import { REGISTRY, SERVICE_POLICIES, serviceEnvironment } from './support/manifests.js';
@@ -128,6 +136,13 @@ export async function run(): Promise<BenchRow[]> {
     // Every environment of one env repo deployed at once (their pushes race on one branch),
     // against the same deploys one after another.
     const count = parallelEnvs.length;
+    const fleetBench = `${count} deploys, ${count} environments of one env repo`;
+    const together = `${count} at once`;
+    const sequential = `${count} one after another`;
+    if (skippedByEnv(fleetBench)) {
+      rows.push(unmeasuredRow(fleetBench, together, sequential, 'skipped', 'BENCH_SKIP'));
+      return rows;
+    }
     const checkAllLanded = (before: number, tag: string) => {
       const commits = remote.log().length - before;
       const stale = parallelEnvs.filter(
@@ -154,11 +169,9 @@ export async function run(): Promise<BenchRow[]> {
         after: () => checkAllLanded(before, tag),
       };
     };
-    const together = `${count} at once`;
-    const sequential = `${count} one after another`;
     rows.push(
       ...(await measureSet(
-        `${count} deploys, ${count} environments of one env repo`,
+        fleetBench,
         [fleet(together, true), fleet(sequential, false)],
         [
           {

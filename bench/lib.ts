@@ -143,6 +143,19 @@ function refLabel(ref: SeriesRef): string {
   return typeof ref === 'string' ? ref : (ref.label ?? `${ref.contender}: ${ref.figure}`);
 }
 
+/**
+ * Whether BENCH_SKIP (comma-separated words) names this row: a run that times other rows leaves
+ * out slow ones it does not need (e.g. BENCH_SKIP=environments,workloads). A skipped row is
+ * reported as skipped, never as met.
+ */
+export function skippedByEnv(bench: string): boolean {
+  const words = (process.env.BENCH_SKIP ?? '')
+    .split(',')
+    .map((word) => word.trim())
+    .filter(Boolean);
+  return words.some((word) => bench.includes(word));
+}
+
 /** A row that could not be measured: it threw (failed) or cannot run on this machine (skipped). */
 export function unmeasuredRow(
   bench: string,

@@ -1,10 +1,13 @@
 // The drift engine on plain objects, no cluster: normalisation, paths, managed-field attribution,
-// object comparison and the per-environment report.
+// object comparison, the per-environment report, and when one read of the live state answers
+// for other desired objects.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Cluster } from '../src/cluster/cluster.js';
+import type { Inventory } from '../src/cluster/inventory.js';
 import type { EnvironmentConfig } from '../src/config/types.js';
 import { compareObject } from '../src/drift/compare.js';
-import { compareLive } from '../src/drift/detect.js';
+import { compareLive, liveStateCovers, readLive } from '../src/drift/detect.js';
 import { foreignOwners, isControllerManager, ownedLeaves, owns } from '../src/drift/managed-fields.js';
 import { isEmptyValue, quantityValue, scalarEqual } from '../src/drift/normalize.js';
 import { displayPath, jsonPointer, listKeysFor, type Segment, valueAt } from '../src/drift/paths.js';
@@ -296,4 +299,58 @@ test('report: replicas owned by an HorizontalPodAutoscaler are not drift', () =>
     compareLive(environment, [{ object: desired }], { objects: [structuredClone(live)], hpas: [] }).inSync,
     false,
   );
+});
+
+test('live state: one read answers for other desired objects only when it sent every request their own read would', async () => {
+  const requests: string[] = [];
+  const labels = { 'gitops.dev/environment': 'staging-0123456789' };
+  const live = deployment(containers({ name: 'web', image: 'web:1' }), { labels });
+  // A cluster of one labelled Deployment: lists by label find it, reads by name find nothing.
+  const cluster = {
+    async list(kinds: string[], options: { namespace?: string; labelSelector?: string }) {
+      requests.push(`list ${kinds.join(',')} in ${options.namespace}`);
+      return options.labelSelector && kinds.includes('Deployment.apps') ? [structuredClone(live)] : [];
+    },
+    async getByName(objects: KubeObject[]) {
+      requests.push(`get ${objects.map((object) => object.metadata.name).join(',')}`);
+      return [];
+    },
+  } as unknown as Cluster;
+  const configMap = (name: string, namespace = 'staging'): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace },
+    data: {},
+  });
+  const web = (image: string, namespace = 'staging') => ({
+    object: deployment(containers({ name: 'web', image }), { namespace }),
+  });
+  const inventory = { kinds: ['Deployment.apps'], namespaces: ['staging'], phase: 'verified' } as Inventory;
+  const deployed = [web('web:1'), { object: configMap('settings') }];
+  const state = await readLive(cluster, environment, deployed, 'staging', { inventory });
+  assert.equal(requests.length, 3, 'the labelled kinds, the HPAs, and the ConfigMap no list found');
+
+  // The next revision sets another image on the same objects: the read answers for it.
+  const next = [web('web:2'), { object: configMap('settings') }];
+  assert.equal(liveStateCovers(state, environment, next, 'staging'), true);
+  const own = await readLive(cluster, environment, next, 'staging', { inventory });
+  assert.deepEqual(compareLive(environment, next, state), compareLive(environment, next, own));
+
+  // Another set of kinds, an object nobody looked up, another namespace: each needs a read of its own.
+  assert.equal(liveStateCovers(state, environment, [web('web:2')], 'staging'), false);
+  assert.equal(
+    liveStateCovers(state, environment, [...next, { object: configMap('new') }], 'staging'),
+    false,
+  );
+  assert.equal(
+    liveStateCovers(
+      state,
+      environment,
+      [web('web:2', 'production'), { object: configMap('settings', 'production') }],
+      'staging',
+    ),
+    false,
+  );
+  const { scope: _scope, ...unscoped } = state;
+  assert.equal(liveStateCovers(unscoped, environment, next, 'staging'), false, 'a state built by hand');
 });

@@ -352,17 +352,21 @@ describe('faults', { concurrency: true }, () => {
         step: 'verify',
         arrange: () => ({}),
         ready: (text, c) => {
-          // Once the rollout is followed, the verify read of the Deployments is made slow.
+          // Once the rollout is followed, the verify read of the Deployments is made slow (the
+          // next list of them: not the watch).
           if (WATCHES_DEPLOYMENTS.test(text) && !armed.verify) {
             armed.verify = true;
             c.server.faults.add({
               method: 'GET',
               pathPattern: cluster.deployments,
+              watch: false,
               latencyMs: HUNG_MS,
               times: 1,
             });
           }
-          return armed.verify && (text.match(new RegExp(LISTS_DEPLOYMENTS, 'g')) ?? []).length >= 2;
+          // Ready once the verify step has sent that list.
+          const verifying = text.indexOf('▸ verify');
+          return armed.verify && verifying >= 0 && LISTS_DEPLOYMENTS.test(text.slice(verifying));
         },
         expect: { pushed: true, phase: 'applying', git: 'up-to-date' },
       },

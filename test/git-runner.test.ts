@@ -1,13 +1,15 @@
-// The git layer (simple-git underneath): argument arrays, credentials masked in the echo and in
-// errors, --dry-run skipping every call not declared a read, timeouts, commit messages on stdin.
+// The git layer (on the exec wrapper): argument arrays, credentials masked in the echo and in
+// errors, --dry-run skipping every call not declared a read, timeouts, commit messages on stdin,
+// and what it asks once: HEAD of gitops' own clone, the files of a commit.
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createContext } from '../src/cli/context.js';
 import { ExecError } from '../src/core/exec.js';
 import { Git } from '../src/git/runner.js';
+import { filesAt } from '../src/git/tree.js';
 import { baseEnv, tempDir } from './support/cli.js';
-import { git, gitTestEnv } from './support/git.js';
+import { git, gitTestEnv, writeFiles } from './support/git.js';
 import { slowGitDir } from './support/process.js';
 
 function context(
@@ -108,4 +110,69 @@ test('git: a call that outlives its timeout is stopped and reported as EXEC_TIME
     assert.match(error.message, /git status timed out/);
     return true;
   });
+});
+
+test("git: in gitops' own clone HEAD is read once until a command that can move it runs", async (t) => {
+  const dir = repository(t);
+  const first = git(dir, ['rev-parse', 'HEAD']);
+  const { ctx, stderr } = context(dir);
+  const echoes = () => stderr().match(/\$ git rev-parse HEAD\n/g)?.length ?? 0;
+  const own = new Git(ctx, dir, {}, { soleWriter: true });
+  assert.equal(await own.head(), first);
+  await own.read(['ls-tree', 'HEAD']);
+  assert.equal(await own.head(), first);
+  assert.equal(echoes(), 1, 'a read in between keeps what HEAD is');
+  await own.run(['commit', '--quiet', '--allow-empty', '-m', 'second']);
+  const second = git(dir, ['rev-parse', 'HEAD']);
+  assert.notEqual(second, first);
+  assert.equal(await own.head(), second, 'a commit makes it ask again');
+  await own.run(['reset', '--quiet', '--hard', first]);
+  assert.equal(await own.head(), first, 'and so does a reset');
+  assert.equal(echoes(), 3);
+
+  // A checkout someone else may change (--env-repo-dir) is asked every time.
+  const shared = new Git(ctx, dir);
+  assert.equal(await shared.head(), first);
+  git(dir, ['commit', '--quiet', '--allow-empty', '-m', 'by someone else']);
+  assert.equal(await shared.head(), git(dir, ['rev-parse', 'HEAD']));
+});
+
+test('git: the files of a commit named by its full sha are listed once per run; HEAD is listed afresh', async (t) => {
+  const dir = repository(t);
+  writeFiles(dir, { 'envs/staging/web.yaml': 'kind: Deployment\n' });
+  git(dir, ['add', '-A']);
+  git(dir, ['commit', '--quiet', '-m', 'staging']);
+  const sha = git(dir, ['rev-parse', 'HEAD']);
+  const { ctx, stderr } = context(dir);
+  const repo = new Git(ctx, dir);
+  const listings = () => stderr().match(/\$ git ls-tree /g)?.length ?? 0;
+  assert.equal(await filesAt(repo, sha).kind('envs/staging/web.yaml'), 'file');
+  assert.equal(await filesAt(repo, sha).read('envs/staging/web.yaml'), 'kind: Deployment\n');
+  assert.equal(await filesAt(repo, sha).read('envs/staging/web.yaml'), 'kind: Deployment\n');
+  assert.equal(listings(), 1);
+  assert.equal(stderr().match(/\$ git cat-file blob /g)?.length, 1);
+  assert.equal(await filesAt(repo, 'HEAD').kind('envs/staging/web.yaml'), 'file');
+  assert.equal(await filesAt(repo, 'HEAD').kind('envs/staging/web.yaml'), 'file');
+  assert.equal(listings(), 3, 'HEAD can move: each caller lists it');
+});
+
+test('git: clone reports its progress lines where a terminal shows them', async (t) => {
+  const dir = repository(t);
+  writeFiles(dir, { 'a.txt': 'a\n', 'b.txt': 'b\n' });
+  git(dir, ['add', '-A']);
+  git(dir, ['commit', '--quiet', '-m', 'files']);
+  const { ctx } = context(dir);
+  const seen: string[] = [];
+  const reporter = Object.assign(Object.create(ctx.reporter), {
+    progress: (text: string) => seen.push(text),
+  });
+  const target = `${tempDir(t, 'gitops-runner-clone-')}/repo`;
+  await new Git({ ...ctx, reporter }, dir).read(['clone', '--quiet', '--', `file://${dir}`, target]);
+  // Which stages a small clone shows depends on git's own delays; each line says how far one is.
+  assert.ok(seen.length > 0, 'progress was reported');
+  for (const line of seen) assert.match(line, /^clone [a-z]+ \d+% \(\d+\/\d+\)$/);
+  assert.ok(
+    seen.some((line) => / 100% /.test(line)),
+    seen.join('\n'),
+  );
 });

@@ -6,13 +6,14 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createContext } from '../src/cli/context.js';
 import type { EnvRepoConfig, GitopsConfig } from '../src/config/types.js';
+import { deepenToAncestor, fetchBranchHead, isAncestor } from '../src/git/ancestry.js';
 import { openEnvRepo } from '../src/git/checkout.js';
 import { commitMessage, commitSubject, parseTrailers } from '../src/git/message.js';
 import { classifyPushFailure, writeAndPush } from '../src/git/write.js';
 import { renderInputs, workingTreeFiles } from '../src/manifests/inputs.js';
 import { baseEnv, tempDir } from './support/cli.js';
 import { testConfig, testEnvironment } from './support/config.js';
-import { createRemote, git, gitTestEnv, writeFiles } from './support/git.js';
+import { commitToRemote, createRemote, git, gitTestEnv, writeFiles } from './support/git.js';
 
 function context(cwd: string, env: Record<string, string | undefined> = {}) {
   const stderr = new PassThrough();
@@ -76,9 +77,80 @@ test('the clone is shallow, single-branch and sparse: only the environment and i
   assert.ok(!existsSync(join(checkout.dir, 'unrelated')), 'unrelated paths are not');
   assert.equal(git(checkout.dir, ['rev-list', '--count', 'HEAD']), '1', 'depth 1');
   assert.equal(git(checkout.dir, ['rev-parse', '--is-shallow-repository']), 'true');
+  assert.equal(
+    git(checkout.dir, ['config', 'maintenance.auto']),
+    'false',
+    'no housekeeping after each fetch and commit in a clone removed at exit',
+  );
   const scratch = join(checkout.dir, '..');
   await ctx.cleanup.run();
   assert.ok(!existsSync(scratch), 'the temp clone is removed by the clean-up');
+});
+
+test('the branch head: asked of the remote when it may still be the commit this run has, fetched when it moved', async (t) => {
+  const remote = createRemote(t, { 'envs/staging/web.yaml': 'kind: Deployment\n' });
+  const dir = tempDir(t);
+  const { ctx, stderr } = context(dir);
+  t.after(() => ctx.cleanup.run());
+  const checkout = await openEnvRepo(ctx, configFor(remote.bare, dir), environment('envs/staging'));
+  const cloned = remote.head();
+  const fetches = () => stderr().match(/\$ git fetch /g)?.length ?? 0;
+  assert.equal(await fetchBranchHead(checkout, { have: cloned }), cloned);
+  assert.equal(fetches(), 0, 'the remote is where the clone is: nothing to fetch');
+
+  const pushed = commitToRemote(remote, { 'envs/staging/web.yaml': 'kind: Deployment # 2\n' }, 'moved');
+  assert.equal(await fetchBranchHead(checkout, { have: cloned }), pushed);
+  assert.equal(fetches(), 1);
+  assert.equal(git(checkout.dir, ['cat-file', '-t', pushed]), 'commit', 'the new head is in the clone');
+  assert.equal(await fetchBranchHead(checkout), pushed, 'without a commit to compare with: fetched');
+  assert.equal(fetches(), 2);
+});
+
+test('an older revision: the shallow clone is deepened before it is asked about, then knows its history', async (t) => {
+  const remote = createRemote(t, { 'envs/staging/web.yaml': 'kind: Deployment\n' });
+  const deployed = remote.head();
+  commitToRemote(remote, { 'envs/production/web.yaml': 'kind: Deployment\n' }, 'production');
+  const head = commitToRemote(remote, { 'envs/production/web.yaml': 'kind: Deployment # 2\n' }, 'again');
+  const dir = tempDir(t);
+  const { ctx, stderr } = context(dir);
+  t.after(() => ctx.cleanup.run());
+  const checkout = await openEnvRepo(ctx, configFor(remote.bare, dir), environment('envs/staging'));
+  const count = (pattern: RegExp) => stderr().match(pattern)?.length ?? 0;
+  assert.equal(await deepenToAncestor(checkout, deployed, head), true);
+  assert.equal(count(/\$ git merge-base /g), 1, 'asked once, after the history came');
+  assert.equal(count(/\$ git fetch --quiet --depth=50 /g), 1);
+  assert.equal(await isAncestor(checkout, deployed, head), true, 'and the answer is local now');
+  assert.equal(count(/\$ git fetch /g), 1);
+  const other = commitToRemote(remote, { 'envs/staging/web.yaml': 'kind: Deployment # 3\n' }, 'not fetched');
+  assert.equal(
+    await deepenToAncestor(checkout, other, head),
+    false,
+    'a commit after the head is not before it',
+  );
+});
+
+test('the push check of a fresh clone: a job that may not push is refused; a missing environment is said first', async (t) => {
+  const remote = createRemote(t, { 'envs/staging/web.yaml': 'kind: Deployment\n' });
+  const dir = tempDir(t);
+  // Pushes go somewhere that is not a repository; clones still come from the remote.
+  const { ctx, stderr } = context(dir, {
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'remote.origin.pushurl',
+    GIT_CONFIG_VALUE_0: `file://${dir}/no-such-remote.git`,
+  });
+  t.after(() => ctx.cleanup.run());
+  const config = configFor(remote.bare, dir);
+  await assert.rejects(
+    openEnvRepo(ctx, config, environment('envs/staging'), { checkPush: true }),
+    (error: Error & { code?: string }) => error.code === 'PUSH_NETWORK',
+  );
+  assert.match(stderr(), /\$ git push --dry-run /);
+  await assert.rejects(
+    openEnvRepo(ctx, config, environment('envs/missing'), { checkPush: true }),
+    (error: Error & { code?: string }) => error.code === 'ENV_PATH_MISSING',
+  );
+  const opened = await openEnvRepo(ctx, config, environment('envs/staging'));
+  assert.equal(opened.temporary, true, 'without the check it opens');
 });
 
 test('render inputs: remote bases are reported with their line, paths leaving the repo are ignored, patches count', async (t) => {

@@ -1,5 +1,6 @@
 // The in-process API client on its own: discovery asked once per run, lists and watches, writes
-// skipped under --dry-run, a request on a socket the server closed while idle sent again.
+// skipped under --dry-run, a request on a socket the server closed while idle sent again, and a
+// clean-up's client that outlives an interrupt on the run's connections and discovery.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -164,4 +165,39 @@ test('a write on a kept-alive socket the server closed is sent again on a new co
     /Error from server \(InternalError\): boom/,
   );
   assert.equal(seen.filter((line) => line.startsWith('PATCH') && line.endsWith('#1')).length, 1, 'sent once');
+});
+
+test("a clean-up's client shares what the run's discovered, and answers after the run was interrupted", async (t) => {
+  const cluster = await testCluster(t);
+  const env = baseEnv(cluster.kubectlEnv());
+  const interrupt = new AbortController();
+  const stderr = new PassThrough();
+  const io = { cwd: tempDir(t, 'gitops-client-'), env, stdout: new PassThrough(), stderr, isTTY: false };
+  const runContext = createContext({ ...io, signal: interrupt.signal }, {});
+  const client = KubeClient.connect(runContext, { cwd: io.cwd });
+  t.after(() => client.close());
+  const cleanup = client.withContext(createContext(io, {}));
+  const ns = uniqueName('cleanup');
+  await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as KubeObject, {
+    fieldManager: 'gitops-test',
+    force: true,
+  });
+  await client.apply(configMap('lease-like', ns, { a: '1' }), { fieldManager: 'gitops-test', force: true });
+
+  cluster.clearRequests();
+  interrupt.abort();
+  await assert.rejects(
+    client.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'lease-like', namespace: ns }),
+    (error: unknown) => (error as { code?: string }).code === 'INTERRUPTED',
+  );
+  const written = await cleanup.apply(configMap('lease-like', ns, { a: '2' }), {
+    fieldManager: 'gitops-test',
+    force: true,
+  });
+  assert.equal((written as { data?: Record<string, string> }).data?.a, '2', 'the clean-up still writes');
+  assert.deepEqual(
+    cluster.requests.map((request) => `${request.method} ${request.path}`),
+    [`PATCH /api/v1/namespaces/${ns}/configmaps/lease-like`],
+    'and asks no discovery of its own',
+  );
 });

@@ -38,21 +38,28 @@ export class Cluster {
     private readonly ctx: Context,
     private readonly config: GitopsConfig,
     private readonly environment: EnvironmentConfig,
+    /** The cluster this one was made from by withContext. */
+    private readonly from?: Cluster,
   ) {}
 
   /** The API client, connected on first use: commands that never reach the cluster read no kubeconfig. */
   get client(): KubeClient {
-    this.connected ??= KubeClient.connect(this.ctx, {
-      cwd: this.config.dir,
-      kubeconfig: this.environment.kubeconfig,
-      context: this.environment.kubeContext,
-    });
+    this.connected ??= this.from
+      ? this.from.client.withContext(this.ctx)
+      : KubeClient.connect(this.ctx, {
+          cwd: this.config.dir,
+          kubeconfig: this.environment.kubeconfig,
+          context: this.environment.kubeContext,
+        });
     return this.connected;
   }
 
-  /** The same cluster through a context of its own (a clean-up that must outlive an interrupt). */
+  /**
+   * The same cluster through a context of its own (a clean-up that must outlive an interrupt):
+   * its client shares this one's connections and discovery (KubeClient.withContext).
+   */
   withContext(ctx: Context): Cluster {
-    return new Cluster(ctx, this.config, this.environment);
+    return new Cluster(ctx, this.config, this.environment, this);
   }
 
   /** The namespace the kubeconfig context names; undefined when it names none or cannot be read. */

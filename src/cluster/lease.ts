@@ -406,10 +406,17 @@ export class ApplyLease {
     if (Date.now() - this.lastRenewed >= this.settings.durationMs) this.lost = true;
   }
 
-  /** Changes what the holder annotation says this run applies (renews the lease at once). */
+  /**
+   * Changes what the holder annotation says this run applies (renews the lease at once). What it
+   * says already is not written again: the background renewal keeps the lease.
+   */
   async update(holder: Partial<Omit<LeaseHolder, 'identity'>>): Promise<void> {
-    this.holder = { ...this.holder, ...holder };
-    if (!this.isHeld) return;
+    const next = { ...this.holder, ...holder };
+    const same = (Object.keys(next) as Array<keyof typeof next>).every(
+      (key) => next[key] === this.holder[key],
+    );
+    this.holder = next;
+    if (!this.isHeld || same) return;
     await this.renewal;
     clearTimeout(this.timer);
     await this.renew();

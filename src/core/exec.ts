@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { GitopsError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import type { Masker } from './mask.js';
@@ -18,6 +17,8 @@ export interface ExecOptions {
   read?: boolean;
   /** Return the result instead of throwing when the command exits non-zero. */
   allowFailure?: boolean;
+  /** Receives stderr as it arrives (git's progress), besides the whole of it in the result. */
+  onStderr?: (text: string) => void;
 }
 
 export interface ExecResult {
@@ -42,6 +43,13 @@ export interface ExecSettings {
   /** What a timed-out command's error suggests (the front end knows which option raises the limit). */
   timeoutHint?: string;
 }
+
+/**
+ * execa (about a hundred modules, the largest part of the CLI's start), loaded by the first
+ * command run: what imports this module for its errors and its dry-run rule pays nothing for it,
+ * and a deploy loads it while its first requests to the cluster are under way.
+ */
+let loadedExeca: Promise<typeof import('execa')> | undefined;
 
 /** How many characters of stderr an error keeps: enough to see the cause, not a whole build log. */
 const STDERR_TAIL_CHARS = 2000;
@@ -120,8 +128,10 @@ export class Exec {
     if (beforeRunning(this.settings, command, options.read)) {
       return { command, exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
     }
+    loadedExeca ??= import('execa');
+    const { execa } = await loadedExeca;
     const started = performance.now();
-    const result = await execa(file, [...args], {
+    const subprocess = execa(file, [...args], {
       cwd: options.cwd,
       env: { ...this.settings.env, ...options.env },
       extendEnv: false,
@@ -134,6 +144,9 @@ export class Exec {
       forceKillAfterDelay: 2000,
       maxBuffer: 256 * 1024 * 1024,
     });
+    const { onStderr } = options;
+    if (onStderr) subprocess.stderr?.on('data', (chunk: Buffer | string) => onStderr(String(chunk)));
+    const result = await subprocess;
     const durationMs = performance.now() - started;
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';

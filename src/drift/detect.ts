@@ -115,6 +115,93 @@ export interface LiveState {
   unowned?: KubeObject[];
   /** HorizontalPodAutoscalers of the namespace (any owner): their targets' replicas are not drift. */
   hpas: KubeObject[];
+  /** What the read asked the cluster (see liveStateCovers). */
+  scope?: LiveScope;
+}
+
+/** The requests behind a live state: the lists it sent and the objects it read by name. */
+export interface LiveScope {
+  /** Kinds listed by the environment's label, sorted. */
+  kinds: string[];
+  /** The namespace the lists were limited to; undefined: cluster-wide. */
+  namespace: string | undefined;
+  labelSelector: string;
+  /** Whether the HorizontalPodAutoscalers were listed. */
+  hpas: boolean;
+  /** Keys of the desired objects read by name (found or not): those no list found labelled. */
+  byName: string[];
+}
+
+/** The lists a read of the live state sends for these desired objects and this inventory. */
+function listScope(
+  environment: EnvironmentConfig,
+  desired: readonly DesiredObject[],
+  inventory: Inventory | undefined,
+  inventoryNamespace: string,
+  legacy: LegacyClaim | undefined,
+): Omit<LiveScope, 'byName'> {
+  const kinds = new Set<string>([
+    ...desired.map((item) => groupKind(item.object)),
+    ...(inventory?.kinds ?? []),
+  ]);
+  const namespaces = new Set<string>(inventory?.namespaces ?? []);
+  for (const item of desired) {
+    if (item.object.metadata.namespace) namespaces.add(item.object.metadata.namespace);
+  }
+  // One namespace: a namespace-scoped read (CI service accounts rarely may list cluster-wide).
+  const namespace = namespaces.size <= 1 ? ([...namespaces][0] ?? inventoryNamespace) : undefined;
+  const id = ownerId(environment);
+  return {
+    kinds: [...kinds].sort(),
+    namespace,
+    labelSelector: legacy ? `${LABEL_ENVIRONMENT} in (${id},${legacy.label})` : `${LABEL_ENVIRONMENT}=${id}`,
+    hpas: [...kinds].some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!)),
+  };
+}
+
+/**
+ * The kinds a read of the live state lists whatever git declares: those the inventory names, and
+ * the HorizontalPodAutoscalers when there are workloads among them.
+ */
+export function inventoryKinds(
+  environment: EnvironmentConfig,
+  inventory: Inventory | undefined,
+  inventoryNamespace: string,
+): string[] {
+  const scope = listScope(environment, [], inventory, inventoryNamespace, undefined);
+  return scope.hpas ? [...scope.kinds, 'HorizontalPodAutoscaler.autoscaling'] : scope.kinds;
+}
+
+/**
+ * Whether a live state read for some desired objects answers for these as a read of their own
+ * would (with the same inventory record and no legacy claim): it listed the very same kinds (and
+ * so the HPAs when they matter) in the same namespace with the same selector, and read by name
+ * every object of these that no list found. A deploy's drift gate reads the deployed
+ * revision's objects; the ownership gate asks about the revision it is about to push, which
+ * sets other images on the same objects.
+ */
+export function liveStateCovers(
+  state: LiveState,
+  environment: EnvironmentConfig,
+  desired: readonly DesiredObject[],
+  inventoryNamespace: string,
+): boolean {
+  const read = state.scope;
+  if (!read) return false;
+  const wanted = listScope(environment, desired, state.inventory, inventoryNamespace, undefined);
+  if (
+    wanted.labelSelector !== read.labelSelector ||
+    wanted.namespace !== read.namespace ||
+    wanted.kinds.join('\0') !== read.kinds.join('\0')
+  )
+    return false;
+  const scopes = crdScopes(desired.map((item) => item.object));
+  const found = new Set(state.objects.map((object) => normalisedKey(object, scopes)));
+  const byName = new Set(read.byName);
+  return desired.every((item) => {
+    const key = objectKey(item.object);
+    return found.has(key) || byName.has(key);
+  });
 }
 
 /**
@@ -144,25 +231,13 @@ export async function readLive(
     options.inventory === undefined
       ? await readInventory(cluster, environment, inventoryNamespace)
       : (options.inventory ?? undefined);
-  const kinds = new Set<string>([
-    ...desired.map((item) => groupKind(item.object)),
-    ...(inventory?.kinds ?? []),
-  ]);
-  const namespaces = new Set<string>(inventory?.namespaces ?? []);
-  for (const item of desired) {
-    if (item.object.metadata.namespace) namespaces.add(item.object.metadata.namespace);
-  }
-  // One namespace: a namespace-scoped read (CI service accounts rarely may list cluster-wide).
-  const namespace = namespaces.size <= 1 ? ([...namespaces][0] ?? inventoryNamespace) : undefined;
-  const hasWorkloads = [...kinds].some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!));
+  const scope = listScope(environment, desired, inventory, inventoryNamespace, options.legacy);
+  const { namespace } = scope;
   const id = ownerId(environment);
-  const selector = options.legacy
-    ? `${LABEL_ENVIRONMENT} in (${id},${options.legacy.label})`
-    : `${LABEL_ENVIRONMENT}=${id}`;
   // Two independent lists: read at once.
   const [labelled, hpas] = await Promise.all([
-    cluster.list([...kinds].sort(), { ...(namespace ? { namespace } : {}), labelSelector: selector }),
-    hasWorkloads
+    cluster.list(scope.kinds, { ...(namespace ? { namespace } : {}), labelSelector: scope.labelSelector }),
+    scope.hpas
       ? cluster.list(['HorizontalPodAutoscaler.autoscaling'], namespace ? { namespace } : {})
       : Promise.resolve([]),
   ]);
@@ -177,7 +252,13 @@ export async function readLive(
   const found = new Set(objects.map((object) => normalisedKey(object, scopes)));
   const unlabelled = desired.map((item) => item.object).filter((object) => !found.has(objectKey(object)));
   const unowned = await cluster.getByName(unlabelled);
-  return { ...(inventory ? { inventory } : {}), objects, unowned, hpas };
+  return {
+    ...(inventory ? { inventory } : {}),
+    objects,
+    unowned,
+    hpas,
+    scope: { ...scope, byName: unlabelled.map((object) => objectKey(object)) },
+  };
 }
 
 /** objectKey of a live object, with the namespace a cluster-scoped one comes back without. */

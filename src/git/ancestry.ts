@@ -3,10 +3,25 @@ import { deepenUntil } from './revision.js';
 
 /**
  * Fetches the branch head from the remote (the commits since what the clone has, not a new
- * shallow tip) and returns its sha; without a remote, the checkout's HEAD.
+ * shallow tip) and returns its sha; without a remote, the checkout's HEAD. With `have`, a commit
+ * the clone holds (the one this run just pushed), the remote is first asked where the branch is
+ * (`ls-remote`): when it is still there, there is nothing to fetch.
  */
-export async function fetchBranchHead(checkout: EnvCheckout, remote = 'origin'): Promise<string> {
-  if (!checkout.remote) return checkout.git.output(['rev-parse', 'HEAD']);
+export async function fetchBranchHead(
+  checkout: EnvCheckout,
+  options: { remote?: string; have?: string } = {},
+): Promise<string> {
+  if (!checkout.remote) return checkout.git.head();
+  const remote = options.remote ?? 'origin';
+  if (options.have) {
+    const listed = await checkout.git.read(
+      ['ls-remote', '--quiet', remote, `refs/heads/${checkout.branch}`],
+      {
+        allowFailure: true,
+      },
+    );
+    if (listed.exitCode === 0 && listed.stdout.split(/\s/)[0] === options.have) return options.have;
+  }
   const ref = `refs/remotes/${remote}/${checkout.branch}`;
   await checkout.git.read(['fetch', '--quiet', remote, `+refs/heads/${checkout.branch}:${ref}`]);
   return checkout.git.output(['rev-parse', ref]);
@@ -28,10 +43,45 @@ export async function isAncestor(
   return deepenUntil(checkout, test);
 }
 
+/**
+ * isAncestor for a commit the shallow clone does not hold yet (an older revision): it deepens
+ * before it asks. Asked first, a partial clone would fetch the lone commit on demand, and that
+ * cannot show it in the head's history beyond the shallow boundary anyway.
+ */
+export async function deepenToAncestor(
+  checkout: EnvCheckout,
+  ancestor: string,
+  descendant: string,
+): Promise<boolean> {
+  if (ancestor === descendant) return true;
+  const test = async () =>
+    (await checkout.git.read(['merge-base', '--is-ancestor', ancestor, descendant], { allowFailure: true }))
+      .exitCode === 0;
+  return deepenUntil(checkout, test, { askFirst: false });
+}
+
 /** Whether the environment's directory is the same at two revisions (one changes nothing the other has). */
 export async function sameEnvironment(checkout: EnvCheckout, a: string, b: string): Promise<boolean> {
   if (a === b) return true;
   const diff = await checkout.git.read(['diff', '--quiet', a, b, '--', checkout.envPath], {
+    allowFailure: true,
+  });
+  return diff.exitCode === 0;
+}
+
+/**
+ * Whether these paths (files or directories) hold the same content at two commits. Trees are
+ * compared by their object ids (`diff-tree`, no rename detection): no blob is read, so a partial
+ * clone fetches none.
+ */
+export async function sameFiles(
+  checkout: EnvCheckout,
+  a: string,
+  b: string,
+  paths: readonly string[],
+): Promise<boolean> {
+  if (a === b) return true;
+  const diff = await checkout.git.read(['diff-tree', '--quiet', '-r', a, b, '--', ...paths], {
     allowFailure: true,
   });
   return diff.exitCode === 0;

@@ -9,6 +9,7 @@ import { ExitCode } from '../core/exit-codes.js';
 import { coveringPaths, isCoveredBy, renderInputs } from '../manifests/inputs.js';
 import { Git, writeAskpass } from './runner.js';
 import { filesAt } from './tree.js';
+import { checkPushAccess } from './write.js';
 
 /** A working copy of the env repo, ready for edits of one environment. */
 export interface EnvCheckout {
@@ -31,6 +32,8 @@ export interface CheckoutOptions {
   envRepoDir?: string;
   /** Keep the temporary clone after the command (its path is reported); default: removed. */
   keep?: boolean;
+  /** Check that this job may push to the branch (checkPushAccess) before handing the checkout over. */
+  checkPush?: boolean;
 }
 
 /** An environment's directory in the env repo, repo-relative with `/` separators. */
@@ -155,7 +158,7 @@ export async function openEnvRepo(
     }
     const git = probe.at(top);
     const remote = await git.tryOutput(['remote', 'get-url', 'origin']);
-    return finish(ctx, {
+    const existing = finish(ctx, {
       dir: top,
       git,
       branch,
@@ -164,6 +167,8 @@ export async function openEnvRepo(
       temporary: false,
       ...(remote ? { remote: displayRemote(remote) } : {}),
     });
+    if (options.checkPush) await checkPushAccess(existing);
+    return existing;
   }
 
   let url = config.envRepo.url;
@@ -195,6 +200,10 @@ export async function openEnvRepo(
     // sparse checkout needs; others ignore it with a warning and send the tip's tree.
     await git.read([
       'clone',
+      // A clone removed at exit gains nothing from housekeeping: without this, every fetch and
+      // commit in it starts `git maintenance run --auto` (one more git process each).
+      '--config',
+      'maintenance.auto=false',
       '--quiet',
       '--depth',
       '1',
@@ -210,10 +219,8 @@ export async function openEnvRepo(
   } catch (error) {
     classifyCloneError(error, source, branch);
   }
-  const repo = git.at(dir);
-  // gitops' own files (environment locks) live beside the environments and are committed too.
-  await repo.read(['sparse-checkout', 'set', '--cone', '--', envPath, GITOPS_META_DIR]);
-  await repo.read(['checkout', '--quiet', branch]);
+  // Nobody but this run touches its temp clone: HEAD is read once until this run moves it.
+  const repo = git.at(dir, { soleWriter: true });
   const checkout: EnvCheckout = {
     dir,
     git: repo,
@@ -223,10 +230,26 @@ export async function openEnvRepo(
     temporary: true,
     remote: displayRemote(source),
   };
-  // What the render reads outside the environment (kustomize bases, a chart, values files).
-  const inputs = await renderInputs(filesAt(repo, 'HEAD'), { ...environment, envPath });
-  await widenSparseCheckout(checkout, inputs.paths);
-  return finish(ctx, checkout);
+  const prepared = (async () => {
+    // gitops' own files (environment locks) live beside the environments and are committed too.
+    await repo.read(['sparse-checkout', 'set', '--cone', '--', envPath, GITOPS_META_DIR]);
+    await repo.read(['checkout', '--quiet', branch]);
+    // What the render reads outside the environment (kustomize bases, a chart, values files), at
+    // the head's sha: the drift check and the apply ask about the same commit and reuse the listing.
+    const inputs = await renderInputs(filesAt(repo, await repo.head()), { ...environment, envPath });
+    await widenSparseCheckout(checkout, inputs.paths);
+    return finish(ctx, checkout);
+  })();
+  // The push check is a round trip to the remote that reads only the clone's refs (a dry run
+  // writes nothing): it runs while the working tree is checked out. What the checkout found
+  // wrong (a missing environment) is said first, as when the two ran one after the other.
+  const [opened, access] = await Promise.allSettled([
+    prepared,
+    options.checkPush ? checkPushAccess(checkout) : undefined,
+  ]);
+  if (opened.status === 'rejected') throw opened.reason;
+  if (access.status === 'rejected') throw access.reason;
+  return opened.value;
 }
 
 /**
@@ -236,12 +259,12 @@ export async function openEnvRepo(
  */
 export async function widenSparseCheckout(checkout: EnvCheckout, paths: readonly string[]): Promise<void> {
   if (!checkout.temporary) return;
-  const files = filesAt(checkout.git, 'HEAD');
+  const outside = paths.filter((path) => !isCoveredBy(path, checkout.envPath));
+  // The environment's own directory is always checked out: most renders read nothing else.
+  if (outside.length === 0) return;
+  const files = filesAt(checkout.git, await checkout.git.head());
   const wanted = new Set<string>();
-  for (const path of paths) {
-    if (isCoveredBy(path, checkout.envPath)) continue;
-    wanted.add((await files.kind(path)) === 'file' ? posix.dirname(path) : path);
-  }
+  for (const path of outside) wanted.add((await files.kind(path)) === 'file' ? posix.dirname(path) : path);
   const current = (await checkout.git.output(['sparse-checkout', 'list'])).split('\n').filter(Boolean);
   const missing = coveringPaths(wanted).filter(
     (path) => path !== '.' && !current.some((dir) => isCoveredBy(path, dir)),

@@ -23,22 +23,34 @@ const DEEPEN_STEPS = [50, 500];
 /**
  * Fetches more history of a shallow clone until `found()` holds: shallow CI clones are the normal
  * case, and commands that look back (rollback, history, short shas) deepen step by step.
- * Returns whether it was found.
+ * Returns whether it was found. `askFirst: false` deepens before the first `found()`, for a
+ * caller that knows the clone lacks what it looks for.
  */
-export async function deepenUntil(checkout: EnvCheckout, found: () => Promise<boolean>): Promise<boolean> {
-  if (await found()) return true;
-  if (!checkout.remote) return false;
+export async function deepenUntil(
+  checkout: EnvCheckout,
+  found: () => Promise<boolean>,
+  options: { askFirst?: boolean } = {},
+): Promise<boolean> {
+  let asked = false;
+  const ask = () => {
+    asked = true;
+    return found();
+  };
+  if ((options.askFirst ?? true) && (await ask())) return true;
+  // Nothing more to fetch: what was not asked yet is asked of the history at hand.
+  const atHand = async () => !asked && (await ask());
+  if (!checkout.remote) return atHand();
   const shallow = async () =>
     (await checkout.git.tryOutput(['rev-parse', '--is-shallow-repository'])) === 'true';
   const branch = `+refs/heads/${checkout.branch}:refs/remotes/origin/${checkout.branch}`;
   for (const depth of DEEPEN_STEPS) {
-    if (!(await shallow())) return false;
+    if (!(await shallow())) return atHand();
     await checkout.git.read(['fetch', '--quiet', `--depth=${depth}`, 'origin', branch]);
-    if (await found()) return true;
+    if (await ask()) return true;
   }
   if (!(await shallow())) return false;
   await checkout.git.read(['fetch', '--quiet', '--unshallow', 'origin', branch]);
-  return found();
+  return ask();
 }
 
 /**

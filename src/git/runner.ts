@@ -1,16 +1,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  GitError,
-  GitPluginError,
-  type SimpleGitOptions,
-  type SimpleGitProgressEvent,
-  simpleGit,
-} from 'simple-git';
 import type { Context } from '../core/context.js';
-import { GitopsError } from '../core/errors.js';
-import { beforeRunning, displayCommand, ExecError, type ExecResult, tail } from '../core/exec.js';
-import { ExitCode } from '../core/exit-codes.js';
+import type { ExecResult } from '../core/exec.js';
 
 /**
  * Environment every git call gets: never prompt (CI has no one to answer), C locale so
@@ -59,135 +50,123 @@ export interface GitCallOptions {
 
 export type GitResult = Omit<ExecResult, 'durationMs'>;
 
-/**
- * simple-git refuses environment variables and options that can make git run other programs
- * unless they are allowed by category. The arguments are gitops' own (user-supplied revisions and
- * branches are validated before they reach argv, see core/git-refs.ts); the environment is the
- * user's own, as for any program they run, plus gitops' askpass helper and SSH batch mode. So the
- * categories an environment can trigger are allowed, and none of those only options trigger.
- */
-const ENVIRONMENT_CATEGORIES: SimpleGitOptions['unsafe'] = {
-  allowUnsafeAskPass: true,
-  allowUnsafeSshCommand: true,
-  allowUnsafeConfigPaths: true,
-  allowUnsafeConfigEnvCount: true,
-  allowUnsafeEditor: true,
-  allowUnsafePager: true,
-  allowUnsafeExec: true,
-  allowUnsafeGitProxy: true,
-  allowUnsafeTemplateDir: true,
-  allowUnsafeDiffExternal: true,
-};
-
-/** Subcommands simple-git reports progress for; gitops asks for it on a terminal only. */
+/** Subcommands whose progress gitops shows, on a terminal only. */
 const PROGRESS_COMMANDS = new Set(['clone', 'fetch', 'push']);
 
-/** A git exit with a non-zero code, as simple-git's error hook sees it. */
-class GitExit extends GitError {
-  constructor(
-    readonly exitCode: number,
-    readonly stdout: string,
-    readonly stderr: string,
-  ) {
-    super(undefined, `git exited with code ${exitCode}`);
-  }
-}
+/** git's progress line on stderr: `Receiving objects:  45% (9/20)`. */
+const PROGRESS_LINE = /^\s*(?:remote: )?([A-Za-z][A-Za-z ]*?):\s+(\d+)% \((\d+)\/(\d+)\)/;
 
-function defined(env: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
-  );
+/**
+ * Hands each progress line of a stream of stderr chunks to `report` as `<command> <stage> N%
+ * (done/total)`; git rewrites a line in place with `\r`.
+ */
+function progressReader(command: string, report: (text: string) => void): (chunk: string) => void {
+  let pending = '';
+  return (chunk) => {
+    const lines = `${pending}${chunk}`.split(/[\r\n]/);
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const match = PROGRESS_LINE.exec(line);
+      if (match)
+        report(`${command} ${match[1]!.split(' ')[0]!.toLowerCase()} ${match[2]}% (${match[3]}/${match[4]})`);
+    }
+  };
 }
 
 /**
- * Runs git in one repository, through simple-git, with what the exec wrapper gives every other
- * program: argument arrays, credentials masked in the echo and in every error, `--dry-run`
- * enforced by the same rule (beforeRunning), a timeout, abort on SIGINT/SIGTERM, and progress
- * events for clone, fetch and push when a terminal shows them.
+ * Subcommands that never move HEAD: a sha read of HEAD stays true across them. Anything else
+ * (commit, reset, checkout, rm, a `--work-tree=` checkout…) forgets it.
+ */
+const KEEPS_HEAD = new Set([
+  'rev-parse',
+  'ls-tree',
+  'cat-file',
+  'log',
+  'show',
+  'merge-base',
+  'diff',
+  'diff-tree',
+  'status',
+  'ls-remote',
+  'fetch',
+  'push',
+  'config',
+  'verify-commit',
+  // Sets or lists what the working tree holds; HEAD stays where it is.
+  'sparse-checkout',
+]);
+
+export interface GitRunnerOptions {
+  /**
+   * Nothing but this runner changes the repository (gitops' own temp clone): what HEAD points at
+   * is read once and remembered until this runner runs a command that can move it.
+   */
+  soleWriter?: boolean;
+}
+
+/**
+ * Runs git in one repository through the one exec wrapper (core/exec.ts): argument arrays, no
+ * shell, credentials masked in the echo and in every error, `--dry-run` enforced by the same rule,
+ * a timeout, abort on SIGINT/SIGTERM, and progress for clone, fetch and push when a terminal shows
+ * it. A call is done once git has exited and its output is read, however little it printed
+ * (simple-git, used before, waited 50 ms more after every git that printed nothing: a dozen
+ * times per deploy).
  */
 export class Git {
+  /** HEAD's sha as last read, while nothing that can move it ran since (soleWriter only). */
+  private knownHead: Promise<string> | undefined;
+
   constructor(
     private readonly ctx: Context,
     readonly dir: string,
     private readonly extraEnv: Record<string, string | undefined> = {},
+    private readonly options: GitRunnerOptions = {},
   ) {}
 
   async run(args: readonly string[], options: GitCallOptions = {}): Promise<GitResult> {
-    const settings = this.ctx.exec.settings;
-    const { masker } = settings;
-    const command = displayCommand(masker, 'git', args);
-    if (beforeRunning(settings, command, options.read)) {
-      return { command, exitCode: 0, stdout: '', stderr: '', skipped: true };
+    if (KEEPS_HEAD.has(args[0] ?? '')) return this.runOnce(args, options);
+    // Forgotten before and after: a read of HEAD that overlapped this command is not kept.
+    this.knownHead = undefined;
+    try {
+      return await this.runOnce(args, options);
+    } finally {
+      this.knownHead = undefined;
     }
-    const timeoutMs = options.timeoutMs ?? settings.defaultTimeoutMs;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const env = defined({ ...settings.env, ...gitEnv(settings.env), ...this.extraEnv, ...options.env });
+  }
+
+  /**
+   * The sha HEAD points at. In gitops' own clone (soleWriter) it is asked once and remembered
+   * until a command that can move HEAD runs: steps that each need it (the server dry run, the
+   * desired state, the signature check) do not each spawn `git rev-parse HEAD`.
+   */
+  head(): Promise<string> {
+    if (!this.options.soleWriter) return this.output(['rev-parse', 'HEAD']);
+    if (!this.knownHead) {
+      const read = this.output(['rev-parse', 'HEAD']);
+      this.knownHead = read;
+      read.catch(() => {
+        if (this.knownHead === read) this.knownHead = undefined;
+      });
+    }
+    return this.knownHead;
+  }
+
+  private async runOnce(args: readonly string[], options: GitCallOptions): Promise<GitResult> {
+    const settings = this.ctx.exec.settings;
     const progress = this.ctx.reporter.progress;
     const wantsProgress = progress !== undefined && PROGRESS_COMMANDS.has(args[0] ?? '');
-    const git = simpleGit({
-      baseDir: this.dir,
-      abort: settings.signal ? AbortSignal.any([settings.signal, deadline]) : deadline,
-      trimmed: false,
-      // Done when git's output is closed, not 50 ms after it exits (simple-git's default): on a
-      // loaded machine the output can arrive later than that, and was cut (an empty rev-parse, a
-      // push error without its reason). git detaches auto-gc with its output closed.
-      completion: { onClose: true, onExit: false },
-      allowEnvironment: Object.keys(env),
-      unsafe: ENVIRONMENT_CATEGORIES,
-      errors: (error, result) => {
-        if (error instanceof GitPluginError || result.exitCode === 0) return error;
-        return new GitExit(
-          result.exitCode,
-          Buffer.concat(result.stdOut).toString('utf8'),
-          Buffer.concat(result.stdErr).toString('utf8'),
-        );
-      },
-      ...(options.input !== undefined ? { input: () => options.input } : {}),
-      ...(wantsProgress
-        ? {
-            progress: (event: SimpleGitProgressEvent) =>
-              progress(
-                `${event.method} ${event.stage} ${event.progress}% (${event.processed}/${event.total})`,
-              ),
-          }
-        : {}),
-    }).env(env);
-    // simple-git's progress plugin appends --progress at the end, which would land after `--`.
+    // Right after the subcommand: anywhere later it could land after `--`.
     const argv = wantsProgress ? [args[0]!, '--progress', ...args.slice(1)] : [...args];
-    try {
-      const stdout = await git.raw(argv);
-      return { command, exitCode: 0, stdout, stderr: '', skipped: false };
-    } catch (error) {
-      if (settings.signal?.aborted) {
-        throw new GitopsError('INTERRUPTED', `interrupted while running: ${command}`, {
-          exitCode: ExitCode.Interrupted,
-        });
-      }
-      if (deadline.aborted) {
-        throw new ExecError(
-          `${command} timed out after ${Math.round(timeoutMs / 1000)}s`,
-          { command, stderrTail: '', stdout: '', timedOut: true },
-          settings.timeoutHint ? { hint: settings.timeoutHint } : {},
-        );
-      }
-      if (!(error instanceof GitExit)) throw this.unexpected(error, command);
-      const stderr = error.stderr;
-      if (/\bspawn\b.*\bENOENT\b/.test(stderr)) {
-        throw new GitopsError('COMMAND_NOT_FOUND', `git was not found on PATH (needed to run: ${command})`, {
-          exitCode: ExitCode.Usage,
-          hint: 'install git or set its path in gitops.yaml',
-          details: { command: 'git' },
-        });
-      }
-      if (options.allowFailure) {
-        return { command, exitCode: error.exitCode, stdout: error.stdout, stderr, skipped: false };
-      }
-      const stderrTail = masker.mask(tail(stderr));
-      throw new ExecError(
-        `${command} exited with code ${error.exitCode}${stderrTail ? `:\n${stderrTail}` : ''}`,
-        { command, exitCode: error.exitCode, stderrTail, stdout: masker.mask(error.stdout), timedOut: false },
-      );
-    }
+    const { durationMs: _durationMs, ...result } = await this.ctx.exec.run('git', argv, {
+      cwd: this.dir,
+      env: { ...gitEnv(settings.env), ...this.extraEnv, ...options.env },
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.input !== undefined ? { input: options.input } : {}),
+      ...(options.read ? { read: true } : {}),
+      ...(options.allowFailure ? { allowFailure: true } : {}),
+      ...(wantsProgress ? { onStderr: progressReader(args[0]!, progress) } : {}),
+    });
+    return result;
   }
 
   /** A call that only reads (see GitCallOptions.read). */
@@ -210,13 +189,7 @@ export class Git {
   }
 
   /** The same runner for another directory (e.g. a fresh clone). */
-  at(dir: string): Git {
-    return new Git(this.ctx, dir, this.extraEnv);
-  }
-
-  /** simple-git's own refusals (a blocked option, a missing directory) keep their words, masked. */
-  private unexpected(error: unknown, command: string): GitopsError {
-    const message = this.ctx.masker.mask(error instanceof Error ? error.message : String(error));
-    return new GitopsError('EXEC_FAILED', `${command} failed: ${message}`, { cause: error });
+  at(dir: string, options: GitRunnerOptions = {}): Git {
+    return new Git(this.ctx, dir, this.extraEnv, options);
   }
 }

@@ -176,7 +176,7 @@ export async function commitEdit(
     }
     throw error;
   }
-  return git.output(['rev-parse', 'HEAD']);
+  return git.head();
 }
 
 /**

@@ -8,6 +8,7 @@ import { compareLive, type LiveState } from '../drift/detect.js';
 import { driftGate, type OnDrift } from '../gates/drift.js';
 import { checkFreeze, type GateOverride } from '../gates/lock.js';
 import { checkPolicies, policyError } from '../gates/policy.js';
+import { deepenToAncestor } from '../git/ancestry.js';
 import { type GitopsAction, TRAILER } from '../git/message.js';
 import { type Provenance, readProvenance, sourceAt } from '../git/provenance.js';
 import { Git } from '../git/runner.js';
@@ -97,6 +98,9 @@ interface DeployState extends ReleaseState {
   inventory?: Inventory;
   /** The revision the cluster was last applied and verified at: what drift is measured against. */
   deployed?: string;
+  /** Where the change comes from as CI and the app repo say (preflight). */
+  appProvenance?: Provenance;
+  /** The commit's provenance: appProvenance, with the source trailers of what promote copies. */
   provenance?: Provenance;
   edit?: BumpEdit;
   images: ImageRecord[];
@@ -110,13 +114,19 @@ const preflight: Step<DeployState> = {
   dryRun: 'run',
   async run(state, step) {
     const { ctx, session } = state;
-    // Independent probes, at once: tool versions, the cluster, and the last deploy's record.
-    const [git, server, inventory] = await Promise.all([
+    // Independent probes, at once: tool versions, the cluster, the last deploy's record, and
+    // where this change comes from (CI variables, the app repo: for the commit's trailers).
+    const [git, server, inventory, provenance] = await Promise.all([
       new Git(ctx, session.config.dir).output(['--version']),
       session.cluster.serverVersion(),
       session.readInventory(),
+      readProvenance(ctx, session.config.dir),
     ]);
     if (!server) throw new GitopsError('CLUSTER_UNREACHABLE', 'the cluster did not report a version');
+    state.appProvenance = provenance;
+    // Not awaited: discovery runs while the env repo is cloned; the steps that list and write
+    // those kinds wait for the very same requests (never rejects).
+    void session.discoverAhead(inventory);
     // A freeze needs no env repo: refuse before a build, not after it.
     checkFreeze(ctx, session.config, session.environment, state.plan);
     // (An `applying` or `failed` record is explained once the apply lease is held: before that
@@ -183,8 +193,12 @@ const driftCheck: Step<DeployState> = {
         );
         return;
       }
-      if (desired?.revision !== deployed) desired = await session.desiredState(state.checkout!, deployed);
-      // One read of the live state serves the drift gate and the apply's plan (what changed, what to prune).
+      if (desired?.revision !== deployed) {
+        await fetchHistoryTo(state, deployed);
+        desired = await session.desiredState(state.checkout!, deployed);
+      }
+      // One read of the live state serves the drift gate, the ownership gate and the apply's
+      // plan (what changed, what to prune).
       live = await session.readLive(desired.objects, state.inventory ?? null);
       // Another gitops run may have applied since the inventory was read: its objects would look
       // like drift without a manager. The inventory moves on every apply: read it again.
@@ -211,6 +225,21 @@ const driftCheck: Step<DeployState> = {
   },
 };
 
+/**
+ * Other environments' commits usually lie between the revision deployed and the head of gitops'
+ * shallow clone. The drift check needs that commit, and the lease step checks that what runs is in
+ * the history of the head it applies: deepened once now (one fetch), the clone holds both, where
+ * a partial clone would first fetch the lone commit on demand (a round trip that tells nothing
+ * about its history) and the lease step would deepen after all. What the history says is the
+ * lease step's to judge. A dry run takes no lease: the commit alone is fetched when asked for.
+ */
+async function fetchHistoryTo(state: DeployState, deployed: string): Promise<void> {
+  const checkout = state.checkout!;
+  if (state.ctx.dryRun || !checkout.temporary) return;
+  const head = await checkout.git.head();
+  if (deployed !== head) await deepenToAncestor(checkout, deployed, head);
+}
+
 function editOptions(state: DeployState) {
   const trailers = [...(state.plan.trailers ?? []), ...state.overrides];
   return {
@@ -233,11 +262,11 @@ const bumpImages: Step<DeployState> = {
   title: 'bump images',
   dryRun: 'run',
   async run(state, step) {
-    const { ctx, session } = state;
+    const { session } = state;
     const copied = state.plan.sourceOf
       ? await sourceAt(state.checkout!, state.plan.sourceOf.revision, state.plan.sourceOf.path)
       : {};
-    state.provenance = { ...(await readProvenance(ctx, session.config.dir)), ...copied };
+    state.provenance = { ...state.appProvenance, ...copied };
     if (state.provenance.actor) state.actor = state.provenance.actor;
     if (state.updates.length === 0) {
       step.skip('no image to change; deploying the branch head');
@@ -268,7 +297,7 @@ const commitAndPush: Step<DeployState> = {
     const checkout = state.checkout!;
     const pending = state.edit;
     if (!pending?.changed) {
-      state.revision = await checkout.git.output(['rev-parse', 'HEAD']);
+      state.revision = await checkout.git.head();
       step.skip(`nothing to commit${await earlierPush(state, state.revision)}`);
       return;
     }
@@ -286,7 +315,7 @@ const commitAndPush: Step<DeployState> = {
     });
     for (const change of written.outcome.update.changes)
       state.images.push({ name: change.image, old: change.old, new: change.new });
-    const head = written.commit ?? (await checkout.git.output(['rev-parse', 'HEAD']));
+    const head = written.commit ?? (await checkout.git.head());
     // The push may have landed on commits others pushed meanwhile, and adds gitops' own: check again.
     await verifyPushedSignatures(state, head);
     state.revision = head;

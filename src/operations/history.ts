@@ -78,7 +78,7 @@ export async function runHistory(
   const live = liveRevision
     ? await resolveRevision(ctx, checkout, liveRevision).catch(() => undefined)
     : undefined;
-  const head = await checkout.git.output(['rev-parse', 'HEAD']);
+  const head = await checkout.git.head();
   const paths = await session.closure(checkout, live ? [head, live] : [head]);
   const count = async () =>
     Number(await checkout.git.output(['rev-list', '--count', 'HEAD', '--', ...paths]));

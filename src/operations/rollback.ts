@@ -117,7 +117,7 @@ function planRestoreStep(includeShared: boolean): Step<RollbackState> {
       const { ctx, session } = state;
       const checkout = state.checkout!;
       const { target } = state.request!;
-      const head = await checkout.git.output(['rev-parse', 'HEAD']);
+      const head = await checkout.git.head();
       const paths = await session.closure(checkout, [target, head]);
       const changed = (await checkout.git.output(['diff', '--name-only', head, target, '--', ...paths]))
         .split('\n')
@@ -204,7 +204,7 @@ async function restoreRevision(state: RollbackState): Promise<RestoreResult> {
     edit,
     check: () => regate(state),
   });
-  const head = result.commit ?? (await checkout.git.output(['rev-parse', 'HEAD']));
+  const head = result.commit ?? (await checkout.git.head());
   return { ...(result.commit ? { commit: result.commit } : {}), head, attempts: result.attempts };
 }
 
@@ -363,7 +363,7 @@ function checkTargetStep(options: RollbackOptions): Step<RollbackState> {
       const target = await validateTarget(state.ctx, state.checkout!, ref);
       const keys = allowedKeys(state.session.config);
       if (keys) {
-        const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
+        const head = await state.checkout!.git.head();
         await verifyRollbackTarget(state.checkout!, keys, target, head, state.verifiedRevision);
       }
       // The run is this one (actor, build URL); the source is what built the revision restored.
@@ -409,7 +409,7 @@ export async function runRollback(ctx: Context, options: RollbackOptions): Promi
   }
   const target = state.request!.target;
   if (ctx.dryRun) {
-    const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
+    const head = await state.checkout!.git.head();
     ctx.reporter.success(
       `dry run: would roll back ${environment.name} to ${target.slice(0, 12)}; nothing was pushed or applied`,
     );

@@ -19,10 +19,13 @@ import { Exec } from '../core/exec.js';
 import {
   compareLive,
   type DriftReport,
+  inventoryKinds,
   type LegacyClaim,
   type LiveState,
+  liveStateCovers,
   readLive,
 } from '../drift/detect.js';
+import { sameFiles } from '../git/ancestry.js';
 import { type EnvCheckout, openEnvRepo, widenSparseCheckout } from '../git/checkout.js';
 import { inputsAt, materializeRevision, resolveRevision } from '../git/revision.js';
 import { Git } from '../git/runner.js';
@@ -155,8 +158,8 @@ export class EnvironmentSession {
 
   /**
    * This run's apply lease (environments.<env>.lease), created on first use; its release is a
-   * clean-up of the context, and runs after SIGINT/SIGTERM too (through a client of its own,
-   * which an interrupt does not stop), so the next run does not wait for it to expire.
+   * clean-up of the context, and runs after SIGINT/SIGTERM too (through a client an interrupt
+   * does not stop, on the run's own connections), so the next run does not wait for it to expire.
    */
   lease(holder: Omit<LeaseHolder, 'identity'>): ApplyLease {
     if (this.applyLease) return this.applyLease;
@@ -214,6 +217,39 @@ export class EnvironmentSession {
     });
   }
 
+  /**
+   * Asks discovery about the kinds a run's later steps use, ahead of them: those the inventory
+   * names (the drift check lists them, and the HPAs beside workloads) and, unless nothing is to
+   * be written, the apply lease's. Each kind is asked once per run anyway (the client keeps the
+   * answers, and a step asking meanwhile waits for the same request); asked early, the answers
+   * are in before the steps that wait on them. Never rejects: a failure is met again, and
+   * reported, by the step that needs the kind.
+   */
+  async discoverAhead(inventory: Inventory | undefined): Promise<void> {
+    const kinds = inventoryKinds(this.environment, inventory, this.inventoryNamespace);
+    if (!this.ctx.dryRun) kinds.push('Lease.coordination.k8s.io');
+    await Promise.all(kinds.map((kind) => this.cluster.resolve(kind).catch(() => undefined)));
+  }
+
+  /**
+   * The live state for a set of desired objects: `earlier` when that read answers for them as a
+   * read of their own would (liveStateCovers: same inventory record, same lists, every object
+   * looked up), else a read of its own (see readLive).
+   */
+  async liveFor(
+    objects: readonly DesiredObject[],
+    checkout: EnvCheckout | undefined,
+    earlier: LiveState | undefined,
+  ): Promise<LiveState> {
+    // Without an inventory, or with a release's name-keyed one, a read with the checkout claims
+    // what that release labelled: another selector than a read without it.
+    const reusable =
+      earlier?.inventory !== undefined &&
+      !earlier.inventory.legacyName &&
+      liveStateCovers(earlier, this.environment, objects, this.inventoryNamespace);
+    return reusable ? earlier : this.readLive(objects, undefined, checkout);
+  }
+
   /** Drift of the live cluster against a set of desired objects. */
   async drift(objects: readonly DesiredObject[], checkout?: EnvCheckout): Promise<DriftReport> {
     return compareLive(this.environment, objects, await this.readLive(objects, undefined, checkout));
@@ -222,17 +258,35 @@ export class EnvironmentSession {
   /**
    * The desired state of the environment: at `revision` (a sha, branch or tag of the env repo)
    * when given, else the checkout as it is (the branch head of a fresh clone, or the working copy
-   * of --env-repo-dir with its uncommitted edits). A temp clone at that very commit is rendered
-   * in place; any other revision's render inputs are exported to a temp directory first.
+   * of --env-repo-dir with its uncommitted edits). A temp clone is rendered in place at that very
+   * commit, and at any commit whose render inputs hold the same content as the head's (two commits
+   * whose closures are the same render the same objects: commits of other environments of the env
+   * repo lie between them); any other revision's render inputs are exported to a temp directory
+   * first.
    */
   async desiredState(checkout: EnvCheckout, revision?: string): Promise<DesiredState> {
-    const head = await checkout.git.output(['rev-parse', 'HEAD']);
-    const sha = revision === undefined ? head : await resolveRevision(this.ctx, checkout, revision);
-    const inPlace = revision === undefined || (sha === head && checkout.temporary);
+    const head = await checkout.git.head();
+    const sha =
+      revision === undefined || revision === head
+        ? head
+        : await resolveRevision(this.ctx, checkout, revision);
+    const inPlace =
+      revision === undefined ||
+      (checkout.temporary && (sha === head || (await this.rendersAsHead(checkout, sha, head))));
     const tree = inPlace ? checkout : await materializeRevision(this.ctx, checkout, sha, this.environment);
     if (inPlace && checkout.temporary)
       await widenSparseCheckout(checkout, (await this.inputs(checkout, head)).paths);
     return { revision: sha, objects: await this.render(tree), checkout };
+  }
+
+  /**
+   * Whether a commit renders what the head renders: its render inputs are the same paths, holding
+   * the same content (so the head's working tree can be rendered in its place).
+   */
+  private async rendersAsHead(checkout: EnvCheckout, sha: string, head: string): Promise<boolean> {
+    const [atSha, atHead] = await Promise.all([this.inputs(checkout, sha), this.inputs(checkout, head)]);
+    if (atSha.paths.join('\0') !== atHead.paths.join('\0')) return false;
+    return sameFiles(checkout, sha, head, atHead.paths);
   }
 
   /**

@@ -77,7 +77,7 @@ function leaseNote(lease: LeaseStatus, envName: string): string {
 async function statusOf(ctx: Context, envName: string): Promise<EnvironmentStatus> {
   const session = await openSession(ctx, envName);
   const checkout = await session.openEnvRepo();
-  const head = await checkout.git.output(['rev-parse', 'HEAD']);
+  const head = await checkout.git.head();
   // The inventory alone first: the live objects are read once, for the revision it names.
   const [inventory, record] = await Promise.all([session.readInventory(checkout), session.readLease()]);
   const lease = leaseStatus(record, new Date());

@@ -17,7 +17,6 @@ import { serverDryRunGate } from '../gates/server-dry-run.js';
 import { contains, fetchBranchHead, isAncestor } from '../git/ancestry.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { allowedKeys, verifyCommitRange } from '../git/verify.js';
-import { checkPushAccess } from '../git/write.js';
 import { type DesiredObject, objectKey } from '../kube/objects.js';
 import type { FailurePlan, Step } from '../pipeline/step.js';
 import type { DesiredState, EnvironmentSession } from './session.js';
@@ -195,8 +194,7 @@ export function getEnvRepoStep<S extends EnvRepoState>(gate?: GateOverride): Ste
     dryRun: 'run',
     async run(state, step) {
       const { ctx, session } = state;
-      const opened = await openEnvRepo(ctx, session.config, session.environment);
-      await checkPushAccess(opened);
+      const opened = await openEnvRepo(ctx, session.config, session.environment, { checkPush: true });
       if (gate) {
         state.gate = gate;
         state.overrides = await checkLockAndFreeze(ctx, session.config, session.environment, opened, gate);
@@ -238,7 +236,7 @@ export function verifySignaturesStep<S extends ReleaseState>(
       const checkout = state.checkout!;
       const keys = allowedKeys(state.session.config)!;
       state.verifiedRevision = await trusted(state);
-      const head = await checkout.git.output(['rev-parse', 'HEAD']);
+      const head = await checkout.git.head();
       const checked = await verifyCommitRange(state.ctx, checkout, keys, head, state.verifiedRevision);
       step.detail(
         `${checked.commits.length} commit(s) since ${state.verifiedRevision?.slice(0, 12) ?? 'the start'} signed by allowed keys`,
@@ -337,7 +335,11 @@ const takeTheLease: Step<ReleaseState> = {
         `took over the apply lease of ${name} from the ${describeHolder(lease.tookOver)}: it was not renewed for ${lease.tookOver.durationSeconds}s (that run crashed or lost the cluster)`,
       );
     lease.tookOver = undefined;
-    const [head, inventory] = await Promise.all([fetchBranchHead(checkout), session.readInventory()]);
+    // Usually nobody pushed since this run did: asking the remote where the branch is suffices.
+    const [head, inventory] = await Promise.all([
+      fetchBranchHead(checkout, { have: commit }),
+      session.readInventory(),
+    ]);
     const live = inventory?.revision;
     if (live && !(await isAncestor(checkout, live, head))) {
       throw blockedError(
@@ -394,7 +396,12 @@ export function ownershipStep<S extends ReleaseState>(
     async run(state, step) {
       const { session } = state;
       const desired = await objects(state);
-      const live = await session.readLive(desired, undefined, state.checkout);
+      // The drift gate's read of a moment ago (only this run's own work since: the bump and the
+      // render) answers when it covered these very objects, as for a deploy that only sets
+      // images. Reading again would add no guarantee: the apply judges ownership on this same
+      // read anyway, after the push and the wait for the lease, and the lease step drops it when
+      // another gitops run applied meanwhile (the inventory moved).
+      const live = await session.liveFor(desired, state.checkout, state.live);
       state.live = live;
       const verdict = ownershipGate(compareLive(session.environment, desired, live), Boolean(state.adopt));
       const notes = [
@@ -423,7 +430,7 @@ export function serverDryRunStep<S extends ReleaseState>(
     async run(state, step) {
       const { session } = state;
       const rendered = await objects(state);
-      const head = await state.checkout!.git.output(['rev-parse', 'HEAD']);
+      const head = await state.checkout!.git.head();
       const summary = await serverDryRunGate(session.cluster, session.environment, rendered, head);
       step.detail(
         `${summary.accepted} object(s) accepted by the API server${summary.awaitingCrd ? `; ${summary.awaitingCrd} wait for the CRD this apply installs` : ''}`,

@@ -121,6 +121,15 @@ export function groupVersionPath(apiVersion: string): string {
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
 
+type ClientContext = Pick<Context, 'exec' | 'masker' | 'env' | 'reporter' | 'signal'>;
+
+/** What discovery said, asked once per run: the server's version, group list and each group version's kinds. */
+interface Discovery {
+  groupVersions: Map<string, Promise<Map<string, ResourceInfo> | undefined>>;
+  groups?: Promise<Map<string, string>>;
+  serverVersion?: Promise<string | undefined>;
+}
+
 export interface ClientOptions {
   /** Milliseconds one request may take; GITOPS_KUBECTL_REQUEST_TIMEOUT by default. */
   requestTimeoutMs?: number;
@@ -153,17 +162,36 @@ export function requestTimeoutMs(env: Record<string, string | undefined>): numbe
  */
 export class KubeClient {
   private readonly transport: Transport;
+  private readonly credentials: CredentialSource;
   private readonly timeoutMs: number;
-  private readonly discovered = new Map<string, Promise<Map<string, ResourceInfo> | undefined>>();
-  private serverVersionOnce?: Promise<string | undefined>;
+  private readonly discovery: Discovery;
 
   constructor(
-    private readonly ctx: Pick<Context, 'exec' | 'masker' | 'env' | 'reporter' | 'signal'>,
+    private readonly ctx: ClientContext,
     readonly endpoint: ClusterEndpoint,
     private readonly options: ClientOptions = {},
+    /** What a client made by withContext shares with the one it was made from. */
+    shared?: { transport: Transport; credentials: CredentialSource; discovery: Discovery },
   ) {
-    this.transport = new Transport(endpoint, new CredentialSource(endpoint, ctx), 'gitops');
+    this.credentials = shared?.credentials ?? new CredentialSource(endpoint, ctx);
+    this.transport = shared?.transport ?? new Transport(endpoint, this.credentials, 'gitops');
+    this.discovery = shared?.discovery ?? { groupVersions: new Map() };
     this.timeoutMs = options.requestTimeoutMs ?? requestTimeoutMs(ctx.env);
+  }
+
+  /**
+   * The same cluster for another context (a clean-up that must outlive an interrupt: no signal of
+   * the run's): it shares this client's connections and what discovery said, so it costs no
+   * handshake and no discovery request of its own, and uses the credentials this client holds
+   * while they are valid; it renews them, if it must, under its own context.
+   */
+  withContext(ctx: ClientContext): KubeClient {
+    const credentials = this.credentials.inheriting(ctx);
+    return new KubeClient(ctx, this.endpoint, this.options, {
+      credentials,
+      transport: this.transport.withCredentials(credentials),
+      discovery: this.discovery,
+    });
   }
 
   /** A client for a kubeconfig file (or KUBECONFIG/in-cluster) and context. */
@@ -276,16 +304,16 @@ export class KubeClient {
 
   /** The server's version (`v1.32.9`), asked once per client: renders that depend on it agree. */
   serverVersion(): Promise<string | undefined> {
-    this.serverVersionOnce ??= this.request<{ gitVersion?: string }>('GET', '/version', {
+    this.discovery.serverVersion ??= this.request<{ gitVersion?: string }>('GET', '/version', {
       read: true,
       timeoutMs: Math.min(this.timeoutMs, 10_000),
     }).then((version) => version?.gitVersion);
-    return this.serverVersionOnce;
+    return this.discovery.serverVersion;
   }
 
   /** The kinds of one group version, asked once per run; undefined when the server does not serve it. */
   private groupVersion(apiVersion: string): Promise<Map<string, ResourceInfo> | undefined> {
-    let found = this.discovered.get(apiVersion);
+    let found = this.discovery.groupVersions.get(apiVersion);
     if (!found) {
       found = this.request<{
         resources?: Array<{ name: string; kind: string; namespaced: boolean; verbs?: string[] }>;
@@ -306,8 +334,8 @@ export class KubeClient {
         return kinds;
       });
       // A failed discovery is asked again next time, not remembered.
-      found.catch(() => this.discovered.delete(apiVersion));
-      this.discovered.set(apiVersion, found);
+      found.catch(() => this.discovery.groupVersions.delete(apiVersion));
+      this.discovery.groupVersions.set(apiVersion, found);
     }
     return found;
   }
@@ -319,14 +347,12 @@ export class KubeClient {
 
   /** Forgets what discovery said about a group version (after its CRD was created). */
   forget(apiVersion: string): void {
-    this.discovered.delete(apiVersion);
+    this.discovery.groupVersions.delete(apiVersion);
   }
-
-  private apiGroups?: Promise<Map<string, string>>;
 
   /** Group → its preferred group version (`apps` → `apps/v1`), from one `/apis` per run. */
   private preferredVersions(): Promise<Map<string, string>> {
-    this.apiGroups ??= this.request<{
+    this.discovery.groups ??= this.request<{
       groups?: Array<{ name: string; preferredVersion?: { groupVersion: string } }>;
     }>('GET', '/apis', { read: true }).then(
       (list) =>
@@ -337,10 +363,10 @@ export class KubeClient {
         ),
     );
     // A failed list is asked again next time, not remembered.
-    this.apiGroups.catch(() => {
-      this.apiGroups = undefined;
+    this.discovery.groups.catch(() => {
+      this.discovery.groups = undefined;
     });
-    return this.apiGroups;
+    return this.discovery.groups;
   }
 
   /**
@@ -350,13 +376,13 @@ export class KubeClient {
   async preferredVersion(group: string): Promise<string | undefined> {
     const known = (await this.preferredVersions()).get(group);
     if (known) return known;
-    this.apiGroups = undefined;
+    this.discovery.groups = undefined;
     return (await this.preferredVersions()).get(group);
   }
 
   /** Forgets the group list (after CRDs were created: their groups are served now). */
   rediscover(): void {
-    this.apiGroups = undefined;
+    this.discovery.groups = undefined;
   }
 
   /** Every kind the server serves, each group at its preferred version. */

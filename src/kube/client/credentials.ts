@@ -51,12 +51,16 @@ export class CredentialSource {
   private oidcStale = false;
   private readonly now: () => number;
 
+  /** The source this one was made from (inheriting): its valid credentials are used first. */
+  private readonly parent: CredentialSource | undefined;
+
   constructor(
     private readonly endpoint: ClusterEndpoint,
     private readonly ctx: CredentialContext,
-    options: { now?: () => number } = {},
+    options: { now?: () => number; parent?: CredentialSource } = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.parent = options.parent;
     const { user } = endpoint;
     for (const secret of [user.token, user.password, basicCredential(user)]) ctx.masker.add(secret);
     const config = user.authProvider?.config;
@@ -66,10 +70,26 @@ export class CredentialSource {
     }
   }
 
-  async get(): Promise<RequestCredentials> {
+  /**
+   * A source for the same user under another context (a clean-up's, which an interrupt does not
+   * stop): it uses what this source holds while that is valid, and fetches with its own context
+   * (its own exec settings) only when it must.
+   */
+  inheriting(ctx: CredentialContext): CredentialSource {
+    return new CredentialSource(this.endpoint, ctx, { now: this.now, parent: this });
+  }
+
+  /** The credentials held now, unless they expired (or were invalidated). */
+  private valid(): RequestCredentials | undefined {
     const cached = this.cached;
     if (cached && (cached.expiresAt === undefined || this.now() < cached.expiresAt))
       return cached.credentials;
+    return undefined;
+  }
+
+  async get(): Promise<RequestCredentials> {
+    const held = this.valid() ?? (this.generation === 0 ? this.parent?.valid() : undefined);
+    if (held) return held;
     if (!this.pending) {
       const generation = this.generation;
       this.pending = this.fetch()

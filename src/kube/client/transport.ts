@@ -51,15 +51,20 @@ const MAX_SOCKETS = 32;
  * after a 401, when they can be refreshed), a request timeout that covers the whole exchange.
  */
 export class Transport {
-  private readonly agents = new Map<string, http.Agent>();
   private readonly base: URL;
 
   constructor(
     readonly endpoint: ClusterEndpoint,
     private readonly credentials: CredentialSource,
     private readonly userAgent: string,
+    private readonly agents = new Map<string, http.Agent>(),
   ) {
     this.base = new URL(endpoint.server);
+  }
+
+  /** The same server and kept-alive connections, authenticated by another source. */
+  withCredentials(credentials: CredentialSource): Transport {
+    return new Transport(this.endpoint, credentials, this.userAgent, this.agents);
   }
 
   /** One agent per client certificate: exec plugins may hand out a new one mid-run. */
