@@ -85,6 +85,33 @@ export function readByJsYaml(text: string): boolean {
   return readWithJsYaml(text, true) !== undefined;
 }
 
+/** The documents of a YAML text as js-yaml read them, for manifestsOf (see readAgreeingDocuments). */
+export interface YamlDocuments {
+  readonly documents: readonly ReadDocument[];
+}
+
+/**
+ * The documents of a guarded text (UTF-8, no raw control characters, within the size budget)
+ * when js-yaml reads them as the document model would, which then refuses none of them; undefined
+ * when only the document model can say what the text holds or what is wrong with it. Lets the
+ * render input check read a plain manifest once for both the check and the objects.
+ */
+export function readAgreeingDocuments(text: string): YamlDocuments | undefined {
+  const documents = readWithJsYaml(text, false);
+  return documents ? { documents } : undefined;
+}
+
+/**
+ * parseManifests of a text that readAgreeingDocuments read: the same objects, with their lines.
+ * The objects are the documents' own values (callers change them): one call per read.
+ */
+export function manifestsOf(read: YamlDocuments, file: string): DesiredObject[] {
+  const out: DesiredObject[] = [];
+  for (const { value, line } of read.documents)
+    for (const object of asObjects(value, { file, line })) out.push({ object, source: { file, line } });
+  return out;
+}
+
 function listObjects(text: string, file: string, comments: boolean): Listed[] {
   guardText(text, file);
   const documents = readWithJsYaml(text, comments);
