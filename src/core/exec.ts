@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { GitopsError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import type { Masker } from './mask.js';
@@ -103,6 +102,17 @@ export function beforeRunning(settings: ExecSettings, command: string, read: boo
   return false;
 }
 
+let execaModule: Promise<typeof import('execa')> | undefined;
+
+/**
+ * execa and the hundred modules behind it, loaded by the first program run: git (simple-git) and
+ * the API client use this module's rules without ever running a program through it.
+ */
+function loadExeca(): Promise<typeof import('execa')> {
+  execaModule ??= import('execa');
+  return execaModule;
+}
+
 /**
  * The one way gitops runs other programs: argument arrays, no shell, explicit cwd,
  * a timeout, dry-run for mutating commands, masked echo and errors.
@@ -120,6 +130,7 @@ export class Exec {
     if (beforeRunning(this.settings, command, options.read)) {
       return { command, exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
     }
+    const { execa } = await loadExeca();
     const started = performance.now();
     const result = await execa(file, [...args], {
       cwd: options.cwd,
