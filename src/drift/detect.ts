@@ -126,6 +126,37 @@ export interface LegacyClaim {
   isOurs(object: KubeObject): Promise<boolean>;
 }
 
+/** HorizontalPodAutoscalers are read whenever workloads are: their targets' replicas are not drift. */
+const HPA_KIND = 'HorizontalPodAutoscaler.autoscaling';
+
+/**
+ * The kinds (`Kind.group`) readLive lists for these desired objects and this inventory, sorted,
+ * and whether the HorizontalPodAutoscalers are read too (workloads among them).
+ */
+export function liveKinds(
+  desired: readonly DesiredObject[],
+  inventory: Pick<Inventory, 'kinds'> | undefined,
+): { kinds: string[]; hpas: boolean } {
+  const kinds = new Set<string>([
+    ...desired.map((item) => groupKind(item.object)),
+    ...(inventory?.kinds ?? []),
+  ]);
+  return {
+    kinds: [...kinds].sort(),
+    hpas: [...kinds].some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!)),
+  };
+}
+
+/**
+ * Starts discovering what readLive reads for these desired objects, before the inventory is read
+ * (which the lists wait for): the discovery requests then go out together with the inventory's
+ * instead of after it. Failures are left to the reads themselves (discovery asks again).
+ */
+export function prepareLiveRead(cluster: Cluster, desired: readonly DesiredObject[]): void {
+  const { kinds, hpas } = liveKinds(desired, undefined);
+  cluster.prepare(hpas ? [...kinds, HPA_KIND] : kinds);
+}
+
 /**
  * Reads the live state of an environment in a batch: the inventory (unless given), one
  * LIST of every kind labelled as this environment's (at once), one of the HorizontalPodAutoscalers
@@ -140,31 +171,26 @@ export async function readLive(
   inventoryNamespace: string,
   options: { inventory?: Inventory | null; legacy?: LegacyClaim } = {},
 ): Promise<LiveState> {
+  if (options.inventory === undefined) prepareLiveRead(cluster, desired);
   const inventory =
     options.inventory === undefined
       ? await readInventory(cluster, environment, inventoryNamespace)
       : (options.inventory ?? undefined);
-  const kinds = new Set<string>([
-    ...desired.map((item) => groupKind(item.object)),
-    ...(inventory?.kinds ?? []),
-  ]);
+  const { kinds, hpas: hasWorkloads } = liveKinds(desired, inventory);
   const namespaces = new Set<string>(inventory?.namespaces ?? []);
   for (const item of desired) {
     if (item.object.metadata.namespace) namespaces.add(item.object.metadata.namespace);
   }
   // One namespace: a namespace-scoped read (CI service accounts rarely may list cluster-wide).
   const namespace = namespaces.size <= 1 ? ([...namespaces][0] ?? inventoryNamespace) : undefined;
-  const hasWorkloads = [...kinds].some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!));
   const id = ownerId(environment);
   const selector = options.legacy
     ? `${LABEL_ENVIRONMENT} in (${id},${options.legacy.label})`
     : `${LABEL_ENVIRONMENT}=${id}`;
   // Two independent lists: read at once.
   const [labelled, hpas] = await Promise.all([
-    cluster.list([...kinds].sort(), { ...(namespace ? { namespace } : {}), labelSelector: selector }),
-    hasWorkloads
-      ? cluster.list(['HorizontalPodAutoscaler.autoscaling'], namespace ? { namespace } : {})
-      : Promise.resolve([]),
+    cluster.list(kinds, { ...(namespace ? { namespace } : {}), labelSelector: selector }),
+    hasWorkloads ? cluster.list([HPA_KIND], namespace ? { namespace } : {}) : Promise.resolve([]),
   ]);
   const objects: KubeObject[] = [];
   const claimed: KubeObject[] = [];

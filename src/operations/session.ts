@@ -21,6 +21,7 @@ import {
   type DriftReport,
   type LegacyClaim,
   type LiveState,
+  prepareLiveRead,
   readLive,
 } from '../drift/detect.js';
 import { type EnvCheckout, openEnvRepo, widenSparseCheckout } from '../git/checkout.js';
@@ -196,6 +197,7 @@ export class EnvironmentSession {
     inventory?: Inventory | null,
     checkout?: EnvCheckout,
   ): Promise<LiveState> {
+    if (inventory === undefined) prepareLiveRead(this.cluster, objects);
     let known =
       inventory === undefined
         ? await readInventory(this.cluster, this.environment, this.inventoryNamespace)
