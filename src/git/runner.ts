@@ -1,16 +1,19 @@
 import { chmodSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import {
-  GitError,
-  GitPluginError,
-  type SimpleGitOptions,
-  type SimpleGitProgressEvent,
-  simpleGit,
-} from 'simple-git';
+import type * as SimpleGitModule from 'simple-git';
+import type { SimpleGitOptions, SimpleGitProgressEvent } from 'simple-git';
 import type { Context } from '../core/context.js';
 import { GitopsError } from '../core/errors.js';
 import { beforeRunning, displayCommand, ExecError, type ExecResult, tail } from '../core/exec.js';
 import { ExitCode } from '../core/exit-codes.js';
+
+// simple-git's CommonJS build through require(): its ES build imports CommonJS packages (debug,
+// @kwsites/*), which Node 20 loads through the ESM wrapper's CJS analysis, and that took twice as
+// long (about 25 ms of every command that runs git; see cli/main.ts for commander).
+const { GitError, GitPluginError, simpleGit } = createRequire(import.meta.url)(
+  'simple-git',
+) as typeof SimpleGitModule;
 
 /**
  * Environment every git call gets: never prompt (CI has no one to answer), C locale so
