@@ -64,7 +64,8 @@ const SERVER_METADATA = new Set([
   'generateName',
 ]);
 
-function ignored(path: readonly Segment[], pointer: string, ignore: readonly string[]): boolean {
+/** Server-owned fields (status, server metadata) and tools' labels and annotations: by path alone. */
+function serverNoise(path: readonly Segment[]): boolean {
   const first = path[0];
   if (first && 'field' in first && first.field === 'status') return true;
   if (first && 'field' in first && first.field === 'metadata') {
@@ -82,7 +83,11 @@ function ignored(path: readonly Segment[], pointer: string, ignore: readonly str
       }
     }
   }
-  return ignore.some((rule) => pointer === rule || pointer.startsWith(`${rule}/`));
+  return false;
+}
+
+function ignored(path: readonly Segment[], pointer: string, ignore: readonly string[]): boolean {
+  return serverNoise(path) || ignore.some((rule) => pointer === rule || pointer.startsWith(`${rule}/`));
 }
 
 /** Fields below which values are resource quantities (`500m` = `0.5`). */
@@ -212,6 +217,9 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
       if (declared[leaf.length] !== undefined) return;
       const liveValue = held[leaf.length];
       if (liveValue === undefined) return;
+      // add() would drop it (gitops' own labels, on every object). Its display is not needed to
+      // keep others out either: a path that displays the same is server noise too.
+      if (serverNoise(leaf)) return;
       if (
         desired.kind === 'Secret' &&
         leaf[0] &&
