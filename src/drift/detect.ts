@@ -212,9 +212,6 @@ function normalisedKey(object: KubeObject, scopes: ReadonlyMap<string, boolean>)
   return objectKey(object);
 }
 
-/** localeCompare's order (the default locale's collation), without a collator per comparison. */
-const KEY_ORDER = new Intl.Collator();
-
 /** Compares the live state of an environment with the cluster (see detectDrift). */
 export async function detectDrift(
   cluster: Cluster,
@@ -312,7 +309,7 @@ export function compareLive(
       ...(adopted(key) ? { adopted: true } : {}),
     });
   }
-  objects.sort((a, b) => KEY_ORDER.compare(a.key, b.key));
+  objects.sort((a, b) => a.key.localeCompare(b.key));
   const counts: Record<DriftState, number> = {
     'in-sync': 0,
     modified: 0,
