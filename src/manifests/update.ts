@@ -3,11 +3,11 @@ import { join, posix, sep } from 'node:path';
 import { isMap, isSeq } from 'yaml';
 import { usageError } from '../core/errors.js';
 import { MAX_FILE_BYTES, megabytes, ReadBudget } from '../core/input-guards.js';
+import { isWithin } from '../core/repository.js';
 import { tryParseImageReference } from '../images/reference.js';
 import {
   EnvFiles,
   fileContains,
-  isWithin,
   listYamlFiles,
   readCapped,
   repositoryRoot,

@@ -12,9 +12,9 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { usageError } from '../core/errors.js';
 import { decodeText, documentProblem, type InputProblem, ReadBudget } from '../core/input-guards.js';
-import { isWithin } from '../manifests/env-files.js';
+import { isWithin } from '../core/repository.js';
 import type { RepoFiles } from '../manifests/inputs.js';
-import { isKustomizationFile } from '../manifests/kustomize.js';
+import { isKustomizationFile } from '../manifests/kustomize-files.js';
 import { readAgreeingDocuments, type YamlDocuments } from './parse.js';
 
 const YAML_FILE = /\.ya?ml$/;

@@ -8,10 +8,8 @@ import { usageError } from '../core/errors.js';
 import { MAX_FILE_BYTES, MAX_TOTAL_BYTES } from '../core/input-guards.js';
 import { crdScopes, type DesiredObject, groupKind, isNamespaced, objectKey } from '../kube/objects.js';
 import { renderInputs } from '../manifests/inputs.js';
-import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
-import { renderHelm } from './helm.js';
+import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize-files.js';
 import { type CheckedInputs, checkRenderInputs, confinedTreeFiles } from './input-check.js';
-import { renderKustomize } from './kustomize.js';
 import { manifestsOf, parseManifests } from './parse.js';
 
 export { parseManifests };
@@ -88,9 +86,12 @@ export async function renderEnvironment(
     ...(layout === 'plain' ? { skip } : {}),
   });
   let objects: DesiredObject[];
+  // The renderers that run a tool are loaded by the layouts that need them.
   if (layout === 'kustomize') {
+    const { renderKustomize } = await import('./kustomize.js');
     objects = await renderKustomize(ctx, environment, checkout, envPath, kubectl, inputs);
   } else if (layout === 'helm') {
+    const { renderHelm } = await import('./helm.js');
     objects = await renderHelm(ctx, environment, checkout, envPath, kubectl, defaultNamespace, tools.helm);
   } else {
     objects = readPlain(checkout.dir, checkout.envDir, skip, checked);
