@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import type { Node, YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from '../core/yaml.js';
 import { isRemote, KUSTOMIZATION_FILE_NAMES } from './kustomize-files.js';
 
 /**

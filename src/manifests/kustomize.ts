@@ -1,4 +1,5 @@
-import { isMap, isSeq, type Pair, type YAMLMap } from 'yaml';
+import type { Pair, YAMLMap } from 'yaml';
+import { isMap, isSeq } from '../core/yaml.js';
 import type { FilePlan } from './plan.js';
 import { addMapKey, appendMapItem, plainOrQuoted, removeMapPair, replaceMapPair } from './structure.js';
 import {

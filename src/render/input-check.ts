@@ -9,10 +9,10 @@
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
 import { usageError } from '../core/errors.js';
 import { decodeText, documentProblem, type InputProblem, ReadBudget } from '../core/input-guards.js';
 import { isWithin } from '../core/repository.js';
+import { LineCounter, parseAllDocuments } from '../core/yaml.js';
 import type { RepoFiles } from '../manifests/inputs.js';
 import { isKustomizationFile } from '../manifests/kustomize-files.js';
 import { readAgreeingDocuments, type YamlDocuments } from './parse.js';

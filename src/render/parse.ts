@@ -1,5 +1,4 @@
 import jsYaml from 'js-yaml';
-import { LineCounter, parseAllDocuments } from 'yaml';
 import { usageError } from '../core/errors.js';
 import {
   controlProblem,
@@ -9,6 +8,7 @@ import {
   MAX_TOTAL_BYTES,
   megabytes,
 } from '../core/input-guards.js';
+import { LineCounter, parseAllDocuments } from '../core/yaml.js';
 import type { DesiredObject, KubeObject } from '../kube/objects.js';
 
 /*
