@@ -242,6 +242,32 @@ test('compare: server defaults, status and list order are not drift; a changed f
   assert.deepEqual(compareObject(desired, live, { ignore: ['/spec/replicas'] }), [], 'ignoreDifferences');
 });
 
+test('compare: an object as git declares it has no differences; keyed items are matched by key, not position', () => {
+  const desired = deployment({
+    ...containers({ name: 'web', image: 'web:1', env: [{ name: 'A', value: '1' }], args: [] }),
+  });
+  const live = deployment({
+    replicas: 1,
+    ...containers({ name: 'web', image: 'web:1', env: [{ name: 'A', value: '1' }], ports: [] }),
+  });
+  assert.deepEqual(
+    compareObject(desired, live, { ignore: [] }),
+    [],
+    'an empty list git declares may be absent',
+  );
+  // Two items of one key (the API refuses them, git may hold them): each is compared with the
+  // first live item of its key, as the merge would see it, whatever their positions.
+  const twice = deployment(containers({ name: 'web', image: 'web:1' }, { name: 'web', image: 'web:2' }));
+  assert.deepEqual(
+    compareObject(twice, structuredClone(twice), { ignore: [] }).map((difference) => [
+      difference.display,
+      difference.desired,
+      difference.live,
+    ]),
+    [['spec.template.spec.containers[name=web].image', 'web:2', 'web:1']],
+  );
+});
+
 test('compare: fields a person added are extra; a Secret is compared by hash and its values never kept', () => {
   const desired = deployment(containers({ name: 'web', image: 'web:1' }));
   const live = deployment(

@@ -190,10 +190,14 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
     if (!scalarEqual(d, l, inQuantity)) add({ kind: 'changed', path, desired: d, live: l });
   };
   const root: PointerState = { pointer: '', node: desired };
+  // Most objects are in sync: a plain comparison proves that walk has nothing to report.
+  const compare = (declared: unknown) => {
+    if (!declaredAsLive(declared, live, undefined)) walk(declared, live, [], undefined, root, false);
+  };
 
   if (desired.kind === 'Secret' && desired.apiVersion === 'v1') {
     const { data: _data, stringData: _stringData, ...rest } = desired as Record<string, unknown>;
-    walk(rest, live, [], undefined, root, false);
+    compare(rest);
     const wanted = secretDigests(desired as Record<string, unknown>);
     const actual = secretDigests(live as Record<string, unknown>);
     for (const [key, digest] of wanted) {
@@ -204,7 +208,7 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
       if (!wanted.has(key)) add({ kind: 'extra', path: [{ field: 'data' }, { field: key }], secret: true });
     }
   } else {
-    walk(desired, live, [], undefined, root, false);
+    compare(desired);
   }
 
   // Fields the cluster has and git does not: written by a person's tool, or left over from an
@@ -235,6 +239,46 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
     });
   }
   return differences;
+}
+
+/**
+ * Whether compareObject's walk would report nothing for `d` against `l`: every value git declares
+ * is the live one as it is (===), keyed list items matched by their key as walk matches them, and
+ * a declared empty value may be absent. False wherever walk could report a difference (then walk
+ * decides, with quantities, int-or-string and ignored paths); true implies it reports none.
+ */
+function declaredAsLive(d: unknown, l: unknown, field: string | undefined): boolean {
+  if (Array.isArray(d)) {
+    if (!Array.isArray(l)) return false;
+    const keys = listKeysFor(field, d);
+    if (keys) {
+      for (const item of d) {
+        const key = itemKey(item, keys);
+        if (!key) continue;
+        const match = l.find((candidate) => {
+          const candidateKey = itemKey(candidate, keys);
+          return candidateKey !== undefined && sameKey(candidateKey, key);
+        });
+        if (match === undefined || !declaredAsLive(item, match, undefined)) return false;
+      }
+      return true;
+    }
+    if (d.length !== l.length) return false;
+    for (let index = 0; index < d.length; index++) {
+      if (!declaredAsLive(d[index], l[index], undefined)) return false;
+    }
+    return true;
+  }
+  if (d !== null && typeof d === 'object') {
+    if (l === null || typeof l !== 'object' || Array.isArray(l)) return false;
+    for (const key of Object.keys(d)) {
+      const value = (d as Record<string, unknown>)[key];
+      const child = (l as Record<string, unknown>)[key];
+      if (child === undefined ? !isEmptyValue(value) : !declaredAsLive(value, child, key)) return false;
+    }
+    return true;
+  }
+  return d === l;
 }
 
 /**
