@@ -8,7 +8,13 @@ import type { Inventory } from '../src/cluster/inventory.js';
 import type { EnvironmentConfig } from '../src/config/types.js';
 import { compareObject } from '../src/drift/compare.js';
 import { compareLive, liveStateCovers, readLive } from '../src/drift/detect.js';
-import { foreignOwners, isControllerManager, ownedLeaves, owns } from '../src/drift/managed-fields.js';
+import {
+  foreignOwners,
+  isControllerManager,
+  ownedLeaves,
+  owns,
+  walkOwnedLeaves,
+} from '../src/drift/managed-fields.js';
 import { isEmptyValue, quantityValue, scalarEqual } from '../src/drift/normalize.js';
 import { displayPath, jsonPointer, listKeysFor, type Segment, valueAt } from '../src/drift/paths.js';
 import type { KubeObject, ManagedFieldsEntry } from '../src/kube/objects.js';
@@ -101,6 +107,96 @@ test('managed fields: leaves, ownership and who changed a field', () => {
   assert.ok(!isControllerManager({ manager: 'kubectl-edit' }));
 });
 
+test('managed fields walked with the objects: each leaf of ownedLeaves, with valueAt of every prefix in each', () => {
+  const fieldsV1 = {
+    'f:metadata': { 'f:labels': { 'f:app': {} } },
+    'f:spec': {
+      'f:replicas': {},
+      'f:template': {
+        'f:spec': {
+          'f:containers': {
+            'k:{"name":"web"}': {
+              '.': {},
+              'f:image': {},
+              // A port git wrote without its protocol is the TCP one, not the UDP one of the key.
+              'f:ports': {
+                'k:{"containerPort":53,"protocol":"TCP"}': { '.': {}, 'f:name': {} },
+                'k:{"containerPort":53,"protocol":"UDP"}': { '.': {}, 'f:name': {} },
+              },
+            },
+            'k:{"name":"gone"}': { '.': {}, 'f:image': {} },
+          },
+          'f:finalizers': { 'v:"a"': {}, 'v:"b"': {} },
+        },
+      },
+    },
+    'x:unknown': {},
+  };
+  const desired = deployment(containers({ name: 'web', image: 'a', ports: [{ containerPort: 53 }] }), {
+    labels: { app: 'web' },
+  });
+  const live = deployment(
+    {
+      replicas: 3,
+      ...containers(
+        { name: 'side', image: 's' },
+        {
+          name: 'web',
+          image: 'b',
+          ports: [
+            { containerPort: 53, protocol: 'TCP', name: 'dns-tcp' },
+            { containerPort: 53, protocol: 'UDP', name: 'dns' },
+          ],
+        },
+      ),
+    },
+    { labels: null as unknown as Record<string, string> },
+  );
+  const walked: Array<{ path: Segment[]; along: unknown[][] }> = [];
+  walkOwnedLeaves(fieldsV1, [desired, live] as const, (path, along) =>
+    walked.push({ path: [...path], along: along.map((values) => [...values]) }),
+  );
+  const container = 'spec.template.spec.containers';
+  assert.deepEqual(
+    walked.map(({ path }) => displayPath(path)),
+    [
+      'metadata.labels.app',
+      'spec.replicas',
+      `${container}[name=web].image`,
+      `${container}[name=web].ports[containerPort=53,protocol=TCP].name`,
+      `${container}[name=web].ports[containerPort=53,protocol=UDP].name`,
+      `${container}[name=gone].image`,
+      // Set items end the path: one leaf per item.
+      'spec.template.spec.finalizers',
+      'spec.template.spec.finalizers',
+    ],
+  );
+  assert.deepEqual(
+    walked.map(({ path }) => path),
+    ownedLeaves(fieldsV1),
+  );
+  for (const { path, along } of walked) {
+    for (const [index, root] of [desired, live].entries()) {
+      assert.deepEqual(
+        along[index],
+        path.map((_, length) => valueAt(root, path.slice(0, length))).concat([valueAt(root, path)]),
+        displayPath(path),
+      );
+    }
+  }
+  const port = (protocol: string) =>
+    walked.find(({ path }) =>
+      displayPath(path).endsWith(`ports[containerPort=53,protocol=${protocol}].name`),
+    )!;
+  assert.deepEqual(port('TCP').along[0]!.slice(-2), [{ containerPort: 53 }, undefined]);
+  assert.deepEqual(port('UDP').along[0]!.slice(-2), [undefined, undefined], 'git declares no UDP port');
+  assert.equal(port('UDP').along[1]!.at(-1), 'dns');
+  assert.equal(
+    walked.find(({ path }) => displayPath(path) === 'metadata.labels.app')!.along[1]!.at(-1),
+    undefined,
+  );
+});
+
 test('compare: server defaults, status and list order are not drift; a changed field names its manager', () => {
   const desired = deployment({
     replicas: 2,
@@ -147,6 +243,32 @@ test('compare: server defaults, status and list order are not drift; a changed f
     ['kubectl'],
   );
   assert.deepEqual(compareObject(desired, live, { ignore: ['/spec/replicas'] }), [], 'ignoreDifferences');
+});
+
+test('compare: an object as git declares it has no differences; keyed items are matched by key, not position', () => {
+  const desired = deployment({
+    ...containers({ name: 'web', image: 'web:1', env: [{ name: 'A', value: '1' }], args: [] }),
+  });
+  const live = deployment({
+    replicas: 1,
+    ...containers({ name: 'web', image: 'web:1', env: [{ name: 'A', value: '1' }], ports: [] }),
+  });
+  assert.deepEqual(
+    compareObject(desired, live, { ignore: [] }),
+    [],
+    'an empty list git declares may be absent',
+  );
+  // Two items of one key (the API refuses them, git may hold them): each is compared with the
+  // first live item of its key, as the merge would see it, whatever their positions.
+  const twice = deployment(containers({ name: 'web', image: 'web:1' }, { name: 'web', image: 'web:2' }));
+  assert.deepEqual(
+    compareObject(twice, structuredClone(twice), { ignore: [] }).map((difference) => [
+      difference.display,
+      difference.desired,
+      difference.live,
+    ]),
+    [['spec.template.spec.containers[name=web].image', 'web:2', 'web:1']],
+  );
 });
 
 test('compare: fields a person added are extra; a Secret is compared by hash and its values never kept', () => {

@@ -8,10 +8,14 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import jsYaml from 'js-yaml';
 import { stringify } from 'yaml';
+import { controlProblem } from '../src/core/input-guards.js';
+import { textProblem } from '../src/render/input-check.js';
 import {
+  manifestsOf,
   parseDocuments,
   parseDocumentsWithDocumentModel,
   parseManifests,
+  readAgreeingDocuments,
   readByJsYaml,
 } from '../src/render/parse.js';
 
@@ -51,6 +55,18 @@ function assertSameAsDocumentModel(text: string): void {
     manifests,
     JSON.stringify(text),
   );
+  // The render input check takes js-yaml's reading of a guarded text (no raw control characters)
+  // as proof that the document model refuses nothing, and the plain reader takes its objects from
+  // it: both must hold for every such text.
+  const agreeing = controlProblem(text) === undefined ? readAgreeingDocuments(text) : undefined;
+  if (agreeing) {
+    assert.equal(textProblem(text), undefined, JSON.stringify(text));
+    assert.deepStrictEqual(
+      outcome(() => manifestsOf(agreeing, 'envs/staging/all.yaml')),
+      manifests,
+      JSON.stringify(text),
+    );
+  }
 }
 
 const configMap = (data: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n${data}`;

@@ -2,11 +2,12 @@
 // kubectl, the drift engine, builds and subprocesses load only once a command is past its config.
 // No timings here (speed lives in bench/): the modules a run loaded are the thing asserted.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type TestContext, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type HelpCache, pipedHelp } from '../src/cli/help-cache.js';
 import { buildProgram } from '../src/cli/main.js';
 import { baseEnv, repoRoot, runBin, tempDir } from './support/cli.js';
@@ -62,7 +63,7 @@ async function runRecorded(
 const OPERATION_MODULES = [
   /^dist\/(operations|pipeline|gates|bump|build|drift|render|cluster|git|manifests|kube)\//,
   /^dist\/core\/exec\.js$/,
-  /^(execa|simple-git|ora)$/,
+  /^(execa|ora)$/,
 ];
 /** The YAML parsers: for reading a config file, not for finding that there is none. */
 const YAML_MODULES = [/^(yaml|js-yaml)$/];
@@ -220,4 +221,24 @@ test('the list of commands in --help is the same whether their modules are loade
   const listed = await help(() => false);
   assert.match(listed, /deploy \[options\] {2,}build, bump the env repo/);
   assert.equal(listed, await help(() => true));
+});
+
+test('the exec wrapper loads execa on its first run, not when git or the API client import its rules', async (t) => {
+  const dist = (path: string) => JSON.stringify(pathToFileURL(join(repoRoot, 'dist', path)).href);
+  const modulesOf = (script: string) => {
+    const record = join(tempDir(t), 'modules.txt');
+    writeFileSync(record, '');
+    const result = spawnSync(process.execPath, ['--import', recorder, '--input-type=module', '-e', script], {
+      env: baseEnv({ GITOPS_RECORD_MODULES: record }),
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    return readFileSync(record, 'utf8').split('\n').filter(Boolean).map(moduleName);
+  };
+  const imported = `const { Exec } = await import(${dist('core/exec.js')});\nconst { Masker } = await import(${dist('core/mask.js')});\n`;
+  assert.ok(!modulesOf(imported).includes('execa'));
+  const ran = modulesOf(
+    `${imported}await new Exec({ env: process.env, masker: new Masker(), dryRun: false, defaultTimeoutMs: 10_000 }).run(process.execPath, ['-e', ''], { cwd: '.' });`,
+  );
+  assert.ok(ran.includes('execa'), ran.join(' '));
 });

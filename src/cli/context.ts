@@ -17,9 +17,9 @@ export interface CliContext extends Context {
 const DEFAULT_EXEC_TIMEOUT_MS = 10 * 60 * 1000;
 
 /**
- * `new Exec(settings)`, built on the first run(): core/exec.ts loads execa (about a hundred
- * modules), which usage and config errors never need. The settings object is the one given (dry
- * run, masking, echo, abort signal), so results, skips and errors are the same.
+ * `new Exec(settings)`, built on the first run(): usage and config errors never need the
+ * subprocess wrapper (nor execa, which it loads on its own first run). The settings object is the
+ * one given (dry run, masking, echo, abort signal), so results, skips and errors are the same.
  */
 function lazyExec(settings: ExecSettings): Exec {
   let loaded: Promise<Exec> | undefined;

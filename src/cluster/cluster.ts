@@ -103,6 +103,15 @@ export class Cluster {
     return groupVersion ? this.client.resource(groupVersion, kind) : undefined;
   }
 
+  /**
+   * Starts resolving these kinds (`Kind.group`) without waiting, so that reads of them sent later
+   * find discovery done. A failure is not reported here: the read that needs the kind asks again
+   * and says why.
+   */
+  prepare(kindNames: readonly string[]): void {
+    for (const kindName of new Set(kindNames)) this.resolve(kindName).catch(() => undefined);
+  }
+
   /** Lists and watches for following rollouts (rollout.ts), failures said as the server said them. */
   rolloutSource(): {
     list(

@@ -1,6 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, posix } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { type SourceLocation, usageError } from '../core/errors.js';
 import { refNameProblem } from '../core/git-refs.js';
 import {
@@ -11,6 +10,7 @@ import {
   invalidUtf8Offset,
   MAX_ALIAS_EXPANSION,
 } from '../core/input-guards.js';
+import { LineCounter, parseDocument } from '../core/yaml.js';
 import { derivedEnvironmentId, normaliseRepoUrl } from './identity.js';
 import { configSchema, NAME_PATTERN } from './schema.js';
 import type { Spec } from './spec.js';

@@ -1,5 +1,6 @@
-import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import type { SourceLocation } from '../core/errors.js';
+import { isAlias, isMap, isScalar, isSeq } from '../core/yaml.js';
 import type { Spec } from './spec.js';
 import { closest } from './suggest.js';
 

@@ -6,7 +6,8 @@
  * file refused by one is refused by the other, with the same words.
  */
 import { isUtf8 } from 'node:buffer';
-import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node, type YAMLError } from 'yaml';
+import type { Document, Node, YAMLError } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq } from './yaml.js';
 
 /** A file larger than this is not read whole: env repos hold hand-written YAML, not data dumps. */
 export const MAX_FILE_BYTES = 8 * 1024 * 1024;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 
 /**
  * The nearest directory at or above `dir` holding `.git` (a directory, or a worktree's file),
@@ -10,4 +10,9 @@ export function enclosingRepository(dir: string): string | undefined {
     if (existsSync(join(at, '.git'))) return at;
     if (dirname(at) === at) return undefined;
   }
+}
+
+/** Whether `path` is `root` or below it (both real paths). */
+export function isWithin(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
 }

@@ -1,9 +1,18 @@
 import { createHash } from 'node:crypto';
 import { ANNOTATION_REVISION, FIELD_MANAGER, type KubeObject, LABEL_ENVIRONMENT } from '../kube/objects.js';
 import { ANNOTATION_OWNER } from '../kube/ownership.js';
-import { foreignOwners, isControllerManager, type ManagerRef, ownedLeaves } from './managed-fields.js';
+import { foreignOwners, isControllerManager, type ManagerRef, walkOwnedLeaves } from './managed-fields.js';
 import { isEmptyValue, scalarEqual } from './normalize.js';
-import { displayPath, itemKey, jsonPointer, listKeysFor, type Segment, sameKey, valueAt } from './paths.js';
+import {
+  displayPath,
+  itemKey,
+  jsonPointer,
+  listKeysFor,
+  type PointerState,
+  pointerStep,
+  type Segment,
+  sameKey,
+} from './paths.js';
 
 /**
  * One field that differs between git and the cluster.
@@ -55,7 +64,8 @@ const SERVER_METADATA = new Set([
   'generateName',
 ]);
 
-function ignored(path: readonly Segment[], pointer: string, ignore: readonly string[]): boolean {
+/** Server-owned fields (status, server metadata) and tools' labels and annotations: by path alone. */
+function serverNoise(path: readonly Segment[]): boolean {
   const first = path[0];
   if (first && 'field' in first && first.field === 'status') return true;
   if (first && 'field' in first && first.field === 'metadata') {
@@ -73,16 +83,15 @@ function ignored(path: readonly Segment[], pointer: string, ignore: readonly str
       }
     }
   }
-  return ignore.some((rule) => pointer === rule || pointer.startsWith(`${rule}/`));
+  return false;
 }
 
-function isQuantityPath(path: readonly Segment[]): boolean {
-  return path.some(
-    (segment) =>
-      'field' in segment &&
-      (segment.field === 'resources' || segment.field === 'hard' || segment.field === 'capacity'),
-  );
+function ignored(path: readonly Segment[], pointer: string, ignore: readonly string[]): boolean {
+  return serverNoise(path) || ignore.some((rule) => pointer === rule || pointer.startsWith(`${rule}/`));
 }
+
+/** Fields below which values are resource quantities (`500m` = `0.5`). */
+const QUANTITY_FIELDS = new Set(['resources', 'hard', 'capacity']);
 
 /** Secret `data` with `stringData` folded in (as the API server does), values base64-decoded and hashed. */
 export function secretDigests(object: Record<string, unknown>): Map<string, string> {
@@ -118,9 +127,17 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
     });
   };
 
-  const walk = (d: unknown, l: unknown, path: Segment[], field: string | undefined) => {
-    const pointer = jsonPointer(path, desired);
-    if (path.length > 0 && ignored(path, pointer, options.ignore)) return;
+  // `at`: jsonPointer(path, desired), carried down one segment at a time; `inQuantity`: a field
+  // on the path is one of QUANTITY_FIELDS.
+  const walk = (
+    d: unknown,
+    l: unknown,
+    path: Segment[],
+    field: string | undefined,
+    at: PointerState,
+    inQuantity: boolean,
+  ) => {
+    if (path.length > 0 && ignored(path, at.pointer, options.ignore)) return;
     if (Array.isArray(d)) {
       if (!Array.isArray(l)) {
         if (!(isEmptyValue(d) && isEmptyValue(l))) add({ kind: 'changed', path, desired: d, live: l });
@@ -135,9 +152,10 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
             const candidateKey = itemKey(candidate, keys);
             return candidateKey !== undefined && sameKey(candidateKey, key);
           });
-          const itemPath = [...path, { key }];
+          const segment = { key };
+          const itemPath = [...path, segment];
           if (match === undefined) add({ kind: 'changed', path: itemPath, desired: item, live: undefined });
-          else walk(item, match, itemPath, undefined);
+          else walk(item, match, itemPath, undefined, pointerStep(at, segment), inQuantity);
         }
         return;
       }
@@ -145,7 +163,10 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
         add({ kind: 'changed', path, desired: d, live: l });
         return;
       }
-      for (const [index, item] of d.entries()) walk(item, l[index], [...path, { index }], undefined);
+      for (const [index, item] of d.entries()) {
+        const segment = { index };
+        walk(item, l[index], [...path, segment], undefined, pointerStep(at, segment), inQuantity);
+      }
       return;
     }
     if (d !== null && typeof d === 'object') {
@@ -155,22 +176,28 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
       }
       for (const [key, value] of Object.entries(d)) {
         const child = (l as Record<string, unknown>)[key];
-        const childPath = [...path, { field: key }];
+        const segment = { field: key };
+        const childPath = [...path, segment];
         if (child === undefined) {
           if (!isEmptyValue(value))
             add({ kind: 'changed', path: childPath, desired: value, live: undefined });
           continue;
         }
-        walk(value, child, childPath, key);
+        walk(value, child, childPath, key, pointerStep(at, segment), inQuantity || QUANTITY_FIELDS.has(key));
       }
       return;
     }
-    if (!scalarEqual(d, l, isQuantityPath(path))) add({ kind: 'changed', path, desired: d, live: l });
+    if (!scalarEqual(d, l, inQuantity)) add({ kind: 'changed', path, desired: d, live: l });
+  };
+  const root: PointerState = { pointer: '', node: desired };
+  // Most objects are in sync: a plain comparison proves that walk has nothing to report.
+  const compare = (declared: unknown) => {
+    if (!declaredAsLive(declared, live, undefined)) walk(declared, live, [], undefined, root, false);
   };
 
   if (desired.kind === 'Secret' && desired.apiVersion === 'v1') {
     const { data: _data, stringData: _stringData, ...rest } = desired as Record<string, unknown>;
-    walk(rest, live, [], undefined);
+    compare(rest);
     const wanted = secretDigests(desired as Record<string, unknown>);
     const actual = secretDigests(live as Record<string, unknown>);
     for (const [key, digest] of wanted) {
@@ -181,7 +208,7 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
       if (!wanted.has(key)) add({ kind: 'extra', path: [{ field: 'data' }, { field: key }], secret: true });
     }
   } else {
-    walk(desired, live, [], undefined);
+    compare(desired);
   }
 
   // Fields the cluster has and git does not: written by a person's tool, or left over from an
@@ -190,29 +217,77 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
   for (const entry of managed ?? []) {
     if (isControllerManager(entry)) continue;
     const mine = entry.manager === FIELD_MANAGER;
-    for (const leaf of ownedLeaves(entry.fieldsV1)) {
-      if (valueAt(desired, leaf) !== undefined || valueAt(live, leaf) === undefined) continue;
+    walkOwnedLeaves(entry.fieldsV1, [desired, live] as const, (leaf, [declared, held]) => {
+      if (declared[leaf.length] !== undefined) return;
+      const liveValue = held[leaf.length];
+      if (liveValue === undefined) return;
+      // add() would drop it (gitops' own labels, on every object). Its display is not needed to
+      // keep others out either: a path that displays the same is server noise too.
+      if (serverNoise(leaf)) return;
       if (
         desired.kind === 'Secret' &&
         leaf[0] &&
         'field' in leaf[0] &&
         (leaf[0].field === 'data' || leaf[0].field === 'stringData')
       )
-        continue;
-      if (ancestorDeclaredAtomic(desired, leaf)) continue;
+        return;
+      if (ancestorDeclaredAtomic(declared, leaf)) return;
       const display = displayPath(leaf);
-      if (seen.has(display)) continue;
+      if (seen.has(display)) return;
       seen.add(display);
-      add({ kind: mine ? 'not-in-git' : 'extra', path: leaf, live: valueAt(live, leaf) }, !mine);
-    }
+      add({ kind: mine ? 'not-in-git' : 'extra', path: [...leaf], live: liveValue }, !mine);
+    });
   }
   return differences;
 }
 
-/** A leaf below an atomic list that git declares is already compared with the whole list. */
-function ancestorDeclaredAtomic(desired: unknown, leaf: readonly Segment[]): boolean {
+/**
+ * Whether compareObject's walk would report nothing for `d` against `l`: every value git declares
+ * is the live one as it is (===), keyed list items matched by their key as walk matches them, and
+ * a declared empty value may be absent. False wherever walk could report a difference (then walk
+ * decides, with quantities, int-or-string and ignored paths); true implies it reports none.
+ */
+function declaredAsLive(d: unknown, l: unknown, field: string | undefined): boolean {
+  if (Array.isArray(d)) {
+    if (!Array.isArray(l)) return false;
+    const keys = listKeysFor(field, d);
+    if (keys) {
+      for (const item of d) {
+        const key = itemKey(item, keys);
+        if (!key) continue;
+        const match = l.find((candidate) => {
+          const candidateKey = itemKey(candidate, keys);
+          return candidateKey !== undefined && sameKey(candidateKey, key);
+        });
+        if (match === undefined || !declaredAsLive(item, match, undefined)) return false;
+      }
+      return true;
+    }
+    if (d.length !== l.length) return false;
+    for (let index = 0; index < d.length; index++) {
+      if (!declaredAsLive(d[index], l[index], undefined)) return false;
+    }
+    return true;
+  }
+  if (d !== null && typeof d === 'object') {
+    if (l === null || typeof l !== 'object' || Array.isArray(l)) return false;
+    for (const key of Object.keys(d)) {
+      const value = (d as Record<string, unknown>)[key];
+      const child = (l as Record<string, unknown>)[key];
+      if (child === undefined ? !isEmptyValue(value) : !declaredAsLive(value, child, key)) return false;
+    }
+    return true;
+  }
+  return d === l;
+}
+
+/**
+ * A leaf below an atomic list that git declares is already compared with the whole list.
+ * `declared[k]`: what git declares at the leaf's path cut to its first k segments.
+ */
+function ancestorDeclaredAtomic(declared: readonly unknown[], leaf: readonly Segment[]): boolean {
   for (let length = leaf.length - 1; length > 0; length--) {
-    const value = valueAt(desired, leaf.slice(0, length));
+    const value = declared[length];
     if (Array.isArray(value)) {
       const last = leaf[length - 1];
       const field = last && 'field' in last ? last.field : undefined;

@@ -132,6 +132,15 @@ export interface LiveScope {
   byName: string[];
 }
 
+/** HorizontalPodAutoscalers are read whenever workloads are: their targets' replicas are not drift. */
+const HPA_KIND = 'HorizontalPodAutoscaler.autoscaling';
+
+/** These kinds (`Kind.group`) once each, sorted, and whether workloads are among them (HPAs read too). */
+function kindsListed(kinds: Iterable<string>): { kinds: string[]; hpas: boolean } {
+  const sorted = [...new Set(kinds)].sort();
+  return { kinds: sorted, hpas: sorted.some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!)) };
+}
+
 /** The lists a read of the live state sends for these desired objects and this inventory. */
 function listScope(
   environment: EnvironmentConfig,
@@ -140,7 +149,7 @@ function listScope(
   inventoryNamespace: string,
   legacy: LegacyClaim | undefined,
 ): Omit<LiveScope, 'byName'> {
-  const kinds = new Set<string>([
+  const { kinds, hpas } = kindsListed([
     ...desired.map((item) => groupKind(item.object)),
     ...(inventory?.kinds ?? []),
   ]);
@@ -152,10 +161,10 @@ function listScope(
   const namespace = namespaces.size <= 1 ? ([...namespaces][0] ?? inventoryNamespace) : undefined;
   const id = ownerId(environment);
   return {
-    kinds: [...kinds].sort(),
+    kinds,
     namespace,
     labelSelector: legacy ? `${LABEL_ENVIRONMENT} in (${id},${legacy.label})` : `${LABEL_ENVIRONMENT}=${id}`,
-    hpas: [...kinds].some((kind) => WORKLOAD_KINDS.has(kind.split('.')[0]!)),
+    hpas,
   };
 }
 
@@ -169,7 +178,7 @@ export function inventoryKinds(
   inventoryNamespace: string,
 ): string[] {
   const scope = listScope(environment, [], inventory, inventoryNamespace, undefined);
-  return scope.hpas ? [...scope.kinds, 'HorizontalPodAutoscaler.autoscaling'] : scope.kinds;
+  return scope.hpas ? [...scope.kinds, HPA_KIND] : scope.kinds;
 }
 
 /**
@@ -214,6 +223,16 @@ export interface LegacyClaim {
 }
 
 /**
+ * Starts discovering what readLive reads for these desired objects, before the inventory is read
+ * (which the lists wait for): the discovery requests then go out together with the inventory's
+ * instead of after it. Failures are left to the reads themselves (discovery asks again).
+ */
+export function prepareLiveRead(cluster: Cluster, desired: readonly DesiredObject[]): void {
+  const { kinds, hpas } = kindsListed(desired.map((item) => groupKind(item.object)));
+  cluster.prepare(hpas ? [...kinds, HPA_KIND] : kinds);
+}
+
+/**
  * Reads the live state of an environment in a batch: the inventory (unless given), one
  * LIST of every kind labelled as this environment's (at once), one of the HorizontalPodAutoscalers
  * when workloads are involved, and a read by name of the objects git declares that
@@ -227,6 +246,7 @@ export async function readLive(
   inventoryNamespace: string,
   options: { inventory?: Inventory | null; legacy?: LegacyClaim } = {},
 ): Promise<LiveState> {
+  if (options.inventory === undefined) prepareLiveRead(cluster, desired);
   const inventory =
     options.inventory === undefined
       ? await readInventory(cluster, environment, inventoryNamespace)
@@ -237,9 +257,7 @@ export async function readLive(
   // Two independent lists: read at once.
   const [labelled, hpas] = await Promise.all([
     cluster.list(scope.kinds, { ...(namespace ? { namespace } : {}), labelSelector: scope.labelSelector }),
-    scope.hpas
-      ? cluster.list(['HorizontalPodAutoscaler.autoscaling'], namespace ? { namespace } : {})
-      : Promise.resolve([]),
+    scope.hpas ? cluster.list([HPA_KIND], namespace ? { namespace } : {}) : Promise.resolve([]),
   ]);
   const objects: KubeObject[] = [];
   const claimed: KubeObject[] = [];

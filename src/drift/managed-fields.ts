@@ -1,5 +1,5 @@
 import { type ManagedFieldsEntry, REMOVAL_FIELD_MANAGER } from '../kube/objects.js';
-import type { Segment } from './paths.js';
+import { type Segment, valueStep } from './paths.js';
 
 /** A field manager as shown to people: name, operation, time, and the subresource it wrote through. */
 export interface ManagerRef {
@@ -57,24 +57,55 @@ function parseMember(member: string): Segment | { value: unknown } | undefined {
  */
 export function ownedLeaves(fieldsV1: Record<string, unknown> | undefined): Segment[][] {
   const leaves: Segment[][] = [];
-  const walk = (node: Record<string, unknown>, path: Segment[]) => {
-    for (const [member, child] of Object.entries(node)) {
+  walkOwnedLeaves(fieldsV1, [], (path) => leaves.push([...path]));
+  return leaves;
+}
+
+/**
+ * The leaves of ownedLeaves, in its order, each with the values along its path in every one of
+ * `roots` (`along[i][k]` is valueAt(roots[i], path.slice(0, k)), `along[i][path.length]` the
+ * leaf's own): one walk down each object for all leaves, not one per leaf and prefix. `path` and
+ * `along` change as the walk goes on: copy what is kept.
+ */
+export function walkOwnedLeaves<Roots extends readonly unknown[]>(
+  fieldsV1: Record<string, unknown> | undefined,
+  roots: Roots,
+  visit: (path: readonly Segment[], along: { readonly [I in keyof Roots]: readonly unknown[] }) => void,
+): void {
+  if (!fieldsV1) return;
+  const path: Segment[] = [];
+  const along = roots.map((root) => [root]);
+  const seen = along as unknown as { readonly [I in keyof Roots]: readonly unknown[] };
+  // Index loops and no per-node arrays: this runs for every field of every object, mostly cold.
+  const walk = (node: Record<string, unknown>, parentField: string | undefined) => {
+    for (const member of Object.keys(node)) {
       if (member === '.') continue;
       const segment = parseMember(member);
       if (!segment) continue;
       if ('value' in segment) {
-        leaves.push(path);
+        visit(path, seen);
         continue;
       }
-      const next = [...path, segment];
-      const children =
-        child && typeof child === 'object' ? Object.keys(child).filter((key) => key !== '.') : [];
-      if (children.length === 0) leaves.push(next);
-      else walk(child as Record<string, unknown>, next);
+      path.push(segment);
+      for (let i = 0; i < along.length; i++) {
+        const values = along[i]!;
+        values.push(valueStep(values[values.length - 1], parentField, segment));
+      }
+      const child = node[member];
+      if (hasMembers(child)) walk(child, 'field' in segment ? segment.field : parentField);
+      else visit(path, seen);
+      path.pop();
+      for (let i = 0; i < along.length; i++) along[i]!.pop();
     }
   };
-  if (fieldsV1) walk(fieldsV1, []);
-  return leaves;
+  walk(fieldsV1, undefined);
+}
+
+/** Whether a FieldsV1 node has members below it (`.` alone marks the node itself: a leaf). */
+function hasMembers(node: unknown): node is Record<string, unknown> {
+  if (!node || typeof node !== 'object') return false;
+  for (const key of Object.keys(node)) if (key !== '.') return true;
+  return false;
 }
 
 function segmentMatches(member: Segment, wanted: Segment): boolean {

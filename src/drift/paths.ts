@@ -87,32 +87,68 @@ export function displayPath(path: readonly Segment[]): string {
   return text;
 }
 
+/** Where jsonPointer has got to along a path: the pointer so far and the node it points at. */
+export interface PointerState {
+  pointer: string;
+  node: unknown;
+}
+
+/** jsonPointer one segment further: `state` extended by `segment`. */
+export function pointerStep(state: PointerState, segment: Segment): PointerState {
+  const { node } = state;
+  if ('field' in segment) {
+    const field = segment.field;
+    const escaped = field.includes('~') || field.includes('/');
+    return {
+      pointer: `${state.pointer}/${escaped ? field.replace(/~/g, '~0').replace(/\//g, '~1') : field}`,
+      node: node && typeof node === 'object' ? (node as Record<string, unknown>)[field] : undefined,
+    };
+  }
+  if ('index' in segment) {
+    return {
+      pointer: `${state.pointer}/${segment.index}`,
+      node: Array.isArray(node) ? node[segment.index] : undefined,
+    };
+  }
+  const list = Array.isArray(node) ? node : [];
+  const index = list.findIndex((item) => {
+    if (!item || typeof item !== 'object') return false;
+    return Object.entries(segment.key).every(
+      ([k, v]) =>
+        (item as Record<string, unknown>)[k] === undefined ||
+        String((item as Record<string, unknown>)[k]) === String(v),
+    );
+  });
+  return {
+    pointer: `${state.pointer}/${index === -1 ? '-' : index}`,
+    node: index === -1 ? undefined : list[index],
+  };
+}
+
 /** RFC 6901 pointer; keyed list items are written as the index they have in `within`. */
 export function jsonPointer(path: readonly Segment[], within: unknown): string {
-  let pointer = '';
-  let node: unknown = within;
-  for (const segment of path) {
-    if ('field' in segment) {
-      pointer += `/${segment.field.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      node = node && typeof node === 'object' ? (node as Record<string, unknown>)[segment.field] : undefined;
-    } else if ('index' in segment) {
-      pointer += `/${segment.index}`;
-      node = Array.isArray(node) ? node[segment.index] : undefined;
-    } else {
-      const list = Array.isArray(node) ? node : [];
-      const index = list.findIndex((item) => {
-        if (!item || typeof item !== 'object') return false;
-        return Object.entries(segment.key).every(
-          ([k, v]) =>
-            (item as Record<string, unknown>)[k] === undefined ||
-            String((item as Record<string, unknown>)[k]) === String(v),
-        );
-      });
-      pointer += `/${index === -1 ? '-' : index}`;
-      node = index === -1 ? undefined : list[index];
-    }
+  let state: PointerState = { pointer: '', node: within };
+  for (const segment of path) state = pointerStep(state, segment);
+  return state.pointer;
+}
+
+/**
+ * valueAt one segment further: the value below `node` at `segment`, where `parentField` is the
+ * last field of the path so far (it names a keyed list's merge keys); undefined when absent.
+ */
+export function valueStep(node: unknown, parentField: string | undefined, segment: Segment): unknown {
+  if (node === null || node === undefined) return undefined;
+  if ('field' in segment) {
+    if (typeof node !== 'object' || Array.isArray(node)) return undefined;
+    return (node as Record<string, unknown>)[segment.field];
   }
-  return pointer;
+  if ('index' in segment) return Array.isArray(node) ? node[segment.index] : undefined;
+  if (!Array.isArray(node)) return undefined;
+  const keys = listKeysFor(parentField, node) ?? { keys: Object.keys(segment.key), defaults: {} };
+  return node.find((item) => {
+    const key = itemKey(item, keys);
+    return key !== undefined && sameKey(key, segment.key);
+  });
 }
 
 /** The value at a path, following keyed items by their key; undefined when absent. */
@@ -120,21 +156,9 @@ export function valueAt(root: unknown, path: readonly Segment[]): unknown {
   let node = root;
   let parentField: string | undefined;
   for (const segment of path) {
-    if (node === null || node === undefined) return undefined;
-    if ('field' in segment) {
-      if (typeof node !== 'object' || Array.isArray(node)) return undefined;
-      node = (node as Record<string, unknown>)[segment.field];
-      parentField = segment.field;
-    } else if ('index' in segment) {
-      node = Array.isArray(node) ? node[segment.index] : undefined;
-    } else {
-      if (!Array.isArray(node)) return undefined;
-      const keys = listKeysFor(parentField, node) ?? { keys: Object.keys(segment.key), defaults: {} };
-      node = node.find((item) => {
-        const key = itemKey(item, keys);
-        return key !== undefined && sameKey(key, segment.key);
-      });
-    }
+    node = valueStep(node, parentField, segment);
+    if (node === undefined) return undefined;
+    if ('field' in segment) parentField = segment.field;
   }
   return node;
 }

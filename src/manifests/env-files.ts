@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { decodeText, MAX_FILE_BYTES } from '../core/input-guards.js';
-import { enclosingRepository } from '../core/repository.js';
+import { enclosingRepository, isWithin } from '../core/repository.js';
 import type { FileSource } from './kustomize-build.js';
 import { YamlFile } from './yaml-file.js';
 
@@ -60,11 +60,6 @@ function linkTarget(path: string): string {
       return path;
     }
   }
-}
-
-/** Whether `path` is `root` or below it (both real paths). */
-export function isWithin(root: string, path: string): boolean {
-  return path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
 }
 
 /**

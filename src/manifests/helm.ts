@@ -1,4 +1,5 @@
-import { isAlias, isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
+import type { YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq } from '../core/yaml.js';
 import { formatImageReference, type ImageReference, tryParseImageReference } from '../images/reference.js';
 import {
   type ParsedDocument,

@@ -1,4 +1,5 @@
-import { isMap, isSeq, type YAMLMap } from 'yaml';
+import type { YAMLMap } from 'yaml';
+import { isMap, isSeq } from '../core/yaml.js';
 import { type ImageReference, tryParseImageReference } from '../images/reference.js';
 import {
   mapGet,

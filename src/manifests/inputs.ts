@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
-import { isRemote, KUSTOMIZATION_FILE_NAMES } from './kustomize.js';
+import type { Node, YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from '../core/yaml.js';
+import { isRemote, KUSTOMIZATION_FILE_NAMES } from './kustomize-files.js';
 
 /**
  * The files an environment's render reads: its "revision closure". Two commits whose closures hold

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
-import { isMap, isSeq, type YAMLSeq } from 'yaml';
+import type { YAMLSeq } from 'yaml';
+import { isMap, isSeq } from '../core/yaml.js';
 import { fieldOf, type ImageField, type ImageFieldList, imageFields, keyOf } from './image-fields.js';
 import {
   applyEntry,

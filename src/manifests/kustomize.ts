@@ -1,5 +1,5 @@
-import { posix } from 'node:path';
-import { isMap, isSeq, type Pair, type YAMLMap } from 'yaml';
+import type { Pair, YAMLMap } from 'yaml';
+import { isMap, isSeq } from '../core/yaml.js';
 import type { FilePlan } from './plan.js';
 import { addMapKey, appendMapItem, plainOrQuoted, removeMapPair, replaceMapPair } from './structure.js';
 import {
@@ -12,12 +12,7 @@ import {
   type YamlPath,
 } from './yaml-file.js';
 
-/** The names kustomize looks for in a directory, in its order. */
-export const KUSTOMIZATION_FILE_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'] as const;
-
-export function isKustomizationFile(file: string): boolean {
-  return (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(posix.basename(file));
-}
+export { isKustomizationFile, isRemote, KUSTOMIZATION_FILE_NAMES } from './kustomize-files.js';
 
 /** The first document of a kustomization that is a map, with that map. */
 export function rootOf(yaml: YamlFile): { parsed: ParsedDocument | undefined; root: YAMLMap | undefined } {
@@ -25,16 +20,6 @@ export function rootOf(yaml: YamlFile): { parsed: ParsedDocument | undefined; ro
     if (isMap(parsed.doc.contents)) return { parsed, root: parsed.doc.contents };
   }
   return { parsed: undefined, root: undefined };
-}
-
-/** A resource, base or component kustomize fetches over the network (never read by gitops). */
-export function isRemote(resource: string): boolean {
-  return (
-    /^[a-z][a-z0-9+.-]*:\/\//i.test(resource) ||
-    /^(?:github\.com|gitlab\.com|bitbucket\.org)\//.test(resource) ||
-    resource.startsWith('git@') ||
-    resource.startsWith('git::')
-  );
 }
 
 /*

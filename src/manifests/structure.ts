@@ -1,4 +1,5 @@
-import { isScalar, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
+import type { Pair, YAMLMap, YAMLSeq } from 'yaml';
+import { isScalar } from '../core/yaml.js';
 import { type FilePlan, needsQuotes } from './plan.js';
 import type { ParsedDocument, YamlPath } from './yaml-file.js';
 

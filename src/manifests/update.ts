@@ -1,13 +1,13 @@
 import { realpathSync, writeFileSync } from 'node:fs';
 import { join, posix, sep } from 'node:path';
-import { isMap, isSeq } from 'yaml';
 import { usageError } from '../core/errors.js';
 import { MAX_FILE_BYTES, megabytes, ReadBudget } from '../core/input-guards.js';
+import { isWithin } from '../core/repository.js';
+import { isMap, isSeq } from '../core/yaml.js';
 import { tryParseImageReference } from '../images/reference.js';
 import {
   EnvFiles,
   fileContains,
-  isWithin,
   listYamlFiles,
   readCapped,
   repositoryRoot,

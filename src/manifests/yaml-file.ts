@@ -1,18 +1,6 @@
-import {
-  type Alias,
-  type Document,
-  isAlias,
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  type Node,
-  parseAllDocuments,
-  type Scalar,
-  type YAMLMap,
-  type YAMLSeq,
-} from 'yaml';
+import type { Alias, Document, Node, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { documentProblem } from '../core/input-guards.js';
+import { isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments } from '../core/yaml.js';
 
 /** A key or index on the way from a document's root to a node. */
 export type YamlPath = Array<string | number>;

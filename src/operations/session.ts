@@ -23,6 +23,7 @@ import {
   type LegacyClaim,
   type LiveState,
   liveStateCovers,
+  prepareLiveRead,
   readLive,
 } from '../drift/detect.js';
 import { sameFiles } from '../git/ancestry.js';
@@ -199,6 +200,7 @@ export class EnvironmentSession {
     inventory?: Inventory | null,
     checkout?: EnvCheckout,
   ): Promise<LiveState> {
+    if (inventory === undefined) prepareLiveRead(this.cluster, objects);
     let known =
       inventory === undefined
         ? await readInventory(this.cluster, this.environment, this.inventoryNamespace)

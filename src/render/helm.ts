@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { parse } from 'yaml';
 import type { Kubectl } from '../cluster/kubectl.js';
 import type { EnvironmentConfig } from '../config/types.js';
 import type { Context } from '../core/context.js';
 import { GitopsError, usageError } from '../core/errors.js';
 import { ExecError } from '../core/exec.js';
+import { parse } from '../core/yaml.js';
 import type { DesiredObject } from '../kube/objects.js';
 import { parseDocuments } from './parse.js';
 

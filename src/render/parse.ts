@@ -1,5 +1,4 @@
 import jsYaml from 'js-yaml';
-import { LineCounter, parseAllDocuments } from 'yaml';
 import { usageError } from '../core/errors.js';
 import {
   controlProblem,
@@ -9,6 +8,7 @@ import {
   MAX_TOTAL_BYTES,
   megabytes,
 } from '../core/input-guards.js';
+import { LineCounter, parseAllDocuments } from '../core/yaml.js';
 import type { DesiredObject, KubeObject } from '../kube/objects.js';
 
 /*
@@ -83,6 +83,33 @@ export function parseDocumentsWithDocumentModel(text: string, file: string): Lis
 /** Whether parseDocuments reads `text` with js-yaml (else with the document model alone). */
 export function readByJsYaml(text: string): boolean {
   return readWithJsYaml(text, true) !== undefined;
+}
+
+/** The documents of a YAML text as js-yaml read them, for manifestsOf (see readAgreeingDocuments). */
+export interface YamlDocuments {
+  readonly documents: readonly ReadDocument[];
+}
+
+/**
+ * The documents of a guarded text (UTF-8, no raw control characters, within the size budget)
+ * when js-yaml reads them as the document model would, which then refuses none of them; undefined
+ * when only the document model can say what the text holds or what is wrong with it. Lets the
+ * render input check read a plain manifest once for both the check and the objects.
+ */
+export function readAgreeingDocuments(text: string): YamlDocuments | undefined {
+  const documents = readWithJsYaml(text, false);
+  return documents ? { documents } : undefined;
+}
+
+/**
+ * parseManifests of a text that readAgreeingDocuments read: the same objects, with their lines.
+ * The objects are the documents' own values (callers change them): one call per read.
+ */
+export function manifestsOf(read: YamlDocuments, file: string): DesiredObject[] {
+  const out: DesiredObject[] = [];
+  for (const { value, line } of read.documents)
+    for (const object of asObjects(value, { file, line })) out.push({ object, source: { file, line } });
+  return out;
 }
 
 function listObjects(text: string, file: string, comments: boolean): Listed[] {

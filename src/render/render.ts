@@ -8,11 +8,9 @@ import { usageError } from '../core/errors.js';
 import { MAX_FILE_BYTES, MAX_TOTAL_BYTES } from '../core/input-guards.js';
 import { crdScopes, type DesiredObject, groupKind, isNamespaced, objectKey } from '../kube/objects.js';
 import { renderInputs } from '../manifests/inputs.js';
-import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize.js';
-import { renderHelm } from './helm.js';
-import { checkRenderInputs, confinedTreeFiles } from './input-check.js';
-import { renderKustomize } from './kustomize.js';
-import { parseManifests } from './parse.js';
+import { isKustomizationFile, KUSTOMIZATION_FILE_NAMES } from '../manifests/kustomize-files.js';
+import { type CheckedInputs, checkRenderInputs, confinedTreeFiles } from './input-check.js';
+import { manifestsOf, parseManifests } from './parse.js';
 
 export { parseManifests };
 
@@ -26,9 +24,15 @@ export function detectLayout(envDir: string, environment: Pick<EnvironmentConfig
 
 /**
  * Plain layout: every YAML file under the environment, recursively, in a stable order. The files
- * were checked (confined to the repo, guarded) by checkRenderInputs before.
+ * were checked (confined to the repo, guarded) by checkRenderInputs before; those it read with
+ * js-yaml are not parsed again.
  */
-function readPlain(root: string, envDir: string, skip: ReadonlySet<string>): DesiredObject[] {
+function readPlain(
+  root: string,
+  envDir: string,
+  skip: ReadonlySet<string>,
+  checked: CheckedInputs,
+): DesiredObject[] {
   const out: DesiredObject[] = [];
   const walk = (dir: string) => {
     const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
@@ -44,7 +48,8 @@ function readPlain(root: string, envDir: string, skip: ReadonlySet<string>): Des
         continue;
       }
       if (!/\.ya?ml$/.test(entry.name) || isKustomizationFile(entry.name) || skip.has(display)) continue;
-      out.push(...parseManifests(readFileSync(path, 'utf8'), display));
+      const read = checked.yaml.get(display);
+      out.push(...(read ? manifestsOf(read, display) : parseManifests(readFileSync(path, 'utf8'), display)));
     }
   };
   walk(envDir);
@@ -73,7 +78,7 @@ export async function renderEnvironment(
     helmValues: environment.helmValues,
   });
   const skip = new Set(environment.helmValues.map((file) => posix.join(envPath, file)));
-  checkRenderInputs(checkout.dir, {
+  const checked = checkRenderInputs(checkout.dir, {
     layout,
     paths: inputs.paths,
     // kustomize loads any file below a kustomization's directory, named in the closure or not.
@@ -81,12 +86,15 @@ export async function renderEnvironment(
     ...(layout === 'plain' ? { skip } : {}),
   });
   let objects: DesiredObject[];
+  // The renderers that run a tool are loaded by the layouts that need them.
   if (layout === 'kustomize') {
+    const { renderKustomize } = await import('./kustomize.js');
     objects = await renderKustomize(ctx, environment, checkout, envPath, kubectl, inputs);
   } else if (layout === 'helm') {
+    const { renderHelm } = await import('./helm.js');
     objects = await renderHelm(ctx, environment, checkout, envPath, kubectl, defaultNamespace, tools.helm);
   } else {
-    objects = readPlain(checkout.dir, checkout.envDir, skip);
+    objects = readPlain(checkout.dir, checkout.envDir, skip, checked);
   }
 
   const scopes = crdScopes(objects.map((item) => item.object));
