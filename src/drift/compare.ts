@@ -148,10 +148,7 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
         for (const item of d) {
           const key = itemKey(item, keys);
           if (!key) continue;
-          const match = l.find((candidate) => {
-            const candidateKey = itemKey(candidate, keys);
-            return candidateKey !== undefined && sameKey(candidateKey, key);
-          });
+          const match = itemWithKey(l, keys, key);
           const segment = { key };
           const itemPath = [...path, segment];
           if (match === undefined) add({ kind: 'changed', path: itemPath, desired: item, live: undefined });
@@ -241,6 +238,18 @@ export function compareObject(desired: KubeObject, live: KubeObject, options: Co
   return differences;
 }
 
+/** The item of a keyed live list whose key is `key`, as compareObject's walk matches them. */
+function itemWithKey(
+  items: readonly unknown[],
+  keys: Parameters<typeof itemKey>[1],
+  key: NonNullable<ReturnType<typeof itemKey>>,
+): unknown {
+  return items.find((candidate) => {
+    const candidateKey = itemKey(candidate, keys);
+    return candidateKey !== undefined && sameKey(candidateKey, key);
+  });
+}
+
 /**
  * Whether compareObject's walk would report nothing for `d` against `l`: every value git declares
  * is the live one as it is (===), keyed list items matched by their key as walk matches them, and
@@ -255,10 +264,7 @@ function declaredAsLive(d: unknown, l: unknown, field: string | undefined): bool
       for (const item of d) {
         const key = itemKey(item, keys);
         if (!key) continue;
-        const match = l.find((candidate) => {
-          const candidateKey = itemKey(candidate, keys);
-          return candidateKey !== undefined && sameKey(candidateKey, key);
-        });
+        const match = itemWithKey(l, keys, key);
         if (match === undefined || !declaredAsLive(item, match, undefined)) return false;
       }
       return true;

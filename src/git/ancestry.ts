@@ -37,10 +37,14 @@ export async function isAncestor(
   descendant: string,
 ): Promise<boolean> {
   if (ancestor === descendant) return true;
-  const test = async () =>
+  return deepenUntil(checkout, mergeBaseTest(checkout, ancestor, descendant));
+}
+
+/** `git merge-base --is-ancestor` as a test deepenUntil can repeat. */
+function mergeBaseTest(checkout: EnvCheckout, ancestor: string, descendant: string): () => Promise<boolean> {
+  return async () =>
     (await checkout.git.read(['merge-base', '--is-ancestor', ancestor, descendant], { allowFailure: true }))
       .exitCode === 0;
-  return deepenUntil(checkout, test);
 }
 
 /**
@@ -54,10 +58,7 @@ export async function deepenToAncestor(
   descendant: string,
 ): Promise<boolean> {
   if (ancestor === descendant) return true;
-  const test = async () =>
-    (await checkout.git.read(['merge-base', '--is-ancestor', ancestor, descendant], { allowFailure: true }))
-      .exitCode === 0;
-  return deepenUntil(checkout, test, { askFirst: false });
+  return deepenUntil(checkout, mergeBaseTest(checkout, ancestor, descendant), { askFirst: false });
 }
 
 /** Whether the environment's directory is the same at two revisions (one changes nothing the other has). */
