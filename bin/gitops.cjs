@@ -40,6 +40,9 @@ async function main() {
   }
 
   const interrupt = new AbortController();
+  // Every request in flight and every child process listens for the interrupt: a deploy has a
+  // few dozen at once (its server dry run and apply), which is no leak to warn about on stderr.
+  require('node:events').setMaxListeners(256, interrupt.signal);
   let interrupts = 0;
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {
