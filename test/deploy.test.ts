@@ -240,9 +240,14 @@ test('drift gate: after kubectl scale, deploy exits 5 and shows it; --on-drift o
   assert.equal(live.spec.replicas, 2);
 });
 
+/** progressDeadlineSeconds of the stuck-rollout tests' Deployment (see the first of them). */
+const STUCK_DEADLINE_SECONDS = 10;
+
 test('a stuck rollout with --auto-rollback: exit 4, a revert commit, live back on the previous image', async (t) => {
-  // The rollout fails by its progress deadline, however loaded the machine: no test timing.
-  const cluster = await fixture(t, ['staging'], { progressDeadlineSeconds: 3 });
+  // The rollout fails by its progress deadline, not a test timeout. The deadline also bounds the
+  // good rollouts (the first deploy, the rollback's): 3 s was exceeded by one of those on a loaded
+  // machine, 10 s leaves room for a slow controller and still fails the stuck one quickly.
+  const cluster = await fixture(t, ['staging'], { progressDeadlineSeconds: STUCK_DEADLINE_SECONDS });
   const first = await cluster.gitops([
     '--json',
     'deploy',
@@ -277,7 +282,7 @@ test('a stuck rollout with --auto-rollback: exit 4, a revert commit, live back o
 });
 
 test('a failed rollout without --auto-rollback: exit 4 and the exact rollback command', async (t) => {
-  const cluster = await fixture(t, ['staging'], { progressDeadlineSeconds: 3 });
+  const cluster = await fixture(t, ['staging'], { progressDeadlineSeconds: STUCK_DEADLINE_SECONDS });
   const first = await cluster.gitops([
     '--json',
     'deploy',
