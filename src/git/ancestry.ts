@@ -63,11 +63,7 @@ export async function deepenToAncestor(
 
 /** Whether the environment's directory is the same at two revisions (one changes nothing the other has). */
 export async function sameEnvironment(checkout: EnvCheckout, a: string, b: string): Promise<boolean> {
-  if (a === b) return true;
-  const diff = await checkout.git.read(['diff', '--quiet', a, b, '--', checkout.envPath], {
-    allowFailure: true,
-  });
-  return diff.exitCode === 0;
+  return sameFiles(checkout, a, b, [checkout.envPath]);
 }
 
 /**
