@@ -116,17 +116,18 @@ test('an older revision: the shallow clone is deepened before it is asked about,
   t.after(() => ctx.cleanup.run());
   const checkout = await openEnvRepo(ctx, configFor(remote.bare, dir), environment('envs/staging'));
   const count = (pattern: RegExp) => stderr().match(pattern)?.length ?? 0;
-  assert.equal(await deepenToAncestor(checkout, deployed, head), true);
+  assert.equal(await deepenToAncestor(checkout, deployed, head, 50), true);
   assert.equal(count(/\$ git merge-base /g), 1, 'asked once, after the history came');
   assert.equal(count(/\$ git fetch --quiet --depth=50 /g), 1);
   assert.equal(await isAncestor(checkout, deployed, head), true, 'and the answer is local now');
   assert.equal(count(/\$ git fetch /g), 1);
   const other = commitToRemote(remote, { 'envs/staging/web.yaml': 'kind: Deployment # 3\n' }, 'not fetched');
   assert.equal(
-    await deepenToAncestor(checkout, other, head),
+    await deepenToAncestor(checkout, other, head, 50),
     false,
     'a commit after the head is not before it',
   );
+  assert.equal(count(/\$ git fetch --quiet --unshallow /g), 0, 'and the whole history is not fetched for it');
 });
 
 test('the push check of a fresh clone: a job that may not push is refused; a missing environment is said first', async (t) => {

@@ -48,17 +48,20 @@ function mergeBaseTest(checkout: EnvCheckout, ancestor: string, descendant: stri
 }
 
 /**
- * isAncestor for a commit the shallow clone does not hold yet (an older revision): it deepens
- * before it asks. Asked first, a partial clone would fetch the lone commit on demand, and that
- * cannot show it in the head's history beyond the shallow boundary anyway.
+ * For a commit the shallow clone does not hold yet (an older revision): deepens the clone to
+ * `within` commits before asking whether it is an ancestor of `descendant`. Asked first, a
+ * partial clone would fetch the lone commit on demand, and that cannot show it in the head's
+ * history beyond the shallow boundary anyway. False when it is not within that depth (isAncestor
+ * deepens further).
  */
 export async function deepenToAncestor(
   checkout: EnvCheckout,
   ancestor: string,
   descendant: string,
+  within: number,
 ): Promise<boolean> {
   if (ancestor === descendant) return true;
-  return deepenUntil(checkout, mergeBaseTest(checkout, ancestor, descendant), { askFirst: false });
+  return deepenUntil(checkout, mergeBaseTest(checkout, ancestor, descendant), { askFirst: false, within });
 }
 
 /** Whether the environment's directory is the same at two revisions (one changes nothing the other has). */

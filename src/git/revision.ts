@@ -24,12 +24,13 @@ const DEEPEN_STEPS = [50, 500];
  * Fetches more history of a shallow clone until `found()` holds: shallow CI clones are the normal
  * case, and commands that look back (rollback, history, short shas) deepen step by step.
  * Returns whether it was found. `askFirst: false` deepens before the first `found()`, for a
- * caller that knows the clone lacks what it looks for.
+ * caller that knows the clone lacks what it looks for; `within` stops at that depth (the whole
+ * history is not fetched for a guess).
  */
 export async function deepenUntil(
   checkout: EnvCheckout,
   found: () => Promise<boolean>,
-  options: { askFirst?: boolean } = {},
+  options: { askFirst?: boolean; within?: number } = {},
 ): Promise<boolean> {
   let asked = false;
   const ask = () => {
@@ -43,12 +44,13 @@ export async function deepenUntil(
   const shallow = async () =>
     (await checkout.git.tryOutput(['rev-parse', '--is-shallow-repository'])) === 'true';
   const branch = `+refs/heads/${checkout.branch}:refs/remotes/origin/${checkout.branch}`;
-  for (const depth of DEEPEN_STEPS) {
+  const { within } = options;
+  for (const depth of within === undefined ? DEEPEN_STEPS : [within]) {
     if (!(await shallow())) return atHand();
     await checkout.git.read(['fetch', '--quiet', `--depth=${depth}`, 'origin', branch]);
     if (await ask()) return true;
   }
-  if (!(await shallow())) return false;
+  if (within !== undefined || !(await shallow())) return false;
   await checkout.git.read(['fetch', '--quiet', '--unshallow', 'origin', branch]);
   return ask();
 }

@@ -225,19 +225,24 @@ const driftCheck: Step<DeployState> = {
   },
 };
 
+/** How far behind the head the revision deployed usually is: other environments' commits. */
+const USUAL_DISTANCE = 50;
+
 /**
  * Other environments' commits usually lie between the revision deployed and the head of gitops'
  * shallow clone. The drift check needs that commit, and the lease step checks that what runs is in
  * the history of the head it applies: deepened once now (one fetch), the clone holds both, where
  * a partial clone would first fetch the lone commit on demand (a round trip that tells nothing
  * about its history) and the lease step would deepen after all. What the history says is the
- * lease step's to judge. A dry run takes no lease: the commit alone is fetched when asked for.
+ * lease step's to judge; beyond the usual distance (or for a revision that is not in the
+ * history at all) the commit is fetched alone, as before, and the lease step deepens further.
+ * A dry run takes no lease: the commit alone is fetched when asked for.
  */
 async function fetchHistoryTo(state: DeployState, deployed: string): Promise<void> {
   const checkout = state.checkout!;
   if (state.ctx.dryRun || !checkout.temporary) return;
   const head = await checkout.git.head();
-  if (deployed !== head) await deepenToAncestor(checkout, deployed, head);
+  if (deployed !== head) await deepenToAncestor(checkout, deployed, head, USUAL_DISTANCE);
 }
 
 function editOptions(state: DeployState) {
