@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { createSecureContext } from 'node:tls';
 import type { CredentialSource, RequestCredentials } from './credentials.js';
 import type { ClusterEndpoint } from './kubeconfig.js';
 
@@ -82,9 +83,13 @@ export class Transport {
           ? new https.Agent({
               keepAlive: true,
               maxSockets: MAX_SOCKETS,
-              ...(this.endpoint.ca ? { ca: this.endpoint.ca } : {}),
-              ...(credentials.clientCert ? { cert: credentials.clientCert } : {}),
-              ...(credentials.clientKey ? { key: credentials.clientKey } : {}),
+              // One context for every connection: given the CA and key instead, each new socket
+              // parses them again.
+              secureContext: createSecureContext({
+                ...(this.endpoint.ca ? { ca: this.endpoint.ca } : {}),
+                ...(credentials.clientCert ? { cert: credentials.clientCert } : {}),
+                ...(credentials.clientKey ? { key: credentials.clientKey } : {}),
+              }),
               rejectUnauthorized: !this.endpoint.insecureSkipTlsVerify,
               ...(this.endpoint.tlsServerName ? { servername: this.endpoint.tlsServerName } : {}),
             })
