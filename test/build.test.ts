@@ -154,6 +154,46 @@ test('several images build concurrently with prefixed lines; a dirty tree is nev
   assert.doesNotMatch(local.stderr, /pushing/);
 });
 
+test('an extra tag whose local name another build dropped is still pushed (pushes go by image ID)', async (t) => {
+  if (!requireContainerEngine(t)) return;
+  const podman = which('podman');
+  assert.ok(podman, 'podman is needed on PATH');
+  const lab = await startContainerLab(t);
+  const app = createAppRepo(tempDir(t.after), lab.registry, [
+    { name: 'web', repository: 'demo/web', tags: ['{branch}'] },
+  ]);
+  // podman 4.x keeps every image's names in one file; two builds of the same image at once can
+  // leave one build's names rewritten by the other. This wrapper does that on purpose: after a
+  // successful build it removes the last --tag, the way the other build would have.
+  const bin = tempDir(t.after);
+  writeFileSync(
+    join(bin, 'podman'),
+    `#!/bin/sh
+if [ "$1" = build ]; then
+  last=""; prev=""
+  for arg in "$@"; do [ "$prev" = --tag ] && last="$arg"; prev="$arg"; done
+  ${podman} "$@" || exit $?
+  exec ${podman} untag "$last" "$last"
+fi
+exec ${podman} "$@"
+`,
+    { mode: 0o755 },
+  );
+  const env = baseEnv({ ...lab.env, PATH: `${bin}:${process.env.PATH}` });
+  const short = gitOut(app, ['rev-parse', '--short', 'HEAD']);
+
+  const result = await runCli(['build', '--json'], { cwd: app, env });
+  assert.equal(result.code, 0, result.stderr);
+  const [image] = images(result.stdout);
+  assert.deepEqual(image?.tags, [short, 'main']);
+  assert.throws(
+    () => lab.podman(['image', 'exists', `${lab.registry}/demo/web:main`]),
+    'the wrapper dropped the name',
+  );
+  assert.equal((await registryImage(lab.registry, 'demo/web', 'main'))?.digest, image?.digest);
+  assert.equal((await registryImage(lab.registry, 'demo/web', short))?.digest, image?.digest);
+});
+
 test('no container engine on PATH: exit 2 naming the engines looked for and how to get one', async (t) => {
   const bin = join(tempDir(t.after), 'bin');
   mkdirSync(bin);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../core/context.js';
-import { isGitopsError, usageError } from '../core/errors.js';
+import { GitopsError, isGitopsError, usageError } from '../core/errors.js';
 import type { ExecResult } from '../core/exec.js';
 
 export type EngineName = 'docker' | 'podman' | 'buildah';
@@ -162,6 +162,18 @@ async function digestFromFile(file: string): Promise<string | undefined> {
   return /sha256:[a-f0-9]{64}/.exec(text)?.[0];
 }
 
+/** The image ID `--iidfile` wrote (`sha256:…` or bare hex), as the bare hex ID push accepts. */
+async function imageIdFromFile(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const id = /^(?:sha256:)?([a-f0-9]{64})\s*$/.exec(text)?.[1];
+  if (!id) {
+    throw new GitopsError('BUILD_FAILED', `the image build finished but wrote no image ID to ${file}`, {
+      hint: 'run the build again with --verbose to see the engine output',
+    });
+  }
+  return id;
+}
+
 /**
  * Builds an image and pushes every reference. Returns the registry digest of the primary
  * reference when the engine reports it (digest file, metadata file, push output or inspect);
@@ -229,6 +241,8 @@ async function podmanBuild(
   if (build.platforms.length > 0) args.push('--platform', build.platforms.join(','));
   if (multi) args.push('--manifest', primary);
   else for (const reference of build.references) args.push('--tag', reference);
+  const imageIdFile = join(build.workDir, 'image-id');
+  if (!multi) args.push('--iidfile', imageIdFile);
   args.push(build.contextDir);
 
   log(`building with ${bin} ${engine.version}`);
@@ -239,13 +253,18 @@ async function podmanBuild(
   });
   if (built.skipped || !push) return { skipped: built.skipped };
 
+  // Each reference is pushed from the image ID the build wrote, not from its local name: podman
+  // 4.x can drop a name another build in the same storage rewrote at the same moment (its tags
+  // live in one shared file), and `push <name>` then fails with "image not known" although the
+  // image is there. The ID cannot be lost that way.
+  const source = multi ? primary : await imageIdFromFile(imageIdFile);
   const digestFile = join(build.workDir, 'digest');
   for (const [index, reference] of build.references.entries()) {
     log(`pushing ${reference}`);
     const file = index === 0 ? ['--digestfile', digestFile] : [];
     const pushArgs = multi
-      ? ['manifest', 'push', '--all', ...file, ...auth, ...tls, primary, `docker://${reference}`]
-      : ['push', ...file, ...auth, ...tls, reference];
+      ? ['manifest', 'push', '--all', ...file, ...auth, ...tls, source, `docker://${reference}`]
+      : ['push', ...file, ...auth, ...tls, source, `docker://${reference}`];
     await ctx.exec.run(bin, pushArgs, { cwd: build.contextDir, timeoutMs: BUILD_TIMEOUT_MS });
   }
   const digest = await digestFromFile(digestFile);
