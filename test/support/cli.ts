@@ -100,7 +100,14 @@ export function tempDir(
 ): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const remove = () => rmSync(dir, { recursive: true, force: true });
-  if (typeof owner === 'function') process.once('exit', remove);
+  if (typeof owner === 'function') removeAtExit(remove);
   else owner.after(remove);
   return dir;
+}
+
+/** One `exit` listener for every such dir: a listener each made Node warn of a leak past ten. */
+const atExit: (() => void)[] = [];
+function removeAtExit(remove: () => void): void {
+  if (atExit.length === 0) process.once('exit', () => atExit.forEach((each) => each()));
+  atExit.push(remove);
 }
