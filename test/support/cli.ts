@@ -108,6 +108,9 @@ export function tempDir(
 /** One `exit` listener for every such dir: a listener each made Node warn of a leak past ten. */
 const atExit: (() => void)[] = [];
 function removeAtExit(remove: () => void): void {
-  if (atExit.length === 0) process.once('exit', () => atExit.forEach((each) => each()));
+  if (atExit.length === 0)
+    process.once('exit', () => {
+      for (const each of atExit) each();
+    });
   atExit.push(remove);
 }
