@@ -62,11 +62,27 @@ async function runRecorded(
  */
 const OPERATION_MODULES = [
   /^dist\/(operations|pipeline|gates|bump|build|drift|render|cluster|git|manifests|kube)\//,
-  /^dist\/core\/exec\.js$/,
+  /^dist\/core\/(exec|vendor\/execa)\.js$/,
   /^(execa|ora)$/,
 ];
 /** The YAML parsers: for reading a config file, not for finding that there is none. */
-const YAML_MODULES = [/^(yaml|js-yaml)$/];
+const YAML_MODULES = [/^(yaml|js-yaml)$/, /^dist\/core\/vendor\/yaml\.js$/];
+
+/** execa and the packages it imports: in the built CLI they are one file, dist/core/vendor/execa.js. */
+const EXECA_PACKAGES = [
+  'execa',
+  'cross-spawn',
+  'get-stream',
+  'npm-run-path',
+  'signal-exit',
+  'human-signals',
+  'strip-final-newline',
+  'figures',
+  'pretty-ms',
+  'is-stream',
+  'yoctocolors',
+  '@sindresorhus/merge-streams',
+];
 
 function loadedOf(run: Run, patterns: readonly RegExp[]): string[] {
   return run.modules.filter((name) => patterns.some((pattern) => pattern.test(name)));
@@ -200,6 +216,9 @@ test('an invalid gitops.yaml or an unknown --env is reported with file:line befo
   assert.match(unknown.stderr, /environment "stagign" is not defined/);
   assert.match(unknown.stderr, /did you mean --env staging\?/);
   assert.deepEqual(loadedOf(unknown, OPERATION_MODULES), []);
+  // gitops.yaml was read with the `yaml` package as the build bundled it: one file, not the package's.
+  assert.ok(unknown.modules.includes('dist/core/vendor/yaml.js'), unknown.modules.join(' '));
+  assert.ok(!unknown.modules.includes('yaml'), unknown.modules.join(' '));
 });
 
 test("plain output is written without chalk; coloured output has chalk's colours", async (t) => {
@@ -223,7 +242,7 @@ test('the list of commands in --help is the same whether their modules are loade
   assert.equal(listed, await help(() => true));
 });
 
-test('the exec wrapper loads execa on its first run, not when git or the API client import its rules', async (t) => {
+test('the exec wrapper loads execa on its first run, as one bundled file, not when git or the API client import its rules', async (t) => {
   const dist = (path: string) => JSON.stringify(pathToFileURL(join(repoRoot, 'dist', path)).href);
   const modulesOf = (script: string) => {
     const record = join(tempDir(t), 'modules.txt');
@@ -236,9 +255,15 @@ test('the exec wrapper loads execa on its first run, not when git or the API cli
     return readFileSync(record, 'utf8').split('\n').filter(Boolean).map(moduleName);
   };
   const imported = `const { Exec } = await import(${dist('core/exec.js')});\nconst { Masker } = await import(${dist('core/mask.js')});\n`;
-  assert.ok(!modulesOf(imported).includes('execa'));
+  const before = modulesOf(imported);
+  assert.ok(!before.includes('dist/core/vendor/execa.js'), before.join(' '));
   const ran = modulesOf(
     `${imported}await new Exec({ env: process.env, masker: new Masker(), dryRun: false, defaultTimeoutMs: 10_000 }).run(process.execPath, ['-e', ''], { cwd: '.' });`,
   );
-  assert.ok(ran.includes('execa'), ran.join(' '));
+  // The build's bundle of execa, and none of the ~140 modules of the packages it was made from.
+  assert.ok(ran.includes('dist/core/vendor/execa.js'), ran.join(' '));
+  assert.deepEqual(
+    ran.filter((name) => name !== undefined && EXECA_PACKAGES.includes(name)),
+    [],
+  );
 });

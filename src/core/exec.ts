@@ -45,11 +45,11 @@ export interface ExecSettings {
 }
 
 /**
- * execa (about a hundred modules, the largest part of the CLI's start), loaded by the first
- * command run: what imports this module for its errors and its dry-run rule pays nothing for it,
- * and a deploy loads it while its first requests to the cluster are under way.
+ * execa (one bundled file in dist/, see core/vendor/execa.ts), loaded by the first command run:
+ * what imports this module for its errors and its dry-run rule pays nothing for it, and a deploy
+ * loads it while its first requests to the cluster are under way.
  */
-let loadedExeca: Promise<typeof import('execa')> | undefined;
+let loadedExeca: Promise<typeof import('./vendor/execa.js')> | undefined;
 
 /** How many characters of stderr an error keeps: enough to see the cause, not a whole build log. */
 const STDERR_TAIL_CHARS = 2000;
@@ -128,7 +128,7 @@ export class Exec {
     if (beforeRunning(this.settings, command, options.read)) {
       return { command, exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
     }
-    loadedExeca ??= import('execa');
+    loadedExeca ??= import('./vendor/execa.js');
     const { execa } = await loadedExeca;
     const started = performance.now();
     const subprocess = execa(file, [...args], {
