@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createContext } from '../src/cli/context.js';
-import type { Cluster } from '../src/cluster/cluster.js';
+import { Cluster } from '../src/cluster/cluster.js';
 import type { Inventory } from '../src/cluster/inventory.js';
 import type { EnvironmentConfig, GitopsConfig } from '../src/config/types.js';
 import { EnvironmentSession } from '../src/operations/session.js';
@@ -26,6 +26,7 @@ function session(t: { after(fn: () => void): void }, asked: string[], options: {
       if (kind.startsWith('Widget.')) throw new Error('discovery failed');
       return undefined;
     },
+    prepare: Cluster.prototype.prepare,
   } as unknown as Cluster;
   const environment = {
     name: 'staging',

@@ -2,14 +2,8 @@ import { posix } from 'node:path';
 import type { YAMLSeq } from 'yaml';
 import { isMap, isSeq } from '../core/yaml.js';
 import { fieldOf, type ImageField, type ImageFieldList, imageFields, keyOf } from './image-fields.js';
-import {
-  applyEntry,
-  type EntryRef,
-  isRemote,
-  KUSTOMIZATION_FILE_NAMES,
-  readEntries,
-  rootOf,
-} from './kustomize.js';
+import { applyEntry, type EntryRef, readEntries, rootOf } from './kustomize.js';
+import { isRemote, KUSTOMIZATION_FILE_NAMES } from './kustomize-files.js';
 import {
   mapGet,
   type ParsedDocument,

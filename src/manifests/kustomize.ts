@@ -12,8 +12,6 @@ import {
   type YamlPath,
 } from './yaml-file.js';
 
-export { isKustomizationFile, isRemote, KUSTOMIZATION_FILE_NAMES } from './kustomize-files.js';
-
 /** The first document of a kustomization that is a map, with that map. */
 export function rootOf(yaml: YamlFile): { parsed: ParsedDocument | undefined; root: YAMLMap | undefined } {
   for (const parsed of yaml.documents()) {

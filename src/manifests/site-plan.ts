@@ -1,8 +1,9 @@
 import type { YAMLMap } from 'yaml';
 import { formatImageReference, type ImageReference, tryParseImageReference } from '../images/reference.js';
 import { editableLeaves, type Leaf, type Slot } from './helm.js';
-import { type EntryRef, entryLines, isKustomizationFile, setsVersion } from './kustomize.js';
+import { type EntryRef, entryLines, setsVersion } from './kustomize.js';
 import { type Build, reachedByEntries, type Site, type Step } from './kustomize-build.js';
+import { isKustomizationFile } from './kustomize-files.js';
 import { defaultOwner, type Marker, type MarkerIndex, markerOwner, type Ownership } from './markers.js';
 import type { ImageUpdate, Refusal, SeenReference } from './types.js';
 import type { ParsedDocument, ScalarHit, YamlFile, YamlPath } from './yaml-file.js';

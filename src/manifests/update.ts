@@ -16,8 +16,9 @@ import {
 } from './env-files.js';
 import { type Slot, ValuesModel, type ValuesSource } from './helm.js';
 import { imageFields } from './image-fields.js';
-import { isKustomizationFile, newEntry, planAddedEntries, planEntryVersion, rootOf } from './kustomize.js';
+import { newEntry, planAddedEntries, planEntryVersion, rootOf } from './kustomize.js';
 import { type Build, KustomizeModel } from './kustomize-build.js';
+import { isKustomizationFile } from './kustomize-files.js';
 import { findMarkers, MARKER_NEEDLE, MarkerIndex } from './markers.js';
 import { FilePlan } from './plan.js';
 import { type Intent, Planner, slotKey } from './site-plan.js';

@@ -124,9 +124,9 @@ const preflight: Step<DeployState> = {
     ]);
     if (!server) throw new GitopsError('CLUSTER_UNREACHABLE', 'the cluster did not report a version');
     state.appProvenance = provenance;
-    // Not awaited: discovery runs while the env repo is cloned; the steps that list and write
-    // those kinds wait for the very same requests (never rejects).
-    void session.discoverAhead(inventory);
+    // Discovery runs while the env repo is cloned; the steps that list and write those kinds
+    // wait for the very same requests.
+    session.discoverAhead(inventory);
     // A freeze needs no env repo: refuse before a build, not after it.
     checkFreeze(ctx, session.config, session.environment, state.plan);
     // (An `applying` or `failed` record is explained once the apply lease is held: before that

@@ -224,13 +224,13 @@ export class EnvironmentSession {
    * names (the drift check lists them, and the HPAs beside workloads) and, unless nothing is to
    * be written, the apply lease's. Each kind is asked once per run anyway (the client keeps the
    * answers, and a step asking meanwhile waits for the same request); asked early, the answers
-   * are in before the steps that wait on them. Never rejects: a failure is met again, and
-   * reported, by the step that needs the kind.
+   * are in before the steps that wait on them. Does not wait (Cluster.prepare): a failure is met
+   * again, and reported, by the step that needs the kind.
    */
-  async discoverAhead(inventory: Inventory | undefined): Promise<void> {
+  discoverAhead(inventory: Inventory | undefined): void {
     const kinds = inventoryKinds(this.environment, inventory, this.inventoryNamespace);
     if (!this.ctx.dryRun) kinds.push('Lease.coordination.k8s.io');
-    await Promise.all(kinds.map((kind) => this.cluster.resolve(kind).catch(() => undefined)));
+    this.cluster.prepare(kinds);
   }
 
   /**
