@@ -146,12 +146,26 @@ test('a first deploy that creates its namespace: its objects are checked too, an
     {
       'envs/staging/namespace.yaml': namespaceYaml(ns),
       'envs/staging/service.yaml': `apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n    - port: 70000\n`,
+      'envs/staging/settings.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n`,
     },
     { staging: `    namespace: ${ns}\n` },
   );
+  cluster.server.clearRequests();
   const error = await refused(cluster, ['deploy', '--env', 'staging', '--skip-build']);
   assert.match(error.message, /envs\/staging\/service\.yaml:1: Service\/.*\/web: .*Invalid value: 70000/);
+  assert.doesNotMatch(error.message, /ConfigMap/, 'the valid ConfigMap is not refused');
   assert.equal(await cluster.server.getObject({ apiVersion: 'v1', kind: 'Namespace', name: ns }), undefined);
+  // The namespace is known to be absent before the dry run: each of its objects is asked once,
+  // as a create in the stand-in namespace, not first as an apply the server can only refuse.
+  const dryRuns = cluster.server.requests
+    .filter((request) => request.query.dryRun === 'All')
+    .map((request) => `${request.method} ${request.path}`)
+    .sort();
+  assert.deepEqual(dryRuns, [
+    `PATCH /api/v1/namespaces/${ns}`,
+    'POST /api/v1/namespaces/default/configmaps',
+    'POST /api/v1/namespaces/default/services',
+  ]);
 });
 
 test('rollback and promote run the same dry run: a target the server refuses is not pushed', async (t) => {

@@ -55,6 +55,16 @@ const MISSING_NAMESPACE = /namespaces? "([^"]+)" not found/;
 const INVALID_OBJECT =
   /\(Invalid\)|\(BadRequest\)| is invalid|cannot be handled as|field not declared in schema|unknown field|strict decoding/i;
 
+/** Which of the namespaces the set creates the cluster does not have yet. */
+async function absentNamespaces(cluster: Cluster, names: ReadonlySet<string>): Promise<Set<string>> {
+  const found = await inParallel([...names], PARALLEL, (name) =>
+    cluster.call(`reading Namespace/${name}`, (client) =>
+      client.get({ apiVersion: 'v1', kind: 'Namespace', name }),
+    ),
+  );
+  return new Set([...names].filter((_, index) => found[index] === undefined));
+}
+
 /**
  * Asks the API server whether it would accept an environment's objects, without changing
  * anything: a server-side apply with `dryRun=All`, as gitops'
@@ -75,10 +85,21 @@ export async function serverDryRun(
     decorated.filter((object) => object.kind === 'Namespace').map((object) => object.metadata.name),
   );
   const createdKinds = crdScopes(decorated);
-  const applied = await dryRunSet(cluster, decorated, 'apply');
-  const verdicts: DryRunVerdict[] = applied.map((outcome, index) => {
+  const absent = await absentNamespaces(cluster, createdNamespaces);
+  // An object in a namespace that does not exist yet can only be refused with "namespace not
+  // found": it goes straight to the stand-in, one request instead of two (a first deploy).
+  // (A custom resource of a CRD the set installs is asked as before: the answer says which wait.)
+  const awaitingNamespace = (object: KubeObject) =>
+    object.metadata.namespace !== undefined &&
+    absent.has(object.metadata.namespace) &&
+    !createdKinds.has(groupKind(object));
+  const toApply = decorated.filter((object) => !awaitingNamespace(object));
+  const appliedOutcomes = await dryRunSet(cluster, toApply, 'apply');
+  let nextApplied = 0;
+  const verdicts: DryRunVerdict[] = decorated.map((object) => {
+    if (awaitingNamespace(object)) return { status: 'deferred', why: 'namespace' };
+    const outcome = appliedOutcomes[nextApplied++]!;
     if (outcome.ok) return { status: 'accepted' };
-    const object = decorated[index]!;
     if (UNKNOWN_KIND.test(outcome.message) && createdKinds.has(groupKind(object)))
       return { status: 'deferred', why: 'crd' };
     const namespace = MISSING_NAMESPACE.exec(outcome.message)?.[1];
