@@ -44,64 +44,108 @@ test('masking: values of secret-looking variables are replaced, others kept', ()
   assert.ok(!looksSecretName('MONKEY_BUSINESS'));
 });
 
-test('exec: a non-zero exit becomes an ExecError with the exit code and the tail of stderr', async () => {
-  await assert.rejects(
-    exec().run('sh', ['-c', 'echo first >&2; echo last-line >&2; exit 7'], { cwd: process.cwd() }),
-    (error: unknown) => {
-      assert.ok(error instanceof ExecError);
-      assert.equal(error.commandExitCode, 7);
-      assert.equal(error.exitCode, 3);
-      assert.match(error.stderrTail, /last-line$/);
-      assert.match(error.message, /exited with code 7/);
-      return true;
-    },
-  );
-  const allowed = await exec().run('sh', ['-c', 'exit 3'], { cwd: process.cwd(), allowFailure: true });
-  assert.equal(allowed.exitCode, 3);
-});
-
-// timedOut is only set when the wrapper's own timer killed the command (sleep 10 would otherwise
-// have ended by itself): no clock is read here, so a slow machine cannot fail it.
-test('exec: a timeout kills the command and says so', async () => {
-  await assert.rejects(
-    exec().run('sleep', ['10'], { cwd: process.cwd(), timeoutMs: 300 }),
-    (error: unknown) => {
-      assert.ok(error instanceof ExecError);
-      assert.equal(error.timedOut, true);
-      assert.equal(error.code, 'EXEC_TIMEOUT');
-      return true;
-    },
-  );
-});
-
-test('exec: arguments are never interpreted by a shell', async () => {
-  const result = await exec().run('printf', ['%s', '$(echo pwned); rm -rf / `id`'], { cwd: process.cwd() });
-  assert.equal(result.stdout, '$(echo pwned); rm -rf / `id`');
-});
-
-test('exec: --dry-run skips every command not declared a read, runs reads; --verbose echo is masked', async () => {
-  const echo: string[] = [];
-  const runner = exec({ dryRun: true, echo, env: { PUSH_TOKEN: 'supersecret' } });
-  const skipped = await runner.run('sh', ['-c', 'exit 9'], { cwd: process.cwd() });
-  assert.equal(skipped.skipped, true);
-  const read = await runner.run('echo', ['hello'], { cwd: process.cwd(), read: true });
-  assert.equal(read.stdout, 'hello\n');
-  await runner.run('echo', ['https://bot:supersecret@example.com'], { cwd: process.cwd(), read: true });
-  assert.deepEqual(echo, [
-    "$ sh -c 'exit 9'  # skipped (--dry-run)",
-    '$ echo hello',
-    '$ echo https://***@example.com',
-  ]);
-});
-
-test('exec: a missing program is a usage error naming it', async () => {
-  await assert.rejects(exec().run('no-such-binary-xyz', [], { cwd: process.cwd() }), (error: unknown) => {
-    assert.equal((error as { code: string }).code, 'COMMAND_NOT_FOUND');
-    assert.equal((error as { exitCode: number }).exitCode, 2);
-    assert.match((error as Error).message, /no-such-binary-xyz was not found/);
-    return true;
+for (const way of ['run', 'runDirect'] as const) {
+  test(`exec (${way}): a non-zero exit becomes an ExecError with the exit code and the tail of stderr`, async () => {
+    await assert.rejects(
+      exec()[way]('sh', ['-c', 'echo first >&2; echo last-line >&2; exit 7'], { cwd: process.cwd() }),
+      (error: unknown) => {
+        assert.ok(error instanceof ExecError);
+        assert.equal(error.commandExitCode, 7);
+        assert.equal(error.exitCode, 3);
+        assert.match(error.stderrTail, /last-line$/);
+        assert.match(error.message, /exited with code 7/);
+        return true;
+      },
+    );
+    const allowed = await exec()[way]('sh', ['-c', 'exit 3'], { cwd: process.cwd(), allowFailure: true });
+    assert.equal(allowed.exitCode, 3);
   });
-});
+
+  // timedOut is only set when the wrapper's own timer killed the command (sleep 10 would otherwise
+  // have ended by itself): no clock is read here, so a slow machine cannot fail it.
+  test(`exec (${way}): a timeout kills the command and says so`, async () => {
+    await assert.rejects(
+      exec()[way]('sleep', ['10'], { cwd: process.cwd(), timeoutMs: 300 }),
+      (error: unknown) => {
+        assert.ok(error instanceof ExecError);
+        assert.equal(error.timedOut, true);
+        assert.equal(error.code, 'EXEC_TIMEOUT');
+        return true;
+      },
+    );
+  });
+
+  test(`exec (${way}): arguments are never interpreted by a shell`, async () => {
+    const result = await exec()[way]('printf', ['%s', '$(echo pwned); rm -rf / `id`'], {
+      cwd: process.cwd(),
+    });
+    assert.equal(result.stdout, '$(echo pwned); rm -rf / `id`');
+  });
+
+  test(`exec (${way}): --dry-run skips every command not declared a read, runs reads; --verbose echo is masked`, async () => {
+    const echo: string[] = [];
+    const runner = exec({ dryRun: true, echo, env: { PUSH_TOKEN: 'supersecret' } });
+    const skipped = await runner[way]('sh', ['-c', 'exit 9'], { cwd: process.cwd() });
+    assert.equal(skipped.skipped, true);
+    const read = await runner[way]('echo', ['hello'], { cwd: process.cwd(), read: true });
+    assert.equal(read.stdout, 'hello\n');
+    await runner[way]('echo', ['https://bot:supersecret@example.com'], { cwd: process.cwd(), read: true });
+    assert.deepEqual(echo, [
+      "$ sh -c 'exit 9'  # skipped (--dry-run)",
+      '$ echo hello',
+      '$ echo https://***@example.com',
+    ]);
+  });
+
+  test(`exec (${way}): a missing program is a usage error naming it`, async () => {
+    await assert.rejects(exec()[way]('no-such-binary-xyz', [], { cwd: process.cwd() }), (error: unknown) => {
+      assert.equal((error as { code: string }).code, 'COMMAND_NOT_FOUND');
+      assert.equal((error as { exitCode: number }).exitCode, 2);
+      assert.match((error as Error).message, /no-such-binary-xyz was not found/);
+      return true;
+    });
+  });
+
+  test(`exec (${way}): input reaches the command, stderr is handed on as it comes`, async () => {
+    const chunks: string[] = [];
+    const result = await exec()[way]('sh', ['-c', 'cat; echo progress >&2'], {
+      cwd: process.cwd(),
+      input: 'a commit message\n',
+      read: true,
+      onStderr: (text) => chunks.push(text),
+    });
+    assert.equal(result.stdout, 'a commit message\n');
+    assert.equal(result.stderr, 'progress\n');
+    assert.equal(chunks.join(''), 'progress\n');
+  });
+
+  test(`exec (${way}): an interrupt stops the running command, even one that ignores SIGTERM`, async () => {
+    const interrupt = new AbortController();
+    const env = { PATH: process.env.PATH };
+    const runner = new Exec({
+      env,
+      masker: Masker.fromEnv(env),
+      dryRun: false,
+      defaultTimeoutMs: 30_000,
+      signal: interrupt.signal,
+    });
+    // The shell prints once its trap is set: the interrupt comes while it runs and ignores SIGTERM.
+    const running = runner[way]('sh', ['-c', 'trap "" TERM; echo ready >&2; while :; do sleep 1; done'], {
+      cwd: process.cwd(),
+      read: true,
+      onStderr: () => interrupt.abort(),
+    });
+    await assert.rejects(running, (error: unknown) => {
+      assert.equal((error as { code: string }).code, 'INTERRUPTED');
+      assert.equal((error as { exitCode: number }).exitCode, 130);
+      return true;
+    });
+    await assert.rejects(
+      runner[way]('true', [], { cwd: process.cwd(), read: true }),
+      /interrupted before running: true/,
+    );
+  });
+}
 
 test('durations and suggestions', () => {
   assert.equal(parseDuration('90s'), 90_000);

@@ -242,7 +242,7 @@ test('the list of commands in --help is the same whether their modules are loade
   assert.equal(listed, await help(() => true));
 });
 
-test('the exec wrapper loads execa on its first run, as one bundled file, not when git or the API client import its rules', async (t) => {
+test("the exec wrapper loads execa on its first run, as one bundled file, not when git or the API client import its rules, nor for git's direct calls", async (t) => {
   const dist = (path: string) => JSON.stringify(pathToFileURL(join(repoRoot, 'dist', path)).href);
   const modulesOf = (script: string) => {
     const record = join(tempDir(t), 'modules.txt');
@@ -266,4 +266,8 @@ test('the exec wrapper loads execa on its first run, as one bundled file, not wh
     ran.filter((name) => name !== undefined && EXECA_PACKAGES.includes(name)),
     [],
   );
+  const direct = modulesOf(
+    `${imported}await new Exec({ env: process.env, masker: new Masker(), dryRun: false, defaultTimeoutMs: 10_000 }).runDirect(process.execPath, ['-e', ''], { cwd: '.' });`,
+  );
+  assert.ok(!direct.includes('dist/core/vendor/execa.js'), direct.join(' '));
 });

@@ -1,5 +1,5 @@
 import { Cleanup, type Context } from '../core/context.js';
-import type { Exec, ExecSettings } from '../core/exec.js';
+import type { Exec, ExecRunner, ExecSettings } from '../core/exec.js';
 import { Masker } from '../core/mask.js';
 import { detectCI, isGitHubActions } from './ci.js';
 import { type ColorLevel, colorLevel, loadPalette, type Palette, PLAIN } from './color.js';
@@ -21,16 +21,22 @@ const DEFAULT_EXEC_TIMEOUT_MS = 10 * 60 * 1000;
  * subprocess wrapper (nor execa, which it loads on its own first run). The settings object is the
  * one given (dry run, masking, echo, abort signal), so results, skips and errors are the same.
  */
-function lazyExec(settings: ExecSettings): Exec {
+function lazyExec(settings: ExecSettings): ExecRunner {
   let loaded: Promise<Exec> | undefined;
+  const exec = () => {
+    loaded ??= import('../core/exec.js').then(({ Exec }) => new Exec(settings));
+    return loaded;
+  };
   return {
     settings,
     get dryRun() {
       return settings.dryRun;
     },
     async run(file, args, options) {
-      loaded ??= import('../core/exec.js').then(({ Exec }) => new Exec(settings));
-      return (await loaded).run(file, args, options);
+      return (await exec()).run(file, args, options);
+    },
+    async runDirect(file, args, options) {
+      return (await exec()).runDirect(file, args, options);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Exec } from './exec.js';
+import type { ExecRunner } from './exec.js';
 import type { Masker } from './mask.js';
 import type { Reporter } from './reporter.js';
 
@@ -27,7 +27,7 @@ export interface Context {
   cwd: string;
   env: Record<string, string | undefined>;
   reporter: Reporter;
-  exec: Exec;
+  exec: ExecRunner;
   masker: Masker;
   cleanup: Cleanup;
   dryRun: boolean;

@@ -157,7 +157,7 @@ export class Git {
     const wantsProgress = progress !== undefined && PROGRESS_COMMANDS.has(args[0] ?? '');
     // Right after the subcommand: anywhere later it could land after `--`.
     const argv = wantsProgress ? [args[0]!, '--progress', ...args.slice(1)] : [...args];
-    const { durationMs: _durationMs, ...result } = await this.ctx.exec.run('git', argv, {
+    const { durationMs: _durationMs, ...result } = await this.ctx.exec.runDirect('git', argv, {
       cwd: this.dir,
       env: { ...gitEnv(settings.env), ...this.extraEnv, ...options.env },
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
