@@ -23,9 +23,11 @@ import { type EnvironmentSession, openSession } from './session.js';
 import {
   APPLY_STEPS,
   applyOutcome,
+  dryRunBeforePush,
   endsTheRun,
   firstLine,
   getEnvRepoStep,
+  judgeOwnership,
   nothingApplied,
   ownershipStep,
   type ReleaseState,
@@ -314,7 +316,12 @@ const commitAndPush: Step<DeployState> = {
         if (attempt === 1) return pending;
         step.log(`remote moved; re-applying the edit on the new head (attempt ${attempt})`);
         const again = await editImages(checkout, session.environment, state.updates, editOptions(state));
+        // The new head holds others' commits: what it renders is judged again before it is
+        // pushed, by every gate the first attempt passed — an object they added may belong to
+        // someone else, or be one the API server refuses.
         await policyGate(state);
+        await judgeOwnership(state, state.rendered!);
+        await dryRunBeforePush(state, state.rendered!);
         return again;
       },
     });

@@ -246,10 +246,13 @@ export class EnvironmentSession {
     // Without an inventory, or with a release's name-keyed one, a read with the checkout claims
     // what that release labelled: another selector than a read without it.
     const reusable =
-      earlier?.inventory !== undefined &&
-      !earlier.inventory.legacyName &&
-      liveStateCovers(earlier, this.environment, objects, this.inventoryNamespace);
+      earlier?.inventory !== undefined && !earlier.inventory.legacyName && this.liveCovers(earlier, objects);
     return reusable ? earlier : this.readLive(objects, undefined, checkout);
+  }
+
+  /** Whether a read of the live state asked the cluster all that a read for `objects` would. */
+  liveCovers(live: LiveState, objects: readonly DesiredObject[]): boolean {
+    return liveStateCovers(live, this.environment, objects, this.inventoryNamespace);
   }
 
   /** Drift of the live cluster against a set of desired objects. */

@@ -12,8 +12,8 @@ import type { StepControl } from '../core/reporter.js';
 import { compareLive, type DriftReport, type LiveState } from '../drift/detect.js';
 import { undeclaredFieldsPatch } from '../drift/overwrite.js';
 import { checkLockAndFreeze, type GateOverride } from '../gates/lock.js';
-import { ownershipGate } from '../gates/ownership.js';
-import { serverDryRunGate } from '../gates/server-dry-run.js';
+import { type OwnershipVerdict, ownershipGate } from '../gates/ownership.js';
+import { type DryRunSummary, serverDryRunGate } from '../gates/server-dry-run.js';
 import { contains, fetchBranchHead, isAncestor } from '../git/ancestry.js';
 import { type EnvCheckout, openEnvRepo } from '../git/checkout.js';
 import { allowedKeys, verifyCommitRange } from '../git/verify.js';
@@ -383,6 +383,34 @@ const takeTheLease: Step<ReleaseState> = {
 const applies = (state: ReleaseState) => !state.settled;
 
 /**
+ * The ownership gate on a set about to be pushed (refuses with exit 5); its read of the live
+ * objects is kept in `state.live` for the apply. The drift gate's read of a moment ago (only this
+ * run's own work since: the bump and the render) answers when it covered these very objects, as
+ * for a deploy that only sets images. Reading again would add no guarantee: the apply judges
+ * ownership on this same read anyway, after the push and the wait for the lease, and the lease
+ * step drops it when another gitops run applied meanwhile (the inventory moved).
+ */
+export async function judgeOwnership<S extends ReleaseState>(
+  state: S,
+  desired: readonly DesiredObject[],
+): Promise<OwnershipVerdict> {
+  const { session } = state;
+  const live = await session.liveFor(desired, state.checkout, state.live);
+  state.live = live;
+  return ownershipGate(compareLive(session.environment, desired, live), Boolean(state.adopt));
+}
+
+/** The server-side dry run of a set about to be pushed, as of the head the checkout is on. */
+export async function dryRunBeforePush(
+  state: ReleaseState,
+  rendered: readonly DesiredObject[],
+): Promise<DryRunSummary> {
+  const { session } = state;
+  const head = await state.checkout!.git.head();
+  return serverDryRunGate(session.cluster, session.environment, rendered, head);
+}
+
+/**
  * The ownership gate as a step, before the push: reads the live state of the objects about to be
  * applied (whatever their labels) and refuses those another owner manages. The read serves the
  * apply too.
@@ -394,16 +422,8 @@ export function ownershipStep<S extends ReleaseState>(
     title: 'ownership',
     dryRun: 'run',
     async run(state, step) {
-      const { session } = state;
       const desired = await objects(state);
-      // The drift gate's read of a moment ago (only this run's own work since: the bump and the
-      // render) answers when it covered these very objects, as for a deploy that only sets
-      // images. Reading again would add no guarantee: the apply judges ownership on this same
-      // read anyway, after the push and the wait for the lease, and the lease step drops it when
-      // another gitops run applied meanwhile (the inventory moved).
-      const live = await session.liveFor(desired, state.checkout, state.live);
-      state.live = live;
-      const verdict = ownershipGate(compareLive(session.environment, desired, live), Boolean(state.adopt));
+      const verdict = await judgeOwnership(state, desired);
       const notes = [
         verdict.adopt.length ? `adopts ${verdict.adopt.map((object) => object.display).join(', ')}` : '',
         verdict.takeOver.length
@@ -428,10 +448,7 @@ export function serverDryRunStep<S extends ReleaseState>(
     title: 'server dry run',
     dryRun: 'run',
     async run(state, step) {
-      const { session } = state;
-      const rendered = await objects(state);
-      const head = await state.checkout!.git.head();
-      const summary = await serverDryRunGate(session.cluster, session.environment, rendered, head);
+      const summary = await dryRunBeforePush(state, await objects(state));
       step.detail(
         `${summary.accepted} object(s) accepted by the API server${summary.awaitingCrd ? `; ${summary.awaitingCrd} wait for the CRD this apply installs` : ''}`,
       );
@@ -453,10 +470,11 @@ const applyAndPrune: Step<ReleaseState> = {
     const { ctx, session } = state;
     const desired = await session.desiredState(state.checkout!, state.revision!);
     state.desired = desired;
-    // The live state read for the gates serves here too: one read of the cluster, not two.
-    const before = state.live
-      ? compareLive(session.environment, desired.objects, state.live)
-      : await session.drift(desired.objects, state.checkout);
+    // The live state read for the gates serves here too (one read of the cluster, not two) when
+    // it asked for all this revision declares; one that declares more is read anew.
+    if (!state.live || !session.liveCovers(state.live, desired.objects))
+      state.live = await session.readLive(desired.objects, undefined, state.checkout);
+    const before = compareLive(session.environment, desired.objects, state.live);
     state.before = before;
     // The branch may have moved since the gate: what the revision applied declares is checked again.
     const verdict = ownershipGate(before, Boolean(state.adopt));
