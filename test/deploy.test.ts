@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clusterFixture } from './support/cluster.js';
-import { git } from './support/git.js';
+import { commitToRemote, git } from './support/git.js';
 import { REGISTRY, WEB_IMAGE_CONFIG, type WebOptions, webEnvironmentFiles } from './support/manifests.js';
 import { assertMatchesSchema } from './support/schemas.js';
 import { uniqueName } from './support/test-cluster.js';
@@ -308,6 +308,56 @@ test('a failed rollout without --auto-rollback: exit 4 and the exact rollback co
   const status = await cluster.gitops(['diff', '--env', 'staging']);
   assert.equal(status.code, 0, 'git says 6.6.6 and the cluster has it (unhealthy): no drift');
 });
+
+for (const [rule, prune] of [
+  ['pruning off', '    prune:\n      enabled: false\n'],
+  ['prune.protect', '    prune:\n      protect: [ConfigMap/old]\n'],
+] as const) {
+  test(`${rule}: an object gone from git is kept, said as a warning, and the deploy still verifies (exit 0)`, async (t) => {
+    const ns = uniqueName('staging');
+    const cluster = await clusterFixture(
+      t,
+      {
+        ...envFiles('staging', ns),
+        'envs/staging/old.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old\ndata:\n  a: b\n`,
+      },
+      { staging: `    namespace: ${ns}\n    timeout: 3m\n${prune}` },
+      IMAGES,
+    );
+    const first = await cluster.gitops([
+      'deploy',
+      '--env',
+      'staging',
+      '--skip-build',
+      '--image',
+      `web=${REGISTRY}/web:1.0.0`,
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    commitToRemote(cluster.remote, {}, 'old is no longer needed', ['envs/staging/old.yaml']);
+    const second = await cluster.gitops([
+      'deploy',
+      '--env',
+      'staging',
+      '--skip-build',
+      '--image',
+      `web=${REGISTRY}/web:2.0.0`,
+    ]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, new RegExp(`ConfigMap/${ns}/old left git but is kept`));
+    assert.ok(
+      await cluster.server.getObject({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'old' }),
+    );
+    const live = (await cluster.server.getObject({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: ns,
+      name: 'web',
+    })) as {
+      spec: { template: { spec: { containers: Array<{ image: string }> } } };
+    };
+    assert.equal(live.spec.template.spec.containers[0]?.image, `${REGISTRY}/web:2.0.0`);
+  });
+}
 
 test('rollback with a bad sha exits 2 and leaves the remote unchanged', async (t) => {
   const cluster = await fixture(t);
