@@ -206,6 +206,12 @@ function endpointOf(config: Kubeconfig, options: LoadKubeconfigOptions, sources:
   const proxyUrl = text(body, 'proxy-url', cluster.file);
   if (proxyUrl && !/^(https?|socks5):\/\/[^/]/.test(proxyUrl))
     throw invalid(cluster.file, `the proxy-url of ${where} is not an http, https or socks5 URL`);
+  // Refused rather than ignored: connecting past the proxy would fail later, and less clearly.
+  if (proxyUrl?.startsWith('socks5:'))
+    throw invalid(
+      cluster.file,
+      `the proxy-url of ${where} is a socks5 proxy, which gitops does not speak (only http and https proxies)`,
+    );
   const auth = userAuth(userName, user, options.cwd);
   const extensions = body.extensions;
   const clusterConfig = Array.isArray(extensions)

@@ -1,0 +1,107 @@
+// A kubeconfig's proxy-url is honoured as kubectl honours it: every connection to the API server
+// is a CONNECT tunnel through that HTTP proxy (credentials in its URL as Proxy-Authorization). A
+// proxy that refuses is named in the error, without its credentials; a socks5 proxy-url is
+// refused up front rather than ignored.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { dump, load } from 'js-yaml';
+import { runCli, tempDir } from './support/cli.js';
+import { type ClusterFixture, clusterFixture } from './support/cluster.js';
+import { deployWeb } from './support/live.js';
+import { WEB_IMAGE_CONFIG, webEnvironmentFiles } from './support/manifests.js';
+import { uniqueName } from './support/test-cluster.js';
+
+type Test = { after(fn: () => void | Promise<void>): void };
+
+/** An HTTP proxy that tunnels CONNECT requests (or answers `refuse` to each), recording them. */
+async function connectProxy(t: Test, refuse?: string) {
+  const tunnels: Array<{ target: string; authorization: string | undefined }> = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((_request, response) => response.writeHead(405).end());
+  server.on('connect', (request, client: Socket, head: Buffer) => {
+    sockets.add(client);
+    tunnels.push({ target: request.url ?? '', authorization: request.headers['proxy-authorization'] });
+    if (refuse) {
+      client.end(`HTTP/1.1 ${refuse}\r\n\r\n`);
+      return;
+    }
+    const [host, port] = (request.url ?? '').split(':');
+    const upstream = connect(Number(port), host!, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.add(upstream);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { port: (server.address() as AddressInfo).port, tunnels };
+}
+
+type Kubeconfig = { clusters: Array<{ name: string; cluster: Record<string, unknown> }> };
+
+/** The fixture's kubeconfig with `proxy-url` on every cluster; returns the env that uses it. */
+function throughProxy(t: Test, cluster: ClusterFixture, proxyUrl: string) {
+  const config = load(readFileSync(cluster.env.KUBECONFIG!, 'utf8')) as Kubeconfig;
+  for (const entry of config.clusters) entry.cluster['proxy-url'] = proxyUrl;
+  const file = join(tempDir(t, 'gitops-proxied-'), 'kubeconfig');
+  writeFileSync(file, dump(config));
+  const server = new URL(String(config.clusters[0]!.cluster.server));
+  return { env: { ...cluster.env, KUBECONFIG: file }, apiServer: `${server.hostname}:${server.port}` };
+}
+
+async function fixture(t: Test) {
+  const ns = uniqueName('proxied');
+  return clusterFixture(
+    t,
+    webEnvironmentFiles('staging', { namespace: ns }),
+    { staging: `    namespace: ${ns}\n    timeout: 3m\n` },
+    WEB_IMAGE_CONFIG,
+  );
+}
+
+test('proxy-url: a deploy reaches the API server only through CONNECT tunnels of that proxy, with its credentials', async (t) => {
+  const cluster = await fixture(t);
+  const proxy = await connectProxy(t);
+  const { env, apiServer } = throughProxy(t, cluster, `http://ci-bot:s3cr%40t@127.0.0.1:${proxy.port}`);
+  const deployed = await runCli(deployWeb('staging', '1.0.0'), { cwd: cluster.app, env });
+  assert.equal(deployed.code, 0, deployed.stderr);
+  assert.ok(proxy.tunnels.length > 0, 'the API server was reached through the proxy');
+  assert.deepEqual([...new Set(proxy.tunnels.map((tunnel) => tunnel.target))], [apiServer]);
+  const basic = `Basic ${Buffer.from('ci-bot:s3cr@t').toString('base64')}`;
+  assert.ok(proxy.tunnels.every((tunnel) => tunnel.authorization === basic));
+  const diff = await runCli(['diff', '--env', 'staging'], { cwd: cluster.app, env });
+  assert.equal(diff.code, 0, diff.stderr);
+});
+
+test('proxy-url: a proxy that refuses is named in the error (exit 3) without its credentials; socks5 is refused (exit 2)', async (t) => {
+  const cluster = await fixture(t);
+  const proxy = await connectProxy(t, '407 Proxy Authentication Required');
+  const refused = throughProxy(t, cluster, `http://ci-bot:hunter22@127.0.0.1:${proxy.port}`);
+  const diff = await runCli(['diff', '--env', 'staging'], { cwd: cluster.app, env: refused.env });
+  assert.equal(diff.code, 3, diff.stderr);
+  assert.match(
+    diff.stderr,
+    new RegExp(
+      `the proxy http://127\\.0\\.0\\.1:${proxy.port} \\(proxy-url of the kubeconfig\\) answered 407 Proxy Authentication Required to CONNECT ${refused.apiServer.replaceAll('.', '\\.')}`,
+    ),
+  );
+  assert.doesNotMatch(diff.stderr + diff.stdout, /hunter22/);
+
+  const socks = throughProxy(t, cluster, 'socks5://127.0.0.1:1080');
+  const status = await runCli(['--json', 'diff', '--env', 'staging'], { cwd: cluster.app, env: socks.env });
+  assert.equal(status.code, 2, status.stderr);
+  const { error } = JSON.parse(status.stdout) as { error: { code: string; message: string } };
+  assert.equal(error.code, 'KUBECONFIG_INVALID');
+  assert.match(error.message, /is a socks5 proxy, which gitops does not speak/);
+});
