@@ -8,6 +8,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { closest } from '../../config/suggest.js';
 import { usageError } from '../../core/errors.js';
+import { type ProxyChoice, proxyFor } from './proxy.js';
 
 export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
@@ -20,7 +21,10 @@ export interface ClusterEndpoint {
   ca?: Buffer;
   insecureSkipTlsVerify: boolean;
   tlsServerName?: string;
+  /** The cluster's proxy-url as written (exec plugins are told it). */
   proxyUrl?: string;
+  /** The proxy connections go through: that proxy-url, or one from the environment (proxyFor). */
+  proxy?: ProxyChoice;
   namespace?: string;
   /** 'in-cluster' for the pod's service account. */
   contextName: string;
@@ -133,7 +137,7 @@ export function loadKubeconfig(options: LoadKubeconfigOptions): ClusterEndpoint 
   // A context named in gitops.yaml means a particular cluster: never stand in the pod's own for it.
   if (empty && !explicit && options.context === undefined) {
     const inCluster = inClusterEndpoint(env, options.serviceAccountDir ?? DEFAULT_SERVICE_ACCOUNT_DIR);
-    if (inCluster) return inCluster;
+    if (inCluster) return withProxy(inCluster, env);
   }
   if (files.length === 0) {
     const looked = candidates.length > 0 ? candidates.join(', ') : 'KUBECONFIG and HOME are unset';
@@ -145,7 +149,12 @@ export function loadKubeconfig(options: LoadKubeconfigOptions): ClusterEndpoint 
       { hint: 'set KUBECONFIG or environments.<env>.kubeconfig to the cluster’s kubeconfig' },
     );
   }
-  return endpointOf(merged, options, sources);
+  return withProxy(endpointOf(merged, options, sources), env);
+}
+
+function withProxy(endpoint: ClusterEndpoint, env: Record<string, string | undefined>): ClusterEndpoint {
+  const proxy = proxyFor(endpoint.server, endpoint.proxyUrl, env);
+  return proxy ? { ...endpoint, proxy } : endpoint;
 }
 
 function endpointOf(config: Kubeconfig, options: LoadKubeconfigOptions, sources: string[]): ClusterEndpoint {

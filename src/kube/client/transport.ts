@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { Duplex } from 'node:stream';
-import { type ConnectionOptions, createSecureContext, connect as tlsConnect } from 'node:tls';
+import { createSecureContext, connect as tlsConnect } from 'node:tls';
 import type { CredentialSource, RequestCredentials } from './credentials.js';
 import type { ClusterEndpoint } from './kubeconfig.js';
+import { tunnelled } from './proxy.js';
 
 export interface HttpResponse {
   status: number;
@@ -79,7 +79,7 @@ export class Transport {
       : '';
     let agent = this.agents.get(key);
     if (!agent) {
-      const proxy = this.endpoint.proxyUrl ? new URL(this.endpoint.proxyUrl) : undefined;
+      const { proxy } = this.endpoint;
       const Https = proxy
         ? tunnelled(https.Agent, proxy, (socket, options) => tlsConnect({ ...options, socket }))
         : https.Agent;
@@ -211,61 +211,6 @@ export class Transport {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
   }
-}
-
-type AgentClass = typeof http.Agent | typeof https.Agent;
-
-/**
- * An agent class whose connections go through an HTTP(S) proxy (the kubeconfig's proxy-url, as
- * client-go honours it): a CONNECT tunnel to the API server, then TLS inside it when the server
- * is https. Credentials in the proxy URL go as Proxy-Authorization; an error names the proxy
- * without them.
- */
-function tunnelled<A extends AgentClass>(
-  Base: A,
-  proxy: URL,
-  wrap: (socket: Duplex, options: ConnectionOptions) => Duplex,
-): A {
-  const shown = `${proxy.protocol}//${proxy.host}`;
-  const authorization = proxy.username
-    ? `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`
-    : undefined;
-  const Tunnelled = class extends (Base as typeof http.Agent) {
-    override createConnection(
-      options: ConnectionOptions & { host?: string; port?: number | string },
-      callback: (error: Error | null, socket?: Duplex) => void,
-    ): undefined {
-      const target = `${options.host}:${options.port}`;
-      const ask = (proxy.protocol === 'https:' ? https : http).request({
-        host: proxy.hostname,
-        port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80),
-        method: 'CONNECT',
-        path: target,
-        agent: false,
-        headers: { Host: target, ...(authorization ? { 'Proxy-Authorization': authorization } : {}) },
-      });
-      ask.once('connect', (response, socket) => {
-        if (response.statusCode === 200) {
-          callback(null, wrap(socket, options));
-          return;
-        }
-        socket.destroy();
-        callback(
-          new Error(
-            `the proxy ${shown} (proxy-url of the kubeconfig) answered ${response.statusCode} ${response.statusMessage ?? ''} to CONNECT ${target}`.trimEnd(),
-          ),
-        );
-      });
-      ask.once('error', (error) =>
-        callback(
-          new Error(`the proxy ${shown} (proxy-url of the kubeconfig): ${error.message}`, { cause: error }),
-        ),
-      );
-      ask.end();
-      return undefined;
-    }
-  };
-  return Tunnelled as unknown as A;
 }
 
 function asNetworkError(error: unknown, timedOut: boolean): Error {
