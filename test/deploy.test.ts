@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clusterFixture } from './support/cluster.js';
 import { commitToRemote, git } from './support/git.js';
+import { deployWeb, liveWebImage } from './support/live.js';
 import { REGISTRY, WEB_IMAGE_CONFIG, type WebOptions, webEnvironmentFiles } from './support/manifests.js';
 import { assertMatchesSchema } from './support/schemas.js';
 import { uniqueName } from './support/test-cluster.js';
@@ -324,38 +325,16 @@ for (const [rule, prune] of [
       { staging: `    namespace: ${ns}\n    timeout: 3m\n${prune}` },
       IMAGES,
     );
-    const first = await cluster.gitops([
-      'deploy',
-      '--env',
-      'staging',
-      '--skip-build',
-      '--image',
-      `web=${REGISTRY}/web:1.0.0`,
-    ]);
+    const first = await cluster.gitops(deployWeb('staging', '1.0.0'));
     assert.equal(first.code, 0, first.stderr);
     commitToRemote(cluster.remote, {}, 'old is no longer needed', ['envs/staging/old.yaml']);
-    const second = await cluster.gitops([
-      'deploy',
-      '--env',
-      'staging',
-      '--skip-build',
-      '--image',
-      `web=${REGISTRY}/web:2.0.0`,
-    ]);
+    const second = await cluster.gitops(deployWeb('staging', '2.0.0'));
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stderr, new RegExp(`ConfigMap/${ns}/old left git but is kept`));
     assert.ok(
       await cluster.server.getObject({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name: 'old' }),
     );
-    const live = (await cluster.server.getObject({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace: ns,
-      name: 'web',
-    })) as {
-      spec: { template: { spec: { containers: Array<{ image: string }> } } };
-    };
-    assert.equal(live.spec.template.spec.containers[0]?.image, `${REGISTRY}/web:2.0.0`);
+    assert.equal(await liveWebImage(cluster, ns), `${REGISTRY}/web:2.0.0`);
   });
 }
 
