@@ -18,6 +18,7 @@ import { type DesiredObject, podContainers } from '../kube/objects.js';
 import { parseImageUpdate } from '../manifests/arguments.js';
 import type { ImageUpdate } from '../manifests/types.js';
 import { runSteps, type Step } from '../pipeline/step.js';
+import { renderDifferences } from '../render/render.js';
 import { rollBack, rollbackCarried, startRollback } from './rollback.js';
 import { type EnvironmentSession, openSession } from './session.js';
 import {
@@ -316,12 +317,16 @@ const commitAndPush: Step<DeployState> = {
         if (attempt === 1) return pending;
         step.log(`remote moved; re-applying the edit on the new head (attempt ${attempt})`);
         const again = await editImages(checkout, session.environment, state.updates, editOptions(state));
-        // The new head holds others' commits: what it renders is judged again before it is
-        // pushed, by every gate the first attempt passed — an object they added may belong to
+        // The new head holds others' commits. When they change what this environment renders
+        // (a commit to another environment does not), the render is judged again before it is
+        // pushed, by every gate the first attempt passed: an object they added may belong to
         // someone else, or be one the API server refuses.
+        const judged = state.rendered!;
         await policyGate(state);
-        await judgeOwnership(state, state.rendered!);
-        await dryRunBeforePush(state, state.rendered!);
+        if (renderDifferences(judged, state.rendered!).length > 0) {
+          await judgeOwnership(state, state.rendered!);
+          await dryRunBeforePush(state, state.rendered!);
+        }
         return again;
       },
     });
