@@ -3,7 +3,7 @@
 // The text is used only while its key still matches: the built main.js (which lists the commands
 // and global options), this package's version and commander's — a rebuild without the build's
 // help step, or another commander, falls back to commander instead of printing stale help.
-const { readFileSync } = require('node:fs');
+const { existsSync, readFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 
 const root = join(__dirname, '..');
@@ -19,14 +19,25 @@ function digest(text) {
   return hash.toString(16).padStart(8, '0');
 }
 
+/**
+ * commander's package.json: where an install puts it, beside this package's own files (the first
+ * place require.resolve would look, without the ~5 ms of resolving its exports map); else
+ * wherever resolution finds it (a hoisted install). Its exports hide package.json, so the
+ * resolved entry point tells the directory.
+ */
+function commanderPackageJson() {
+  const beside = join(root, 'node_modules', 'commander', 'package.json');
+  if (existsSync(beside)) return beside;
+  return join(dirname(require.resolve('commander', { paths: [root] })), 'package.json');
+}
+
 function helpCacheKey() {
   const version = (path) => JSON.parse(readFileSync(path, 'utf8')).version;
   const main = readFileSync(join(root, 'dist', 'cli', 'main.js'), 'utf8');
   return [
     `main.js ${main.length} ${digest(main)}`,
     `gitops ${version(join(root, 'package.json'))}`,
-    // commander's exports hide its package.json; its entry point sits beside it.
-    `commander ${version(join(dirname(require.resolve('commander', { paths: [root] })), 'package.json'))}`,
+    `commander ${version(commanderPackageJson())}`,
   ].join(', ');
 }
 
