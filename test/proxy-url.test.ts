@@ -55,14 +55,28 @@ async function connectProxy(t: Test, options: { refuse?: string; route?: number 
 
 type Kubeconfig = { clusters: Array<{ name: string; cluster: Record<string, unknown> }> };
 
-/** The fixture's kubeconfig with `proxy-url` on every cluster; returns the env that uses it. */
-function throughProxy(t: Test, cluster: ClusterFixture, proxyUrl: string) {
+/**
+ * The fixture's kubeconfig with `edit` applied to every cluster entry, written to a file of its
+ * own; returns the env that uses it and the API server's host:port as the kubeconfig had it.
+ */
+function editedKubeconfig(t: Test, cluster: ClusterFixture, edit: (entry: Record<string, unknown>) => void) {
   const config = load(readFileSync(cluster.env.KUBECONFIG!, 'utf8')) as Kubeconfig;
-  for (const entry of config.clusters) entry.cluster['proxy-url'] = proxyUrl;
+  const server = new URL(String(config.clusters[0]!.cluster.server));
+  for (const entry of config.clusters) edit(entry.cluster);
   const file = join(tempDir(t, 'gitops-proxied-'), 'kubeconfig');
   writeFileSync(file, dump(config));
-  const server = new URL(String(config.clusters[0]!.cluster.server));
-  return { env: { ...cluster.env, KUBECONFIG: file }, apiServer: `${server.hostname}:${server.port}` };
+  return {
+    env: { ...cluster.env, KUBECONFIG: file },
+    apiServer: `${server.hostname}:${server.port}`,
+    port: server.port,
+  };
+}
+
+/** The fixture's kubeconfig with `proxy-url` on every cluster. */
+function throughProxy(t: Test, cluster: ClusterFixture, proxyUrl: string) {
+  return editedKubeconfig(t, cluster, (entry) => {
+    entry['proxy-url'] = proxyUrl;
+  });
 }
 
 async function fixture(t: Test) {
@@ -158,18 +172,15 @@ test('HTTPS_PROXY and NO_PROXY are read as Go reads them, after proxy-url and ne
 
 test('HTTPS_PROXY: a deploy goes through the proxy; NO_PROXY naming the server connects directly', async (t) => {
   const cluster = await fixture(t);
-  const config = load(readFileSync(cluster.env.KUBECONFIG!, 'utf8')) as Kubeconfig;
-  const port = new URL(String(config.clusters[0]!.cluster.server)).port;
   // A name only the proxy can reach (it routes every tunnel to the API server's port on 127.0.0.1);
   // the certificate is checked against localhost, a name it holds.
-  for (const entry of config.clusters) {
-    entry.cluster.server = `https://kube.gitops.test:${port}`;
-    entry.cluster['tls-server-name'] = 'localhost';
-  }
-  const file = join(tempDir(t, 'gitops-proxied-'), 'kubeconfig');
-  writeFileSync(file, dump(config));
+  const kubeconfig = editedKubeconfig(t, cluster, (entry) => {
+    entry.server = `https://kube.gitops.test:${new URL(String(entry.server)).port}`;
+    entry['tls-server-name'] = 'localhost';
+  });
+  const { port } = kubeconfig;
   const proxy = await connectProxy(t, { route: Number(port) });
-  const env = { ...cluster.env, KUBECONFIG: file, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}` };
+  const env = { ...kubeconfig.env, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}` };
   const deployed = await runCli(deployWeb('staging', '1.0.0'), { cwd: cluster.app, env });
   assert.equal(deployed.code, 0, deployed.stderr);
   assert.deepEqual([...new Set(proxy.tunnels.map((tunnel) => tunnel.target))], [`kube.gitops.test:${port}`]);
